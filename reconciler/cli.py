@@ -1,0 +1,66 @@
+"""The command line: the one place that reads argv, the clock and the environment, prints, and exits."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
+
+from reconciler import __version__
+from reconciler.commands import Session
+from reconciler.errors import ExitCode, ReconcilerError
+
+# In the order `reconciler --help` lists them.
+COMMANDS: tuple[str, ...] = ("validate", "schema", "live")
+
+
+def _command_modules() -> dict[str, ModuleType]:
+    return {name: import_module(f"reconciler.commands.{name}") for name in COMMANDS}
+
+
+def build_parser(modules: dict[str, ModuleType]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="Keep VoIP platform customer accounts in git and reconcile them onto the live platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    parser.add_argument(
+        "-C", "--root", type=Path, default=Path("."), help="the repository root (default: the current directory)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in modules.values():
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    modules = _command_modules()
+    parser = build_parser(modules)
+    args = parser.parse_args(argv)
+    session = Session(
+        root=args.root,
+        environ=dict(os.environ),
+        now=dt.datetime.now(dt.UTC),
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+    )
+    try:
+        return int(modules[args.command].run(args, session))
+    except ReconcilerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception:
+        traceback.print_exc()
+        print("reconciler: this is a bug; please report it with the traceback above", file=sys.stderr)
+        return int(ExitCode.ERROR)

@@ -1,0 +1,98 @@
+"""reconciler.toml: which live provider, safety thresholds, platform-owned fields, catalogs.
+
+Credentials never live here: a provider's options name the environment variable that
+holds them (`url_env = "RECONCILER_DATABASE_URL"`), and the value is read by the CLI and
+handed in.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import ConfigError, InvalidInput, Problem
+
+CONFIG_NAME = "reconciler.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LiveSection(_Section):
+    """The live provider and its options (never credentials: those come from the environment)."""
+
+    provider: str = Field(default="sqlite", description="Provider name: sqlite, postgresql, or a plug-in.")
+    options: dict[str, Any] = Field(
+        default_factory=lambda: {"path": ".reconciler/live.sqlite"},
+        description="Options handed to the provider, e.g. path (sqlite) or url_env (postgresql).",
+    )
+
+
+class SafetySection(_Section):
+    """How much one apply may change before it needs --allow-bulk."""
+
+    max_updates: int = Field(default=50, ge=0, description="Most customers one plan may update.")
+    max_update_share: float = Field(default=0.25, ge=0, le=1, description="Largest share of the fleet one plan may update.")
+    max_deactivations: int = Field(default=5, ge=0, description="Most customers one plan may deactivate.")
+    max_deactivation_share: float = Field(default=0.10, ge=0, le=1, description="Largest share one plan may deactivate.")
+    min_fleet_for_share: int = Field(
+        default=20, ge=0, description="Below this many live customers the share rules do not apply."
+    )
+    on_removal: Literal["deactivate", "delete"] = Field(
+        default="deactivate", description="What happens live to a customer removed from git."
+    )
+    lock_wait_seconds: float = Field(default=30, ge=0, description="How long apply waits for the provider's lock.")
+    lock_ttl_seconds: float = Field(default=300, gt=0, description="Lease length; a crashed holder's lock expires after it.")
+
+
+class Catalogs(_Section):
+    """Closed lists: when one is given, customer values must come from it."""
+
+    resellers: list[str] | None = None
+    account_managers: list[str] | None = None
+    domains: list[str] | None = None
+    invoice_templates: list[str] | None = None
+    tags: list[str] | None = None
+
+
+class OutputSection(_Section):
+    format: Literal["text", "markdown", "json"] = "text"
+
+
+class Settings(_Section):
+    """The whole of reconciler.toml."""
+
+    customers_dir: str = Field(default="customers.d", description="Folder of customer files.")
+    plans_dir: str = Field(default="plans", description="Folder of scheduled changes (dated overlays).")
+    live: LiveSection = Field(default_factory=LiveSection)
+    safety: SafetySection = Field(default_factory=SafetySection)
+    owned_fields: list[str] = Field(
+        default_factory=list,
+        description="Field paths the platform owns (e.g. status): never diffed, never written.",
+    )
+    catalogs: Catalogs = Field(default_factory=Catalogs)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+
+def load_settings(root: Path) -> Settings:
+    """Read ROOT/reconciler.toml; all defaults when it does not exist."""
+    path = root / CONFIG_NAME
+    if not path.exists():
+        return Settings()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(
+            Problem(path, None, None, ".".join(str(part) for part in error["loc"]), error["msg"])
+            for error in exc.errors()
+        ) from exc
