@@ -28,7 +28,10 @@ from pydantic import (
     EmailStr,
     Field,
     HttpUrl,
+    StrictBool,
+    StrictInt,
     TypeAdapter,
+    WithJsonSchema,
     ValidationError,
     field_validator,
     model_validator,
@@ -78,10 +81,24 @@ def _refuse_float(value: Any) -> Any:
     return value
 
 
-Money = Annotated[
-    Decimal,
-    BeforeValidator(_refuse_float),
-    Field(max_digits=18, decimal_places=4, allow_inf_nan=False),
+def _money_json_schema(*, signed: bool, maximum: int | None = None) -> dict[str, Any]:
+    # Written as a number or a string of digits; at most 4 decimal places either way.
+    sign = "-?" if signed else ""
+    number: dict[str, Any] = {"type": "number"}
+    if not signed:
+        number["minimum"] = 0
+    if maximum is not None:
+        number["maximum"] = maximum
+    return {
+        "anyOf": [number, {"type": "string", "pattern": rf"^{sign}[0-9]{{1,14}}(\.[0-9]{{1,4}})?$"}],
+    }
+
+
+_MONEY = (BeforeValidator(_refuse_float), Field(max_digits=18, decimal_places=4, allow_inf_nan=False))
+SignedMoney = Annotated[Decimal, *_MONEY, WithJsonSchema(_money_json_schema(signed=True))]
+Money = Annotated[Decimal, *_MONEY, Field(ge=0), WithJsonSchema(_money_json_schema(signed=False))]
+Percent = Annotated[
+    Decimal, *_MONEY, Field(ge=0, le=100), WithJsonSchema(_money_json_schema(signed=False, maximum=100))
 ]
 
 
@@ -171,13 +188,12 @@ def _hh_mm(value: Any) -> Any:
     return value
 
 
+CLOCK_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 ClockTime = Annotated[
     str,
     BeforeValidator(_hh_mm),
-    Field(
-        pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
-        description="Time of day as HH:MM (24-hour clock; 24:00 is the end of the day).",
-    ),
+    Field(pattern=CLOCK_PATTERN),
+    WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN}),
 ]
 
 
@@ -190,9 +206,9 @@ class Invoice(Frozen):
     schedule: Literal["none", "daily", "weekly", "monthly"] = Field(
         default="none", description="How often an invoice is raised."
     )
-    due_days: int = Field(default=14, ge=0, le=365, description="Days after issue an invoice falls due.")
+    due_days: StrictInt = Field(default=14, ge=0, le=365, description="Days after issue an invoice falls due.")
     template: ShortText | None = Field(default=None, description="Name of the invoice template.")
-    create_on_payment: bool = Field(
+    create_on_payment: StrictBool = Field(
         default=False, description="Raise an invoice (receipt) for every payment received."
     )
 
@@ -200,7 +216,7 @@ class Invoice(Frozen):
 class Flags(Frozen):
     """Behaviour switches."""
 
-    allow_inbound_zero_balance: bool = Field(
+    allow_inbound_zero_balance: StrictBool = Field(
         default=False, description="Accept inbound calls while the balance is zero or below."
     )
 
@@ -236,12 +252,12 @@ class Config(Frozen):
     rtp_firewall: Literal["locked", "unlocked"] = Field(
         default="locked", description="Whether media must come from the signalling address (locked)."
     )
-    call_recording_retention_days: int = Field(
+    call_recording_retention_days: StrictInt = Field(
         default=0, ge=0, le=3650, description="Days call recordings are kept (0: not recorded)."
     )
     domain: Hostname | None = Field(default=None, description="SIP domain of the customer.")
     daily_spend_limit: Money | None = Field(
-        default=None, ge=0, description="Most the customer may spend in one UTC day (unset: no limit)."
+        default=None, description="Most the customer may spend in one UTC day (unset: no limit)."
     )
     stir_shaken_attestation: Literal["A", "B", "C"] | None = Field(
         default=None, description="STIR/SHAKEN attestation level for the customer's calls."
@@ -279,9 +295,9 @@ def _toml_error_line(message: str) -> int:
 class Timeouts(Frozen):
     """Call set-up timeouts, in seconds (unset: the platform default)."""
 
-    first_reply: int | None = Field(default=None, ge=1, le=300, description="Seconds to wait for any reply.")
-    pdd: int | None = Field(default=None, ge=1, le=300, description="Post-dial delay: seconds to wait for ringing.")
-    ring: int | None = Field(default=None, ge=1, le=3600, description="Seconds to let a call ring.")
+    first_reply: StrictInt | None = Field(default=None, ge=1, le=300, description="Seconds to wait for any reply.")
+    pdd: StrictInt | None = Field(default=None, ge=1, le=300, description="Post-dial delay: seconds to wait for ringing.")
+    ring: StrictInt | None = Field(default=None, ge=1, le=3600, description="Seconds to let a call ring.")
 
 
 class Address(Frozen):
@@ -299,9 +315,9 @@ class Address(Frozen):
 class Verification(Frozen):
     """What the customer has verified. An unverified customer cannot dial."""
 
-    approved_cli_only: bool = Field(default=False, description="Only caller IDs approved on the platform may be sent.")
-    email: bool = Field(default=False, description="The customer's email address is verified.")
-    mobile: bool = Field(default=False, description="The customer's mobile number is verified.")
+    approved_cli_only: StrictBool = Field(default=False, description="Only caller IDs approved on the platform may be sent.")
+    email: StrictBool = Field(default=False, description="The customer's email address is verified.")
+    mobile: StrictBool = Field(default=False, description="The customer's mobile number is verified.")
 
 
 class Window(Frozen):
@@ -357,22 +373,22 @@ class Customer(Frozen):
     renamed_from: Annotated[
         list[Annotated[str, Field(pattern=KEY_PATTERN)]], AfterValidator(_unique)
     ] = Field(default_factory=list, description="Earlier keys of this customer: a rename, not a delete and create.")
-    channels: int = Field(default=0, ge=0, le=100_000, description="Maximum concurrent calls.")
-    flow_speed: Money = Field(default=Decimal(0), ge=0, description="Calls per second (CPS)."
+    channels: StrictInt = Field(default=0, ge=0, le=100_000, description="Maximum concurrent calls.")
+    flow_speed: Money = Field(default=Decimal(0), description="Calls per second (CPS)."
     )
     status: Status = Field(default="active", description="Account status.")
-    debit_limit: Money = Field(
+    debit_limit: SignedMoney = Field(
         default=Decimal(0),
         description="How far below zero the balance may go; negative keeps a buffer above zero.",
     )
     minimum_payment: Money = Field(
-        default=Decimal(0), ge=0, description="Smallest payment the portal accepts."
+        default=Decimal(0), description="Smallest payment the portal accepts."
     )
     topup_currencies: Annotated[list[Currency], AfterValidator(_unique)] = Field(
         default_factory=list, description="Currencies the customer may top up in (ISO 4217)."
     )
-    tax_percent: Money = Field(
-        default=Decimal(0), ge=0, le=100, description="Tax added to invoices, in percent (0..100)."
+    tax_percent: Percent = Field(
+        default=Decimal(0), description="Tax added to invoices, in percent (0..100)."
     )
     currency: Currency = Field(
         description="Account currency (ISO 4217). Fixed once the customer exists on the platform."

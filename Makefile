@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv themselves.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+
+.PHONY: demo test bench lint schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed-demo
+
+## demo: the main job on the embedded default (example customers, SQLite live store)
+demo: $(VENV)/.installed-demo
+	$(BIN)/reconciler validate
+
+## test: the test suite, then ruff and mypy --strict on the package
+test: $(VENV)/.installed-test
+	$(BIN)/pytest
+	$(BIN)/ruff check reconciler tests
+	$(BIN)/mypy reconciler
+
+## bench: benchmarks (not part of `make test`; figures go in the README)
+bench: $(VENV)/.installed-test
+	$(BIN)/pytest tests/bench -p no:randomly -o addopts="" -q -s
+
+schema: $(VENV)/.installed-demo
+	$(BIN)/reconciler schema
+
+clean:
+	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,108 @@
+"""`reconciler validate [PATHS]`: check customer files, report every problem at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from reconciler.commands import Session
+from reconciler.customers import customer_paths, load_customers
+from reconciler.errors import ExitCode, InvalidInput, Problem
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "validate",
+        help="check customer files against the schema and the platform's rules",
+        description="Check customer files; every problem is reported as file:line:column: field: message.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH",
+        help="files or folders to check (default: the customers folder of reconciler.toml)",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json", "github"), default="text",
+        help="text (default), json, or github (workflow annotations shown inline on a pull request)",
+    )
+
+
+def run(args: argparse.Namespace, session: Session) -> int:
+    settings = session.settings()
+    roots = args.paths or [session.root / settings.customers_dir]
+    paths = _expand(roots)
+    try:
+        customers = load_customers(paths, settings.catalogs)
+    except InvalidInput as exc:
+        REPORTERS[args.format](exc.problems, len(paths), session.stdout)
+        return int(ExitCode.ERROR)
+    REPORTERS[args.format]([], len(customers), session.stdout)
+    return int(ExitCode.OK)
+
+
+def _expand(roots: Sequence[Path]) -> list[Path]:
+    paths: list[Path] = []
+    for root in roots:
+        paths.extend(customer_paths(root) if root.is_dir() else [root])
+    return paths
+
+
+def _report_text(problems: Sequence[Problem], file_count: int, out: TextIO) -> None:
+    for problem in problems:
+        print(problem, file=out)
+    if problems:
+        files = len({problem.path for problem in problems})
+        print(f"{_plural(len(problems), 'problem')} in {_plural(files, 'file')}.", file=out)
+    else:
+        print(f"{_plural(file_count, 'customer')} valid.", file=out)
+
+
+def _report_json(problems: Sequence[Problem], file_count: int, out: TextIO) -> None:
+    document = {
+        "valid": not problems,
+        "files": file_count,
+        "problems": [
+            {
+                "file": str(problem.path),
+                "line": problem.line,
+                "column": problem.column,
+                "field": problem.field,
+                "message": problem.message,
+            }
+            for problem in problems
+        ],
+    }
+    json.dump(document, out, indent=2)
+    out.write("\n")
+
+
+def _report_github(problems: Sequence[Problem], file_count: int, out: TextIO) -> None:
+    # https://docs.github.com/actions/reference/workflow-commands-for-github-actions
+    for problem in problems:
+        properties = [f"file={_escape_property(str(problem.path))}"]
+        if problem.line is not None:
+            properties.append(f"line={problem.line}")
+        if problem.column is not None:
+            properties.append(f"col={problem.column}")
+        if problem.field:
+            properties.append(f"title={_escape_property(problem.field)}")
+        print(f"::error {','.join(properties)}::{_escape_data(problem.message)}", file=out)
+    if not problems:
+        _report_text(problems, file_count, out)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+REPORTERS = {"text": _report_text, "json": _report_json, "github": _report_github}

@@ -1,0 +1,169 @@
+"""customers.d/: one customer a file, its stem the key. Loads and validates the whole folder.
+
+Every problem in every file is collected and raised at once, so one run of `validate`
+shows a reviewer everything that is wrong.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.config import Catalogs
+from reconciler.errors import InvalidInput, Problem
+from reconciler.loader import LoadedDocument, load_document
+from reconciler.model import KEY_RE, Customer
+from reconciler.validation import field_path, validate
+
+SUFFIXES = (".yaml", ".yml", ".toml")
+
+
+@dataclass(frozen=True)
+class CustomerFile:
+    """A validated customer and the document it was read from (for positions and overlays)."""
+
+    key: str
+    customer: Customer
+    document: LoadedDocument
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Building many small objects triggers the collector for nothing: pause it for bulk loads."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def customer_paths(directory: Path) -> list[Path]:
+    """Customer files in `directory`, sorted by name; dotfiles and other suffixes are not customers."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        path for path in directory.iterdir() if path.suffix in SUFFIXES and not path.name.startswith(".")
+    )
+
+
+def load_customers(paths: Iterable[Path], catalogs: Catalogs | None = None) -> dict[str, CustomerFile]:
+    """Load, validate and cross-check customer files; raise InvalidInput listing every problem."""
+    problems: list[Problem] = []
+    loaded: dict[str, CustomerFile] = {}
+    with gc_paused():
+        for path in paths:
+            problems.extend(_load_one(path, loaded))
+    problems.extend(_cross_check(loaded.values()))
+    if catalogs is not None:
+        for customer_file in loaded.values():
+            problems.extend(check_catalogs(customer_file, catalogs))
+    if problems:
+        raise InvalidInput(problems)
+    return loaded
+
+
+def _load_one(path: Path, loaded: dict[str, CustomerFile]) -> list[Problem]:
+    key = path.stem
+    if not KEY_RE.match(key):
+        return [
+            Problem(
+                path, None, None, "",
+                f"file name '{path.name}' is not a customer key: use lower case letters, digits, "
+                "'-' and '_' (at most 64), starting with a letter or digit",
+            )
+        ]
+    if key in loaded:
+        first = loaded[key].document.path
+        return [
+            Problem(
+                path, None, None, "",
+                f"customer '{key}' is also defined in {first}; keep one file per customer",
+            )
+        ]
+    try:
+        document = load_document(path)
+    except InvalidInput as exc:
+        return list(exc.problems)
+    result = validate(Customer, document)
+    if isinstance(result, list):
+        return result
+    if result.name is None:
+        result = result.model_copy(update={"name": key})
+    loaded[key] = CustomerFile(key, result, document)
+    return []
+
+
+def _cross_check(customer_files: Iterable[CustomerFile]) -> list[Problem]:
+    """Rules that span files: unique display names, unambiguous renames."""
+    problems: list[Problem] = []
+    by_name: dict[str, CustomerFile] = {}
+    claimed: dict[str, CustomerFile] = {}
+    files = list(customer_files)
+    keys = {customer_file.key for customer_file in files}
+    for customer_file in files:
+        name = customer_file.customer.name or customer_file.key
+        other = by_name.setdefault(name.casefold(), customer_file)
+        if other is not customer_file:
+            problems.append(
+                _problem(
+                    customer_file, ("name",),
+                    f"name '{name}' is already used by customer '{other.key}' ({other.document.path}); "
+                    "names must be unique, ignoring case",
+                )
+            )
+        for index, old_key in enumerate(customer_file.customer.renamed_from):
+            loc = ("renamed_from", index)
+            if old_key in keys:
+                problems.append(
+                    _problem(customer_file, loc, f"'{old_key}' is still a customer file; a renamed customer has one key")
+                )
+            previous = claimed.setdefault(old_key, customer_file)
+            if previous is not customer_file:
+                problems.append(
+                    _problem(customer_file, loc, f"'{old_key}' is also claimed by customer '{previous.key}'")
+                )
+    return problems
+
+
+def check_catalogs(customer_file: CustomerFile, catalogs: Catalogs) -> list[Problem]:
+    """Values that must come from a closed list in reconciler.toml, when that list is given."""
+    config = customer_file.customer.config
+    checks: list[tuple[tuple[str | int, ...], str | None, list[str] | None, str]] = [
+        (("config", "reseller"), config.reseller, catalogs.resellers, "resellers"),
+        (("config", "account_manager"), config.account_manager, catalogs.account_managers, "account_managers"),
+        (("config", "domain"), config.domain, catalogs.domains, "domains"),
+        (("config", "invoice", "template"), config.invoice.template, catalogs.invoice_templates, "invoice_templates"),
+    ]
+    checks += [(("config", "tags", index), tag, catalogs.tags, "tags") for index, tag in enumerate(config.tags)]
+    return [
+        _problem(
+            customer_file, loc,
+            f"'{value}' is not in catalogs.{catalog} of reconciler.toml ({_listing(allowed)})",
+        )
+        for loc, value, allowed, catalog in checks
+        if allowed is not None and value is not None and value not in allowed
+    ]
+
+
+def _listing(values: list[str]) -> str:
+    return "one of: " + ", ".join(values) if values else "the catalog is empty"
+
+
+def _problem(customer_file: CustomerFile, loc: tuple[str | int, ...], message: str) -> Problem:
+    mark = customer_file.document.locate(loc)
+    return Problem(
+        customer_file.document.path,
+        mark.line if mark else None,
+        mark.column if mark else None,
+        field_path(loc),
+        message,
+    )
+
+
+def by_key(customer_files: Mapping[str, CustomerFile]) -> dict[str, Customer]:
+    return {key: customer_file.customer for key, customer_file in customer_files.items()}

@@ -1,0 +1,50 @@
+"""The JSON Schemas in schemas/: generated from the typed models, committed, checked for drift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from reconciler.model import Customer
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_BASE_ID = "https://reconciler.invalid/schemas/"
+
+
+def customer_schema() -> dict[str, Any]:
+    return _schema(
+        Customer,
+        "customer.schema.json",
+        "A customer account of the VoIP platform: customers.d/KEY.yaml or KEY.toml, the key being the file stem.",
+    )
+
+
+def _schema(model: type[BaseModel], file_name: str, description: str) -> dict[str, Any]:
+    body = model.model_json_schema(mode="validation", by_alias=True)
+    body["description"] = description
+    return {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_BASE_ID + file_name, **body}
+
+
+def generated_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema the tool writes, by file name."""
+    return {"customer.schema.json": customer_schema()}
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    """Write every generated schema into `directory`; return the files that changed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for file_name, schema in generated_schemas().items():
+        path = directory / file_name
+        text = render(schema)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
