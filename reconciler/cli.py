@@ -11,21 +11,31 @@ from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
+from typing import NoReturn
 
 from reconciler import __version__
 from reconciler.commands import Session
 from reconciler.errors import ExitCode, ReconcilerError
 
 # In the order `reconciler --help` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "schema", "live")
+COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "live", "schema")
 
 
 def _command_modules() -> dict[str, ModuleType]:
     return {name: import_module(f"reconciler.commands.{name}") for name in COMMANDS}
 
 
+class UsageError(ReconcilerError):
+    """Bad command-line arguments (exit 1: exit 2 means "changes present")."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().rstrip()}")
+
+
 def build_parser(modules: dict[str, ModuleType]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reconciler",
         description="Keep VoIP platform customer accounts in git and reconcile them onto the live platform.",
     )
@@ -42,15 +52,16 @@ def build_parser(modules: dict[str, ModuleType]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     modules = _command_modules()
     parser = build_parser(modules)
-    args = parser.parse_args(argv)
-    session = Session(
-        root=args.root,
-        environ=dict(os.environ),
-        now=dt.datetime.now(dt.UTC),
-        stdout=sys.stdout,
-        stderr=sys.stderr,
-    )
     try:
+        args = parser.parse_args(argv)
+        session = Session(
+            root=args.root,
+            environ=dict(os.environ),
+            now=dt.datetime.now(dt.UTC),
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_is_tty=sys.stdin.isatty() if sys.stdin else False,
+        )
         return int(modules[args.command].run(args, session))
     except ReconcilerError as exc:
         print(f"error: {exc}", file=sys.stderr)

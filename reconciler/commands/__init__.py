@@ -6,6 +6,7 @@ the CLI boundary turns those into messages and exit codes.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,5 +26,50 @@ class Session:
     stdout: TextIO
     stderr: TextIO
 
+    stdin_is_tty: bool = False
+
     def settings(self) -> Settings:
         return load_settings(self.root)
+
+    def is_tty(self, stream: TextIO) -> bool:
+        return bool(getattr(stream, "isatty", lambda: False)())
+
+    def color(self) -> bool:
+        """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+        return self.is_tty(self.stdout) and "NO_COLOR" not in self.environ
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """`--at`: an ISO 8601 instant with a zone (2026-12-24T18:00:00Z), or a date (midnight UTC)."""
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an instant: write 2026-12-24T18:00:00Z or a date, 2026-12-24"
+        ) from None
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' has no time zone: add Z for UTC or an offset such as +01:00"
+        )
+    return instant.astimezone(dt.UTC)
+
+
+def add_at_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at", type=parse_instant, default=None, metavar="INSTANT",
+        help="evaluate desired state at this instant (ISO 8601 with zone, or a date); default: now",
+    )
+
+
+def add_customer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--customer", action="append", dest="customers", metavar="KEY",
+        help="only this customer (repeatable)",
+    )
+
+
+def actor(environ: Mapping[str, str]) -> str:
+    """Who is running this, for audit records: the CI actor, else the login name."""
+    return environ.get("GITHUB_ACTOR") or environ.get("USER") or environ.get("LOGNAME") or "unknown"

@@ -1,0 +1,217 @@
+"""Carry a plan out on a provider, customer by customer, under the provider's lease lock.
+
+Safe to re-run after any crash: each write carries the version it expects and its audit
+records commit with it, so a second run of the same plan finds the customers it already
+wrote in their planned state and skips them, and a fresh plan finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from reconciler.diff import diff_customers
+from reconciler.errors import ExitCode, LockHeld, ProviderError, StalePlan, UnsafePlan
+from reconciler.plan import CustomerChange, Plan, fingerprint
+from reconciler.providers.base import AuditContext, Lease, LiveCustomer, Provider
+
+Status = Literal["applied", "skipped", "failed", "stale", "blocked"]
+STATUSES: tuple[Status, ...] = ("applied", "skipped", "failed", "stale", "blocked")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    action: str
+    status: Status
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    plan_id: str
+    outcomes: tuple[Outcome, ...]
+
+    def counts(self) -> dict[Status, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for outcome in self.outcomes:
+            counts[outcome.status] += 1
+        return counts
+
+    @property
+    def exit_code(self) -> ExitCode:
+        counts = self.counts()
+        if counts["failed"] or counts["stale"]:
+            return ExitCode.PARTIAL if counts["applied"] else ExitCode.ERROR
+        if counts["blocked"]:
+            return ExitCode.BLOCKED
+        return ExitCode.OK
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """How apply takes the provider's lock; the clock and sleep come from the caller."""
+
+    holder: str
+    ttl: dt.timedelta
+    wait: dt.timedelta
+    clock: Callable[[], dt.datetime]
+    sleep: Callable[[float], None]
+
+
+Progress = Callable[[int, int, Outcome], None]
+
+
+@contextmanager
+def held_lock(provider: Provider, policy: LockPolicy) -> Iterator[Callable[[], None]]:
+    """Hold the lease for the block; yields a `keep_alive()` to call between writes."""
+    deadline = policy.clock() + policy.wait
+    while True:
+        try:
+            lease = provider.acquire_lock(policy.holder, policy.ttl)
+            break
+        except LockHeld:
+            if policy.clock() >= deadline:
+                raise
+            policy.sleep(min(1.0, max(0.05, policy.wait.total_seconds() / 20)))
+    current: list[Lease] = [lease]
+
+    def keep_alive() -> None:
+        # Renew once half the lease has gone: a long apply never loses its lock midway.
+        if current[0].expires_at - policy.clock() < policy.ttl / 2:
+            current[0] = provider.renew_lock(current[0], policy.ttl)
+
+    try:
+        yield keep_alive
+    finally:
+        provider.release_lock(current[0])
+
+
+def apply_plan(
+    plan: Plan,
+    provider: Provider,
+    audit: AuditContext,
+    lock: LockPolicy,
+    *,
+    only: Collection[str] | None = None,
+    partial: bool = False,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Apply `plan`; raise StalePlan (nothing written) when live records moved on, unless `partial`."""
+    if plan.bulk_blocked:
+        raise UnsafePlan(
+            "the plan goes over the safety thresholds; review it and re-run with --allow-bulk:\n  "
+            + "\n  ".join(plan.bulk_blocked)
+        )
+    changes = [change for change in plan.changes if only is None or change.key in only]
+    outcomes: list[Outcome] = [
+        Outcome(blocked.key, "blocked", "blocked", blocked.reason)
+        for blocked in plan.blocked
+        if only is None or blocked.key in only
+    ]
+    with held_lock(provider, lock) as keep_alive:
+        live = provider.read(_keys_read(changes))
+        checked = [(change, _check(change, live)) for change in changes]
+        stale = [(change, verdict) for change, verdict in checked if verdict.kind == "stale"]
+        if stale and not partial:
+            raise StalePlan(
+                "the live platform changed since the plan was made; nothing was applied. "
+                "Make a new plan (or apply the rest with --partial):\n  "
+                + "\n  ".join(f"{change.key}: {verdict.reason}" for change, verdict in stale)
+            )
+        total = len(checked)
+        with provider.transaction():
+            for done, (change, verdict) in enumerate(checked, start=1):
+                outcome = _carry_out(change, verdict, provider, audit)
+                outcomes.append(outcome)
+                keep_alive()
+                if progress is not None:
+                    progress(done, total, outcome)
+    return ApplyReport(plan.plan_id, tuple(outcomes))
+
+
+def _keys_read(changes: list[CustomerChange]) -> set[str]:
+    keys = {change.key for change in changes}
+    keys.update(change.renamed_from for change in changes if change.renamed_from)
+    return keys
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one planned change, given the live record now."""
+
+    kind: Literal["go", "done", "stale"]
+    reason: str = ""
+    record: LiveCustomer | None = None
+
+
+def _check(change: CustomerChange, live: Mapping[str, LiveCustomer]) -> Verdict:
+    current = live.get(change.renamed_from or change.key)
+    if change.action == "rename" and current is None:
+        # A crash between the rename and the update leaves the record at its new key.
+        current = live.get(change.key)
+    if change.action == "create":
+        if current is None:
+            return Verdict("go")
+        if _matches(current, change):
+            return Verdict("done", "already created")
+        return Verdict("stale", "it was created live since the plan")
+    if current is None:
+        if change.action in ("deactivate", "delete"):
+            return Verdict("done", "already gone")
+        return Verdict("stale", "it no longer exists live")
+    if change.action == "deactivate" and not current.active:
+        return Verdict("done", "already inactive")
+    if fingerprint(current) == change.fingerprint:
+        return Verdict("go", record=current)
+    if change.desired is not None and _matches(current, change) and current.key == change.key:
+        return Verdict("done", "already in the planned state")
+    return Verdict("stale", _what_moved(change, current))
+
+
+def _matches(current: LiveCustomer, change: CustomerChange) -> bool:
+    return current.active and change.desired is not None and current.customer == change.desired_customer()
+
+
+def _what_moved(change: CustomerChange, current: LiveCustomer) -> str:
+    if change.desired is None:
+        return "its live record changed since the plan"
+    # `before` of the planned changes is the live value then; of a fresh diff, the value now.
+    planned = {field_change.path: field_change.before for field_change in change.changes}
+    now = {
+        field_change.path: field_change.before
+        for field_change in diff_customers(current.customer, change.desired_customer())
+    }
+    moved = []
+    for path in sorted(planned.keys() | now.keys()):
+        if path not in now:
+            moved.append(f"{path} already has the planned value")
+        elif path not in planned:
+            moved.append(f"{path} changed live to {now[path]}")
+        elif planned[path] != now[path]:
+            moved.append(f"{path} is now {now[path]}, the plan expected {planned[path]}")
+    return "; ".join(moved) or "its live record changed since the plan"
+
+
+def _carry_out(change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext) -> Outcome:
+    if verdict.kind != "go":
+        status: Status = "skipped" if verdict.kind == "done" else "stale"
+        return Outcome(change.key, change.action, status, verdict.reason)
+    record = verdict.record
+    try:
+        if record is None:
+            provider.create(change.key, change.desired_customer(), audit)
+        elif change.action in ("update", "rename"):
+            if record.key != change.key:
+                record = provider.rename(record.key, change.key, record.version, audit)
+            provider.update(change.key, change.desired_customer(), record.version, audit)
+        elif change.action == "deactivate":
+            provider.deactivate(change.key, record.version, audit)
+        else:
+            provider.delete(change.key, record.version, audit)
+    except ProviderError as exc:
+        return Outcome(change.key, change.action, "failed", str(exc))
+    return Outcome(change.key, change.action, "applied")

@@ -1,0 +1,129 @@
+"""`reconciler apply [FILE]`: make the live platform match the plan, under the provider's lock."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import socket
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from reconciler.apply import ApplyReport, LockPolicy, Outcome, apply_plan
+from reconciler.commands import Session, actor, add_at_option, add_customer_option
+from reconciler.errors import ExitCode, ReconcilerError, StalePlan
+from reconciler.git import current_revision
+from reconciler.plan import Plan
+from reconciler.plan_file import load_plan
+from reconciler.providers.base import AuditContext
+from reconciler.reconcile import make_plan, open_provider
+from reconciler.render import renderer
+
+PROGRESS_MIN = 20  # customers; fewer finish before a bar is worth drawing
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "apply", help="apply a plan to the live platform",
+        description=(
+            "Without FILE: plan, show the plan, ask, apply. With FILE: apply exactly that saved plan, "
+            "refusing customers whose live record changed since it was made."
+        ),
+    )
+    parser.add_argument("plan_file", nargs="?", type=Path, metavar="FILE", help="a plan saved by `plan --out`")
+    add_customer_option(parser)
+    add_at_option(parser)
+    parser.add_argument("--allow-bulk", action="store_true", help="apply past the safety thresholds")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (pipelines)")
+    parser.add_argument(
+        "--partial", action="store_true",
+        help="with FILE: apply the customers that are not stale, skip the stale ones",
+    )
+
+
+def run(args: argparse.Namespace, session: Session) -> int:
+    settings = session.settings()
+    with open_provider(settings, environ=session.environ, root=session.root) as provider:
+        if args.plan_file:
+            plan = load_plan(args.plan_file)
+            info = provider.describe()
+            if (plan.provider, plan.target) != (info.name, info.target):
+                raise StalePlan(
+                    f"{args.plan_file} was made for {plan.target}, but reconciler.toml points at "
+                    f"{info.target}; make a new plan"
+                )
+            if args.allow_bulk and plan.bulk_blocked:
+                plan = _allow_bulk(plan)
+        else:
+            plan = make_plan(
+                session.root, settings, provider,
+                at=args.at or session.now,
+                revision=current_revision(session.root),
+                only=args.customers,
+                allow_bulk=args.allow_bulk,
+            )
+            renderer("text", color=session.color()).render(plan, session.stdout)
+        if not plan.changes:
+            return int(ExitCode.BLOCKED if plan.blocked or plan.bulk_blocked else ExitCode.OK)
+        if not args.plan_file and not args.yes and not plan.bulk_blocked and not _confirmed(session):
+            print("Nothing applied.", file=session.stdout)
+            return int(ExitCode.OK)
+        name = actor(session.environ)
+        safety = settings.safety
+        report = apply_plan(
+            plan, provider,
+            AuditContext(actor=name, commit=plan.commit, plan_id=plan.plan_id),
+            LockPolicy(
+                holder=f"{name}@{socket.gethostname()} pid {os.getpid()}",
+                ttl=dt.timedelta(seconds=safety.lock_ttl_seconds),
+                wait=dt.timedelta(seconds=safety.lock_wait_seconds),
+                clock=lambda: dt.datetime.now(dt.UTC),
+                sleep=time.sleep,
+            ),
+            only=args.customers if args.plan_file else None,
+            partial=args.partial,
+            progress=_progress_bar(session.stderr) if session.is_tty(session.stderr) else None,
+        )
+    _summarise(report, session.stdout)
+    return int(report.exit_code)
+
+
+def _allow_bulk(plan: Plan) -> Plan:
+    warnings = (*plan.warnings, *(f"allowed by --allow-bulk: {rule}" for rule in plan.bulk_blocked))
+    return replace(plan, bulk_blocked=(), warnings=warnings)
+
+
+def _confirmed(session: Session) -> bool:
+    if not session.stdin_is_tty:
+        raise ReconcilerError("refusing to apply without confirmation: not a terminal; pass --yes")
+    answer = input("Apply these changes? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _progress_bar(stream: TextIO) -> Any:
+    def progress(done: int, total: int, outcome: Outcome) -> None:
+        if total < PROGRESS_MIN:
+            return
+        width = 30
+        filled = width * done // total
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {outcome.key[:30]:<30}")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return progress
+
+
+def _summarise(report: ApplyReport, out: TextIO) -> None:
+    for outcome in report.outcomes:
+        if outcome.status != "applied":
+            print(f"  {outcome.status:<8} {outcome.key}: {outcome.message}", file=out)
+    counts = report.counts()
+    print(
+        f"Applied {counts['applied']}, skipped {counts['skipped']}, failed {counts['failed']}, "
+        f"stale {counts['stale']}, blocked {counts['blocked']} (plan {report.plan_id}).",
+        file=out,
+    )
+

@@ -1,0 +1,56 @@
+"""`reconciler plan`: what applying the repository would change on the live platform. Never writes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from reconciler.commands import Session, add_at_option, add_customer_option
+from reconciler.errors import ExitCode
+from reconciler.git import current_revision
+from reconciler.plan import Plan
+from reconciler.plan_file import save_plan
+from reconciler.reconcile import make_plan, open_provider
+from reconciler.render import FORMATS, renderer
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "plan", help="show what apply would change on the live platform (never writes)",
+        description="Compare desired state with the live platform and show the plan.",
+    )
+    add_customer_option(parser)
+    add_at_option(parser)
+    parser.add_argument("--out", type=Path, metavar="FILE", help="also save the plan as JSON, for `apply FILE`")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="text (default), markdown or json")
+    parser.add_argument(
+        "--detailed-exitcode", action="store_true",
+        help="exit 2 when there are changes (0: none, 3: blocked)",
+    )
+    parser.add_argument("--allow-bulk", action="store_true", help="plan past the safety thresholds")
+
+
+def run(args: argparse.Namespace, session: Session) -> int:
+    settings = session.settings()
+    with open_provider(settings, environ=session.environ, root=session.root) as provider:
+        plan = make_plan(
+            session.root, settings, provider,
+            at=args.at or session.now,
+            revision=current_revision(session.root),
+            only=args.customers,
+            allow_bulk=args.allow_bulk,
+        )
+    renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
+    if args.out:
+        save_plan(plan, args.out)
+        print(f"Saved plan {plan.plan_id} to {args.out}; apply it with: reconciler apply {args.out}", file=session.stderr)
+    return int(plan_exit_code(plan, detailed=args.detailed_exitcode))
+
+
+def plan_exit_code(plan: Plan, *, detailed: bool) -> ExitCode:
+    if plan.blocked or plan.bulk_blocked:
+        return ExitCode.BLOCKED
+    if detailed and plan.changes:
+        return ExitCode.CHANGES
+    return ExitCode.OK

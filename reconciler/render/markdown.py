@@ -1,0 +1,98 @@
+"""The plan as a pull-request comment: a summary table, then a collapsible section per customer.
+
+GitHub refuses comments over 65,536 characters; the rendering stays under `LIMIT` however
+big the plan, summarising the customers it leaves out.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import TextIO
+
+from reconciler.diff import FieldChange
+from reconciler.plan import CustomerChange, Plan
+from reconciler.render.values import MONEY_FIELDS, currency_of, header, show, summary_line
+
+LIMIT = 60_000
+ICONS = {"create": "🆕", "update": "✏️", "rename": "🔀", "deactivate": "⛔", "delete": "🗑️"}
+
+
+class MarkdownRenderer:
+    def __init__(self, limit: int = LIMIT) -> None:
+        self.limit = limit
+
+    def render(self, plan: Plan, out: TextIO) -> None:
+        head = self._head(plan)
+        tail_reserve = 200
+        budget = self.limit - len(head) - tail_reserve
+        sections: list[str] = []
+        used = 0
+        for index, change in enumerate(plan.changes):
+            section = _section(change)
+            if used + len(section) > budget:
+                left = len(plan.changes) - index
+                sections.append(
+                    f"\n…and {left} more customer{'s' if left != 1 else ''} not shown here "
+                    "(the comment has a size limit); the JSON plan lists every change.\n"
+                )
+                break
+            sections.append(section)
+            used += len(section)
+        out.write(head + "".join(sections))
+
+    def _head(self, plan: Plan) -> str:
+        text = StringIO()
+        text.write(f"### {header(plan)}\n\n")
+        counts = plan.counts()
+        text.write("| create | update | rename | deactivate | delete | blocked |\n")
+        text.write("|---:|---:|---:|---:|---:|---:|\n")
+        text.write(
+            "| " + " | ".join(str(counts[name]) for name in
+                              ("create", "update", "rename", "deactivate", "delete", "blocked")) + " |\n\n"
+        )
+        for rule in plan.bulk_blocked:
+            text.write(f"> [!CAUTION]\n> Blocked by a safety rule: {rule}. Apply needs `--allow-bulk`.\n\n")
+        for blocked in plan.blocked:
+            text.write(f"> [!WARNING]\n> **{blocked.key}** blocked: {_escape(blocked.reason)}\n\n")
+        for warning in plan.warnings:
+            text.write(f"- ⚠️ {_escape(warning)}\n")
+        if plan.unmanaged:
+            text.write(f"\nUnmanaged live customers (left alone): {', '.join(plan.unmanaged)}\n")
+        text.write(f"\n{summary_line(plan) if not plan.empty else 'No changes.'}\n")
+        return text.getvalue()
+
+
+def _section(change: CustomerChange) -> str:
+    text = StringIO()
+    what = change.action if not change.renamed_from else f"rename from `{change.renamed_from}`"
+    note = f" ({_escape(change.note)})" if change.note else ""
+    count = f", {len(change.changes)} field{'s' if len(change.changes) != 1 else ''}" if change.changes else ""
+    text.write(
+        f"\n<details><summary>{ICONS[change.action]} <code>{change.key}</code> {what}{note}{count}</summary>\n\n"
+    )
+    if change.changes:
+        text.write("| field | before | after |\n|---|---|---|\n")
+        currency = currency_of(change)
+        for field_change in change.changes:
+            before, after = _cells(field_change, currency)
+            text.write(f"| `{field_change.path}` | {before} | {after} |\n")
+    text.write("\n</details>\n")
+    return text.getvalue()
+
+
+def _cells(change: FieldChange, currency: str) -> tuple[str, str]:
+    if change.added or change.removed:
+        after = ", ".join([f"+{item}" for item in change.added] + [f"-{item}" for item in change.removed])
+        return _cell(show(change.before)), _cell(after)
+    unit = f" {currency}" if change.path in MONEY_FIELDS and currency else ""
+    return _cell(show(change.before) + (unit if change.before is not None else "")), _cell(
+        show(change.after) + (unit if change.after is not None else "")
+    )
+
+
+def _cell(text: str) -> str:
+    return _escape(text).replace("\n", "<br>")
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")

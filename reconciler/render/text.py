@@ -1,0 +1,81 @@
+"""The plan for a terminal: one line per customer, field changes aligned beneath it."""
+
+from __future__ import annotations
+
+import difflib
+import textwrap
+from typing import TextIO
+
+from reconciler.diff import FieldChange
+from reconciler.plan import CustomerChange, Plan
+from reconciler.render.values import MONEY_FIELDS, currency_of, header, show, summary_line
+
+SYMBOLS = {"create": "+", "update": "~", "rename": "~", "deactivate": "-", "delete": "-"}
+COLOURS = {"+": "32", "~": "33", "-": "31", "!": "35"}
+KEY_WIDTH = 24
+FIELD_WIDTH = 22
+
+
+class TextRenderer:
+    def __init__(self, *, color: bool = False) -> None:
+        self.color = color
+
+    def render(self, plan: Plan, out: TextIO) -> None:
+        out.write(header(plan) + "\n")
+        for rule in plan.bulk_blocked:
+            out.write(self._paint("!", f"  ! blocked by safety rule: {rule}") + "\n")
+        if plan.bulk_blocked:
+            out.write("    review the plan, then apply with --allow-bulk\n")
+        for warning in plan.warnings:
+            out.write(f"  warning: {warning}\n")
+        for change in plan.changes:
+            self._customer(change, out)
+        for blocked in plan.blocked:
+            lines = textwrap.wrap(f"blocked: {blocked.reason}", 64)
+            out.write(self._paint("!", f"  ! {blocked.key:<{KEY_WIDTH}}{lines[0]}") + "\n")
+            for line in lines[1:]:
+                out.write(" " * (4 + KEY_WIDTH) + line + "\n")
+        if plan.unmanaged:
+            out.write(f"  unmanaged (live, not in git, left alone): {', '.join(plan.unmanaged)}\n")
+        out.write((summary_line(plan) if not plan.empty else "No changes.") + "\n")
+
+    def _customer(self, change: CustomerChange, out: TextIO) -> None:
+        symbol = SYMBOLS[change.action]
+        title = change.action
+        if change.action == "create" and change.note:
+            title = f"create ({change.note})"
+        elif change.renamed_from:
+            title = f"rename from {change.renamed_from}"
+        elif change.action in ("deactivate", "delete") and change.note:
+            title = f"{change.action} ({change.note})"
+        out.write(self._paint(symbol, f"  {symbol} {change.key:<{KEY_WIDTH}}{title}") + "\n")
+        if change.note and change.action in ("update", "rename"):
+            out.write(f"      ({change.note})\n")
+        if change.action == "create":
+            return
+        for field_change in change.changes:
+            for line in _field_lines(field_change, currency_of(change)):
+                out.write(f"      {line}\n")
+
+    def _paint(self, symbol: str, text: str) -> str:
+        if not self.color:
+            return text
+        return f"\033[{COLOURS[symbol]}m{text}\033[0m"
+
+
+def _field_lines(change: FieldChange, currency: str) -> list[str]:
+    name = f"{change.path:<{FIELD_WIDTH}}"
+    if change.added or change.removed:
+        parts = [f"+ {item}" for item in change.added] + [f"- {item}" for item in change.removed]
+        return [name + ", ".join(parts)]
+    if _multiline(change.before) or _multiline(change.after):
+        diff = difflib.unified_diff(
+            str(change.before or "").splitlines(), str(change.after or "").splitlines(), lineterm="", n=1
+        )
+        return [name + "(text changed)"] + ["  " + line for line in list(diff)[2:]]
+    unit = f" {currency}" if change.path in MONEY_FIELDS and currency else ""
+    return [f"{name}{show(change.before)} -> {show(change.after)}{unit}"]
+
+
+def _multiline(value: object) -> bool:
+    return isinstance(value, str) and "\n" in value.strip()
