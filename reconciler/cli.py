@@ -17,7 +17,8 @@ from reconciler import __version__
 from reconciler.commands import Session
 from reconciler.errors import ExitCode, ReconcilerError
 
-# In the order `reconciler --help` lists them.
+# Modules under reconciler.commands, in the order `reconciler --help` lists them; the
+# command's name is the module's with "-" for "_".
 COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "live", "schema")
 
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stderr=sys.stderr,
             stdin_is_tty=sys.stdin.isatty() if sys.stdin else False,
         )
-        return int(modules[args.command].run(args, session))
+        return int(modules[args.command.replace("-", "_")].run(args, session))
     except ReconcilerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
