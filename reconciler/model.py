@@ -160,10 +160,11 @@ Hostname = Annotated[
     str,
     Field(pattern=HOSTNAME_PATTERN, max_length=253, description="A fully qualified host name, lower case."),
 ]
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
 Tag = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$",
+        pattern=TAG_PATTERN,
         description="A tag: letters, digits and _ . : / -, at most 64 characters.",
     ),
 ]
@@ -279,8 +280,8 @@ def check_toml(text: str) -> None:
         line = _toml_error_line(str(exc))
         raise PydanticCustomError(
             "vars_toml",
-            "invalid TOML: {reason}",
-            {"reason": str(exc), "toml_line": line},
+            "invalid TOML on line {toml_line} of the text: {reason}",
+            {"reason": _TOML_LINE_RE.sub("", str(exc)).strip(), "toml_line": line},
         ) from None
 
 

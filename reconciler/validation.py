@@ -16,10 +16,19 @@ from pydantic_core import ErrorDetails
 
 from reconciler.errors import Problem
 from reconciler.loader import LoadedDocument, Mark
+from reconciler.model import CLOCK_PATTERN, HOSTNAME_PATTERN, KEY_PATTERN, TAG_PATTERN
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 Loc = tuple[str | int, ...]
+
+# What a pattern asks for, in words: a reader should not have to decode a regex.
+PATTERN_MEANINGS = {
+    KEY_PATTERN: "a customer key: lower case letters, digits, '-' and '_', at most 64",
+    HOSTNAME_PATTERN: "a host name: lower case labels separated by dots, e.g. sip.example.com",
+    TAG_PATTERN: "a tag: letters, digits and _ . : / - without spaces, at most 64",
+    CLOCK_PATTERN: "a time of day as HH:MM between 00:00 and 24:00",
+}
 
 
 def field_path(loc: Iterable[str | int]) -> str:
@@ -116,10 +125,16 @@ def _message(error: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     if kind == "too_long":
         return f"has more than {ctx['max_length']} items"
     if kind == "string_pattern_mismatch":
-        return f"{_show(value)} does not match {ctx['pattern']}"
+        meaning = PATTERN_MEANINGS.get(str(ctx["pattern"]))
+        return f"{_show(value)} is not {meaning}" if meaning else f"{_show(value)} does not match {ctx['pattern']}"
     if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
         wanted = "a list" if kind == "list_type" else "a mapping"
         return f"must be {wanted}, not {_show(value)}"
+    if kind == "vars_toml":
+        return f"invalid TOML on line {ctx['toml_line']} of the text: {ctx['reason']}"
+    if kind == "value_error" and "email address" in str(error["msg"]):
+        reason = str(error["msg"]).split(": ", 1)[-1]
+        return f"{_show(value)} is not an email address: {reason}"
     if kind == "value_error":
         # Raised by validators as ValueError: the text after pydantic's prefix is ours.
         return str(error["msg"]).removeprefix("Value error, ")
