@@ -1,0 +1,68 @@
+"""`reconciler validate`: every problem at once, as text, JSON or GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Run
+
+
+def _break(project: Path) -> None:
+    (project / "customers.d" / "broken-co.yaml").write_text(
+        "currency: USD\nchanels: 10\nconfig:\n  invoice:\n    due_days: -1\n", encoding="utf-8"
+    )
+
+
+def test_clean_examples(project: Path, run: Run) -> None:
+    outcome = run(project, "validate").assert_success()
+    assert outcome.out == "7 customers valid.\n"
+
+
+def test_text_lists_every_problem_and_exits_1(project: Path, run: Run) -> None:
+    _break(project)
+    outcome = run(project, "validate")
+    path = project / "customers.d" / "broken-co.yaml"
+    assert outcome.code == 1
+    assert outcome.out == (
+        f"{path}:2:1: chanels: unknown field 'chanels'; did you mean 'channels'?\n"
+        f"{path}:5:15: config.invoice.due_days: must be at least 0, not -1\n"
+        "2 problems in 1 file.\n"
+    )
+    assert outcome.err == ""
+
+
+def test_json_format(project: Path, run: Run) -> None:
+    _break(project)
+    outcome = run(project, "validate", "--format", "json")
+    assert outcome.code == 1
+    report = json.loads(outcome.out)
+    assert report["valid"] is False
+    assert report["problems"][0] == {
+        "file": str(project / "customers.d" / "broken-co.yaml"),
+        "line": 2,
+        "column": 1,
+        "field": "chanels",
+        "message": "unknown field 'chanels'; did you mean 'channels'?",
+    }
+
+
+def test_github_format_escapes_workflow_commands(project: Path, run: Run) -> None:
+    (project / "customers.d" / "odd-co.yaml").write_text("currency: USD\nstatus: 'a,b:c'\n", encoding="utf-8")
+    outcome = run(project, "validate", "--format", "github")
+    assert outcome.code == 1
+    assert outcome.out == (
+        f"::error file={project / 'customers.d' / 'odd-co.yaml'},line=2,col=9,title=status::"
+        "'a,b:c' is not one of: active, inactive, penalty, pending_approval\n"
+    )
+
+
+def test_paths_may_be_files(project: Path, run: Run) -> None:
+    outcome = run(project, "validate", str(project / "customers.d" / "acme-telecom.yaml")).assert_success()
+    assert outcome.out == "1 customer valid.\n"
+
+
+def test_bad_option_is_an_error_not_a_changes_exit(project: Path, run: Run) -> None:
+    outcome = run(project, "validate", "--format", "xml")
+    assert outcome.code == 1
+    assert "argument --format: invalid choice: 'xml'" in outcome.err

@@ -1,0 +1,70 @@
+"""The customer model: money exact, values as the platform means them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from reconciler.model import Customer, Window
+
+
+def test_money_is_decimal_and_keeps_its_digits() -> None:
+    customer = Customer.model_validate({"currency": "USD", "debit_limit": Decimal("25000.10"), "tax_percent": "7.25"})
+    assert customer.debit_limit == Decimal("25000.10")
+    assert customer.document()["debit_limit"] == "25000.10"
+    assert customer.tax_percent == Decimal("7.25")
+
+
+def test_a_float_is_refused_for_money() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Customer.model_validate({"currency": "USD", "debit_limit": 0.1})
+    assert caught.value.errors()[0]["msg"] == (
+        "a float cannot hold money exactly; write the amount as a decimal number"
+    )
+
+
+def test_debit_limit_may_be_negative_for_a_buffer() -> None:
+    assert Customer.model_validate({"currency": "GBP", "debit_limit": Decimal("-50")}).debit_limit == -50
+
+
+def test_defaults_are_the_platforms() -> None:
+    customer = Customer.model_validate({"currency": "EUR"})
+    assert (customer.channels, customer.flow_speed, customer.status) == (0, 0, "active")
+    assert customer.config.invoice.schedule == "none"
+    assert customer.day_time_restriction is None
+
+
+def test_a_window_may_cross_midnight() -> None:
+    window = Window.model_validate({"from": "22:00", "to": "06:00"})
+    assert (window.start, window.end) == ("22:00", "06:00")
+
+
+def test_a_toml_local_time_is_a_window_boundary() -> None:
+    window = Window.model_validate({"from": dt.time(8, 30), "to": dt.time(17, 30)})
+    assert (window.start, window.end) == ("08:30", "17:30")
+
+
+def test_a_toml_time_with_seconds_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Window.model_validate({"from": dt.time(8, 30, 15), "to": "17:30"})
+    assert caught.value.errors()[0]["msg"] == "a window boundary is a time of day as HH:MM"
+
+
+def test_a_window_cannot_start_at_end_of_day() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Window.model_validate({"from": "24:00", "to": "06:00"})
+    assert caught.value.errors()[0]["msg"] == "a window cannot start at 24:00; start it at 00:00"
+
+
+def test_website_is_kept_exactly_as_written() -> None:
+    customer = Customer.model_validate({"currency": "USD", "config": {"website": "https://acme.example"}})
+    assert customer.config.website == "https://acme.example"
+
+
+def test_the_model_is_frozen() -> None:
+    customer = Customer.model_validate({"currency": "USD"})
+    with pytest.raises(ValidationError):
+        customer.channels = 5  # type: ignore[misc]
