@@ -20,6 +20,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 ## demo: the main job on the embedded default (example customers, SQLite live store)
 demo: $(VENV)/.installed-demo
 	$(BIN)/reconciler validate
+	$(BIN)/reconciler plan
+	$(BIN)/reconciler apply --yes
+	@echo "--- plan again: the live store now matches git"
+	$(BIN)/reconciler plan --detailed-exitcode
 
 ## test: the test suite, then ruff and mypy --strict on the package
 test: $(VENV)/.installed-test

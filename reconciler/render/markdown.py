@@ -11,7 +11,7 @@ from typing import TextIO
 
 from reconciler.diff import FieldChange
 from reconciler.plan import CustomerChange, Plan
-from reconciler.render.values import MONEY_FIELDS, currency_of, header, show, summary_line
+from reconciler.render.values import currency_of, header, show, show_value, summary_line
 
 LIMIT = 60_000
 ICONS = {"create": "🆕", "update": "✏️", "rename": "🔀", "deactivate": "⛔", "delete": "🗑️"}
@@ -64,8 +64,10 @@ class MarkdownRenderer:
 
 def _section(change: CustomerChange) -> str:
     text = StringIO()
-    what = change.action if not change.renamed_from else f"rename from `{change.renamed_from}`"
+    what = change.action if not change.renamed_from else f"rename from <code>{change.renamed_from}</code>"
     note = f" ({_escape(change.note)})" if change.note else ""
+    if not change.changes:
+        return f"\n{ICONS[change.action]} <code>{change.key}</code> {what}{note}\n"
     count = f", {len(change.changes)} field{'s' if len(change.changes) != 1 else ''}" if change.changes else ""
     text.write(
         f"\n<details><summary>{ICONS[change.action]} <code>{change.key}</code> {what}{note}{count}</summary>\n\n"
@@ -84,9 +86,8 @@ def _cells(change: FieldChange, currency: str) -> tuple[str, str]:
     if change.added or change.removed:
         after = ", ".join([f"+{item}" for item in change.added] + [f"-{item}" for item in change.removed])
         return _cell(show(change.before)), _cell(after)
-    unit = f" {currency}" if change.path in MONEY_FIELDS and currency else ""
-    return _cell(show(change.before) + (unit if change.before is not None else "")), _cell(
-        show(change.after) + (unit if change.after is not None else "")
+    return _cell(show_value(change.path, change.before, currency)), _cell(
+        show_value(change.path, change.after, currency)
     )
 
 

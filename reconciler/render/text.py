@@ -8,7 +8,7 @@ from typing import TextIO
 
 from reconciler.diff import FieldChange
 from reconciler.plan import CustomerChange, Plan
-from reconciler.render.values import MONEY_FIELDS, currency_of, header, show, summary_line
+from reconciler.render.values import currency_of, header, show_value, summary_line
 
 SYMBOLS = {"create": "+", "update": "~", "rename": "~", "deactivate": "-", "delete": "-"}
 COLOURS = {"+": "32", "~": "33", "-": "31", "!": "35"}
@@ -73,8 +73,8 @@ def _field_lines(change: FieldChange, currency: str) -> list[str]:
             str(change.before or "").splitlines(), str(change.after or "").splitlines(), lineterm="", n=1
         )
         return [name + "(text changed)"] + ["  " + line for line in list(diff)[2:]]
-    unit = f" {currency}" if change.path in MONEY_FIELDS and currency else ""
-    return [f"{name}{show(change.before)} -> {show(change.after)}{unit}"]
+    before = show_value(change.path, change.before, "")
+    return [f"{name}{before} -> {show_value(change.path, change.after, currency)}"]
 
 
 def _multiline(value: object) -> bool:

@@ -24,6 +24,14 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def show_value(path: str, value: Any, currency: str) -> str:
+    """A field's value as a reviewer reads it: money with cents and its currency."""
+    if path in MONEY_FIELDS and isinstance(value, str):
+        whole, _, cents = value.partition(".")
+        return f"{whole}.{cents.ljust(2, '0')} {currency}".rstrip()
+    return show(value)
+
+
 def currency_of(change: CustomerChange) -> str:
     return str((change.desired or {}).get("currency", ""))
 
