@@ -1,0 +1,131 @@
+"""Plan renderers: exact text for a terminal, a bounded pull-request comment, the saved JSON form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import jsonschema
+
+from reconciler.diff import FieldChange
+from reconciler.plan import Blocked, CustomerChange, Plan
+from reconciler.plan_file import PLAN_SCHEMA
+from reconciler.render import renderer
+from reconciler.render.markdown import MarkdownRenderer
+
+AT = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+COMMIT = "8d41c0b9e2f1a7c3d5b6e8f0a1b2c3d4e5f60718"
+
+
+def _plan(changes: tuple[CustomerChange, ...] = (), blocked: tuple[Blocked, ...] = ()) -> Plan:
+    return Plan(
+        at=AT, commit=COMMIT, dirty=False, provider="sqlite", target="sqlite .reconciler/live.sqlite",
+        changes=changes, blocked=blocked, fleet_size=3,
+    )
+
+
+ACME = CustomerChange(
+    "acme-telecom", "update",
+    (
+        FieldChange("debit_limit", "500", "750.00"),
+        FieldChange("config.tags", ["wholesale"], ["wholesale", "wholesale-eu"], ("wholesale-eu",), ()),
+        FieldChange("config.vars", "a = 1\nb = 2\n", "a = 1\nb = 3\n"),
+    ),
+    {"currency": "USD"}, "0123456789abcdef", 4,
+)
+NORTHWIND = CustomerChange(
+    "northwind-voip", "create", (FieldChange("currency", None, "USD"),), {"currency": "USD"}, None, None,
+    note="USD, 50 channels, 5 cps, active",
+)
+OLD = CustomerChange("old-reseller-ltd", "deactivate", (), None, "fedcba9876543210", 9, note="removed from git in 8d41c0b")
+GLOBEX = Blocked("globex", "currency", "currency USD -> EUR; the platform fixes a customer's currency at creation.")
+
+
+def _render(name: str, plan: Plan) -> str:
+    out = io.StringIO()
+    renderer(name).render(plan, out)
+    return out.getvalue()
+
+
+def test_text() -> None:
+    plan = _plan((ACME, NORTHWIND, OLD), (GLOBEX,))
+    assert _render("text", plan) == (
+        f"Plan {plan.plan_id[:8]} · at 2026-11-27T10:00:00Z · commit 8d41c0b · sqlite .reconciler/live.sqlite\n"
+        "  ~ acme-telecom            update\n"
+        "      debit_limit           500.00 -> 750.00 USD\n"
+        "      config.tags           + wholesale-eu\n"
+        "      config.vars           (text changed)\n"
+        "        @@ -1,2 +1,2 @@\n"
+        "         a = 1\n"
+        "        -b = 2\n"
+        "        +b = 3\n"
+        "  + northwind-voip          create (USD, 50 channels, 5 cps, active)\n"
+        "  - old-reseller-ltd        deactivate (removed from git in 8d41c0b)\n"
+        "  ! globex                  blocked: currency USD -> EUR; the platform fixes a customer's\n"
+        "                            currency at creation.\n"
+        "1 to create, 1 to update, 1 to deactivate, 1 blocked.\n"
+    )
+
+
+def test_text_colour_only_when_asked() -> None:
+    out = io.StringIO()
+    renderer("text", color=True).render(_plan((NORTHWIND,)), out)
+    assert "\033[32m  + northwind-voip" in out.getvalue()
+    assert "\033[" not in _render("text", _plan((NORTHWIND,)))
+
+
+def test_text_no_changes() -> None:
+    assert _render("text", _plan()).endswith("\nNo changes.\n")
+
+
+def test_markdown_puts_summary_and_blocked_first() -> None:
+    text = _render("markdown", _plan((ACME, OLD), (GLOBEX,)))
+    lines = text.splitlines()
+    assert lines[2] == "| create | update | rename | deactivate | delete | blocked |"
+    assert lines[4] == "| 0 | 1 | 0 | 1 | 0 | 1 |"
+    assert text.index("globex") < text.index("acme-telecom")
+    assert "| `debit_limit` | 500.00 USD | 750.00 USD |" in text
+    assert "<details><summary>✏️ <code>acme-telecom</code> update, 3 fields</summary>" in text
+
+
+def test_markdown_stays_under_the_limit_and_says_what_it_left_out() -> None:
+    changes = tuple(
+        CustomerChange(
+            f"customer-{index:05d}", "update",
+            tuple(FieldChange(f"notes{field}", "x" * 40, "y" * 40) for field in range(5)),
+            {"currency": "USD"}, "0123456789abcdef", 1,
+        )
+        for index in range(2_000)
+    )
+    text = _render("markdown", _plan(changes))
+    assert len(text) < 60_000
+    shown = text.count("<details>")
+    assert 0 < shown < 2_000
+    assert f"…and {2_000 - shown} more customers not shown here" in text
+
+
+def test_markdown_limit_is_a_parameter() -> None:
+    out = io.StringIO()
+    MarkdownRenderer(limit=1_500).render(_plan((ACME, OLD, NORTHWIND)), out)
+    assert len(out.getvalue()) <= 1_500
+
+
+def test_json_is_the_saved_form_and_matches_the_schema() -> None:
+    plan = _plan((ACME, NORTHWIND, OLD), (GLOBEX,))
+    document = json.loads(_render("json", plan))
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(document)
+    assert document["plan_id"] == plan.plan_id
+    assert Plan.from_json(document) == plan
+    assert document["counts"] == {"create": 1, "update": 1, "rename": 0, "deactivate": 1, "delete": 0, "blocked": 1}
+
+
+def test_plan_id_is_a_hash_of_the_content() -> None:
+    assert _plan((ACME,)).plan_id == _plan((ACME,)).plan_id
+    assert _plan((ACME,)).plan_id != _plan((ACME, OLD)).plan_id
+
+
+def test_money_is_never_a_float_in_json() -> None:
+    change = FieldChange("debit_limit", str(Decimal("0.1")), str(Decimal("0.30")))
+    assert json.loads(json.dumps(change.to_json())) == {"field": "debit_limit", "before": "0.1", "after": "0.30"}
