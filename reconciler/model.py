@@ -31,8 +31,8 @@ from pydantic import (
     StrictBool,
     StrictInt,
     TypeAdapter,
-    WithJsonSchema,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -181,7 +181,7 @@ def _unique(values: list[Any]) -> list[Any]:
 
 
 def _hh_mm(value: Any) -> Any:
-    # TOML reads `from = 08:00` as a local time; YAML 1.2 reads it as the string "08:00".
+    # TOML reads `from = 08:00:00` as a local time; YAML 1.2 reads `08:00` as a string.
     if isinstance(value, dt.time):
         if value.second or value.microsecond or value.tzinfo:
             raise PydanticCustomError("hh_mm", "a window boundary is a time of day as HH:MM")

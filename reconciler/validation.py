@@ -8,7 +8,7 @@ sentences into ones that say what to write instead.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,10 +17,14 @@ from pydantic_core import ErrorDetails
 from reconciler.errors import Problem
 from reconciler.loader import LoadedDocument, Mark
 from reconciler.model import CLOCK_PATTERN, HOSTNAME_PATTERN, KEY_PATTERN, TAG_PATTERN
+from reconciler.yaml12 import dotted
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 Loc = tuple[str | int, ...]
+
+# `('windows', 0, 'from')` -> `windows[0].from`: the loader names fields the same way.
+field_path = dotted
 
 # What a pattern asks for, in words: a reader should not have to decode a regex.
 PATTERN_MEANINGS = {
@@ -29,17 +33,6 @@ PATTERN_MEANINGS = {
     TAG_PATTERN: "a tag: letters, digits and _ . : / - without spaces, at most 64",
     CLOCK_PATTERN: "a time of day as HH:MM between 00:00 and 24:00",
 }
-
-
-def field_path(loc: Iterable[str | int]) -> str:
-    """`('day_time_restriction', 'windows', 0, 'from')` -> `day_time_restriction.windows[0].from`."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
 
 
 def validate(model: type[ModelT], document: LoadedDocument, *, base: Loc = ()) -> ModelT | list[Problem]:

@@ -1,0 +1,358 @@
+"""Read one YAML or TOML file into plain data, with the line and column of every value.
+
+YAML goes through `reconciler.yaml12` (YAML 1.2 core schema on PyYAML's C parser). TOML
+goes through `tomllib` with floats as `Decimal`; its local dates and times stay the
+`datetime.date` / `datetime.time` objects tomllib returns (the model converts times itself).
+tomllib gives no positions, so a light scan of the text finds where keys and values start.
+
+Whatever the input, the loader returns a `LoadedDocument` or raises `InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import InvalidInput, Problem
+from reconciler.yaml12 import KeyPath, Mark, dotted, parse_yaml, parse_yaml_bytes
+
+__all__ = ["MAX_FILE_BYTES", "LoadedDocument", "Mark", "load_document", "parse_yaml"]
+
+MAX_FILE_BYTES = 1024 * 1024
+YAML_SUFFIXES = frozenset({".yaml", ".yml"})
+TOML_SUFFIXES = frozenset({".toml"})
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A file's top-level mapping and where each of its parts starts."""
+
+    path: Path
+    data: dict[str, Any]
+    marks: Mapping[KeyPath, Mark]
+    key_marks: Mapping[KeyPath, Mark]
+    block_scalars: frozenset[KeyPath]
+
+    def locate(self, loc: Sequence[str | int], *, key: bool = False) -> Mark | None:
+        """The mark of the longest prefix of LOC that has one; its key's mark when KEY and known."""
+        for end in range(len(loc), -1, -1):
+            prefix = tuple(loc[:end])
+            if key:
+                key_mark = self.key_marks.get(prefix)
+                if key_mark is not None:
+                    return key_mark
+            mark = self.marks.get(prefix)
+            if mark is not None:
+                return mark
+        return None
+
+
+def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
+    """Load PATH (or CONTENT, as read from PATH) by its suffix: .yaml/.yml or .toml."""
+    suffix = path.suffix.lower()
+    if suffix not in YAML_SUFFIXES and suffix not in TOML_SUFFIXES:
+        raise _invalid(path, f"'{path.suffix}' files are not read; write the document as .yaml, .yml or .toml")
+    if content is None:
+        content = _read(path)
+    elif len(content) > MAX_FILE_BYTES:
+        raise _oversize(path, len(content))
+    if content.startswith(codecs.BOM_UTF8):
+        content = content[len(codecs.BOM_UTF8) :]
+    if not content.strip():
+        raise _invalid(path, "the file is empty; write the document in it")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        column = len(content[content.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        message = (
+            f"the file is not valid UTF-8: byte 0x{content[exc.start]:02x} at offset {exc.start} "
+            "cannot be decoded; save the file as UTF-8"
+        )
+        raise InvalidInput([Problem(path, line, column, "", message)]) from None
+    if suffix in TOML_SUFFIXES:
+        return _load_toml(path, text)
+    data, marks, key_marks, block_scalars = parse_yaml_bytes(content, path)
+    if type(data) is not dict:
+        mark = marks[()]
+        kind = "a sequence" if type(data) is list else "null" if data is None else "a single value"
+        message = f"the document is {kind}, not a mapping; write it as 'key: value' lines"
+        raise InvalidInput([Problem(path, mark.line, mark.column, "", message)])
+    return LoadedDocument(path, data, marks, key_marks, block_scalars)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise _oversize(path, size)
+            content = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _invalid(path, f"cannot read the file: {exc.strerror or exc}") from None
+    if len(content) > MAX_FILE_BYTES:
+        raise _oversize(path, len(content))
+    return content
+
+
+def _oversize(path: Path, size: int) -> InvalidInput:
+    return _invalid(
+        path, f"the file is {size} bytes, more than the {MAX_FILE_BYTES} (1 MiB) allowed; split it or trim it"
+    )
+
+
+def _invalid(path: Path, message: str) -> InvalidInput:
+    return InvalidInput([Problem(path, None, None, "", message)])
+
+
+# --- TOML ---------------------------------------------------------------------------------
+
+_TOML_POSITION = re.compile(r"(.*) \((?:at line (\d+), column (\d+)|at end of document)\)", re.DOTALL)
+
+
+def _load_toml(path: Path, text: str) -> LoadedDocument:
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        duplicates = _TomlScan(text, path).duplicates
+        raise InvalidInput(duplicates or [_toml_syntax_problem(path, text, str(exc))]) from None
+    except (ValueError, RecursionError):
+        # tomllib's own limits: an integer over 4300 digits, arrays nested ~1000 deep.
+        raise _invalid(path, "the TOML holds a number too long or values nested too deep to read; simplify it") from None
+    scan = _TomlScan(text, path)
+    return LoadedDocument(path, data, scan.marks, scan.key_marks, frozenset(scan.block_scalars))
+
+
+def _toml_syntax_problem(path: Path, text: str, error: str) -> Problem:
+    match = _TOML_POSITION.fullmatch(error)
+    reason = match.group(1) if match else error
+    if match and match.group(2):
+        line, column = int(match.group(2)), int(match.group(3))
+    else:  # at the end of the document
+        line = text.count("\n") + 1
+        column = len(text) - (text.rfind("\n") + 1) + 1
+    return Problem(path, line, column, "", f"TOML syntax error: {reason[:1].lower()}{reason[1:]}; fix the syntax here")
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SIMPLE_KEY_VALUE = re.compile(r"([A-Za-z0-9_-]+)[ \t]*=[ \t]*")
+_BLANK = re.compile(r"[ \t]*")
+MAX_TOML_SCAN_DEPTH = 64
+_BASIC_STRING_END = re.compile(r'(?:[^"\\\n]|\\.)*"')
+_ML_BASIC_END = re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.DOTALL)
+_ML_LITERAL_END = re.compile(r"(?:[^']|'(?!''))*'''")
+
+
+class _TomlScan:
+    """Where each key and value of a TOML text starts, found line by line.
+
+    Tracks `[table]` and `[[array]]` headers and `key = value` lines with dotted and
+    quoted keys; inside a value only the items of an array are marked. Also collects keys
+    set twice in one table, which tomllib reports one at a time and without the key.
+    """
+
+    def __init__(self, text: str, path: Path) -> None:
+        self.text = text
+        self.path = path
+        self.line_starts = [0, *(match.end() for match in re.finditer("\n", text))]
+        self.marks: dict[KeyPath, Mark] = {(): Mark(1, 1)}
+        self.key_marks: dict[KeyPath, Mark] = {}
+        self.block_scalars: set[KeyPath] = set()
+        self.duplicates: list[Problem] = []
+        self.defined: dict[KeyPath, int] = {}  # key or [table] -> the line it is set on
+        self.array_index: dict[tuple[str, ...], int] = {}  # [[array]] -> its current item
+        self.table: KeyPath = ()
+        self._scan()
+
+    def mark(self, pos: int) -> Mark:
+        line = bisect.bisect_right(self.line_starts, pos)
+        return Mark(line, pos - self.line_starts[line - 1] + 1)
+
+    def _scan(self) -> None:
+        text, pos, end = self.text, 0, len(self.text)
+        while pos < end:
+            pos = _skip_blank(text, pos)
+            char = text[pos : pos + 1]
+            if char == "[":
+                pos = self._header(pos)
+            elif char and char not in "#\r\n":
+                pos = self._key_value(pos)
+            next_line = text.find("\n", pos)
+            pos = end if next_line < 0 else next_line + 1
+
+    def _keys(self, pos: int) -> tuple[list[tuple[str, int]], int]:
+        """The dotted key at POS as (key, position) pairs, and where it ends; no keys if unreadable."""
+        text = self.text
+        keys: list[tuple[str, int]] = []
+        while True:
+            pos = _skip_blank(text, pos)
+            char = text[pos : pos + 1]
+            if char == '"':
+                closing = _BASIC_STRING_END.match(text, pos + 1)
+                if closing is None:
+                    return [], pos
+                key = _decode_basic(text[pos : closing.end()])
+                if key is None:
+                    return [], pos
+                keys.append((key, pos))
+                pos = closing.end()
+            elif char == "'":
+                closing_at = text.find("'", pos + 1)
+                if closing_at < 0 or "\n" in text[pos:closing_at]:
+                    return [], pos
+                keys.append((text[pos + 1 : closing_at], pos))
+                pos = closing_at + 1
+            else:
+                bare = _BARE_KEY.match(text, pos)
+                if bare is None:
+                    return [], pos
+                keys.append((bare.group(), pos))
+                pos = bare.end()
+            pos = _skip_blank(text, pos)
+            if text[pos : pos + 1] != ".":
+                return keys, pos
+            pos += 1
+
+    def _header(self, pos: int) -> int:
+        is_array = self.text.startswith("[[", pos)
+        keys, after = self._keys(pos + (2 if is_array else 1))
+        if not keys or not self.text.startswith("]]" if is_array else "]", after):
+            return after
+        header_mark = self.mark(pos)
+        before_line = pos - header_mark.column
+        names = tuple(key for key, _ in keys)
+        table: list[str | int] = []
+        for depth, (key, key_pos) in enumerate(keys, 1):
+            table.append(key)
+            prefix = tuple(table)
+            if prefix not in self.marks:
+                self.marks[prefix] = header_mark
+                self.key_marks[prefix] = Mark(header_mark.line, key_pos - before_line)
+            if is_array and depth == len(keys):
+                index = self.array_index.get(names, -1) + 1
+                self.array_index = {
+                    name: item for name, item in self.array_index.items() if name[: len(names)] != names
+                }
+                self.array_index[names] = index
+                table.append(index)
+            elif names[:depth] in self.array_index:
+                table.append(self.array_index[names[:depth]])
+        self.table = tuple(table)
+        key_mark = Mark(header_mark.line, keys[-1][1] - before_line)
+        self.marks[self.table] = header_mark
+        self.key_marks[self.table] = key_mark
+        if not is_array:
+            self._define(self.table, key_mark, f"table [{'.'.join(names)}] is declared twice")
+        return after
+
+    def _key_value(self, pos: int) -> int:
+        simple = _SIMPLE_KEY_VALUE.match(self.text, pos)
+        if simple is not None:
+            keys, value_pos = [(simple.group(1), pos)], simple.end()
+        else:
+            keys, after = self._keys(pos)
+            if not keys or not self.text.startswith("=", after):
+                return after
+            value_pos = _skip_blank(self.text, after + 1)
+        # A key, its '=' and the start of its value share one line.
+        line = bisect.bisect_right(self.line_starts, pos)
+        before_line = self.line_starts[line - 1] - 1
+        key_path = self.table
+        for key, key_pos in keys[:-1]:
+            key_path = (*key_path, key)
+            if key_path not in self.marks:
+                self.marks[key_path] = self.key_marks[key_path] = Mark(line, key_pos - before_line)
+        last_key, key_pos = keys[-1]
+        key_path = (*key_path, last_key)
+        key_mark = Mark(line, key_pos - before_line)
+        self.key_marks[key_path] = key_mark
+        self._define(key_path, key_mark, f"key '{last_key}' is set twice")
+        self.marks[key_path] = Mark(line, value_pos - before_line)
+        return self._value(value_pos, key_path)
+
+    def _define(self, key_path: KeyPath, at: Mark, what: str) -> None:
+        first = self.defined.setdefault(key_path, at.line)
+        if first != at.line:
+            message = f"{what} (lines {first} and {at.line}); keep only one"
+            self.duplicates.append(Problem(self.path, at.line, at.column, dotted(key_path), message))
+
+    def _value(self, pos: int, key_path: KeyPath | None, depth: int = 0) -> int:
+        """Where the value at POS ends; marks the items of an array at KEY_PATH."""
+        text = self.text
+        quotes = text[pos : pos + 3]
+        if quotes in ('"""', "'''"):
+            # The content starts on the next line only when the delimiter ends its line.
+            if key_path is not None and text[_skip_blank(text, pos + 3) :][:1] in ("", "\r", "\n"):
+                self.block_scalars.add(key_path)
+            closing = _ML_BASIC_END if quotes == '"""' else _ML_LITERAL_END
+            found = closing.match(text, pos + 3)
+            if found is None:
+                return len(text)
+            end = found.end()
+            while text[end : end + 1] == quotes[0] and end - found.end() < 2:
+                end += 1
+            return end
+        char = text[pos : pos + 1]
+        if char == '"':
+            found = _BASIC_STRING_END.match(text, pos + 1)
+            return found.end() if found else len(text)
+        if char == "'":
+            closing_at = text.find("'", pos + 1)
+            return len(text) if closing_at < 0 else closing_at + 1
+        if char not in ("[", "{"):
+            return pos
+        return self._collection(pos, key_path if char == "[" else None, depth + 1)
+
+    def _collection(self, pos: int, key_path: KeyPath | None, depth: int) -> int:
+        text, end = self.text, len(self.text)
+        if depth > MAX_TOML_SCAN_DEPTH:
+            return end  # deeper than any document we read; tomllib has its say on it
+        closer = "]" if text[pos] == "[" else "}"
+        pos += 1
+        index = 0
+        while pos < end:
+            char = text[pos]
+            if char in " \t\r\n,":
+                pos += 1
+            elif char == "#":
+                next_line = text.find("\n", pos)
+                pos = end if next_line < 0 else next_line + 1
+            elif char == closer:
+                return pos + 1
+            elif closer == "}":
+                pos = self._value(pos, None, depth) if char in "\"'[{" else pos + 1
+            else:
+                if key_path is not None:
+                    self.marks[(*key_path, index)] = self.mark(pos)
+                index += 1
+                item_end = self._value(pos, None, depth)
+                pos = item_end if item_end > pos else max(_scalar_end(text, pos), pos + 1)
+        return end
+
+
+def _skip_blank(text: str, pos: int) -> int:
+    blank = _BLANK.match(text, pos)
+    return blank.end() if blank else pos
+
+
+def _scalar_end(text: str, pos: int) -> int:
+    """The end of a bare value (number, boolean, date) inside an array."""
+    while pos < len(text) and text[pos] not in ",]}#\n":
+        pos += 1
+    return pos
+
+
+def _decode_basic(quoted: str) -> str | None:
+    try:
+        key = tomllib.loads(f"k = {quoted}")["k"]
+    except tomllib.TOMLDecodeError:
+        return None
+    return key if isinstance(key, str) else None
