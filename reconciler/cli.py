@@ -19,7 +19,7 @@ from reconciler.errors import ExitCode, ReconcilerError
 
 # Modules under reconciler.commands, in the order `reconciler --help` lists them; the
 # command's name is the module's with "-" for "_".
-COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "live", "schema")
+COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "timeline", "next_due", "compact", "live", "schema")
 
 
 def _command_modules() -> dict[str, ModuleType]:

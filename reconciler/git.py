@@ -5,6 +5,7 @@ GitPython for history and metadata; the `git` binary itself where a walk is hot.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,3 +32,23 @@ def current_revision(root: Path) -> Revision:
             return Revision(commit, repo.is_dirty(untracked_files=True))
     except git.GitCommandError as exc:
         raise GitError(f"{root}: git failed: {exc.stderr.strip() or exc}") from exc
+
+
+def commits_adding(root: Path, paths: Iterable[Path]) -> dict[Path, str | None]:
+    """The commit that last added each file (None: not committed, or outside a repository)."""
+    paths = list(paths)
+    found: dict[Path, str | None] = dict.fromkeys(paths)
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return found
+    try:
+        with repo:
+            if not repo.head.is_valid():
+                return found
+            for path in paths:
+                output = repo.git.log("--diff-filter=A", "--format=%H", "-1", "--", str(path.resolve()))
+                found[path] = output.strip() or None
+    except git.GitCommandError as exc:
+        raise GitError(f"{root}: git failed: {exc.stderr.strip() or exc}") from exc
+    return found

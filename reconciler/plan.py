@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -110,7 +110,7 @@ class Plan:
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(ACTIONS, 0)
+        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
         for change in self.changes:
             counts[change.action] += 1
         counts["blocked"] = len({blocked.key for blocked in self.blocked})
@@ -296,7 +296,7 @@ def _removal(record: LiveCustomer, context: PlanContext) -> CustomerChange:
     )
 
 
-def _keep_owned(customer: Customer, live: Customer, owned: Iterable[str]) -> Customer:
+def _keep_owned(customer: Customer, live: Customer, owned: Collection[str]) -> Customer:
     flat = flatten(customer.model_dump(by_alias=True))
     live_flat = flatten(live.model_dump(by_alias=True))
     for path in list(flat):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reconciler.model import Customer
+from reconciler.overlays import OverlayDocument
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE_ID = "https://reconciler.invalid/schemas/"
@@ -22,6 +23,23 @@ def customer_schema() -> dict[str, Any]:
     )
 
 
+def overlay_schema() -> dict[str, Any]:
+    schema = _schema(
+        OverlayDocument,
+        "overlay.schema.json",
+        "A scheduled change: plans/<instant>_<slug>.yaml or .toml (2026-12-01_slug.yaml is midnight UTC, "
+        "2026-12-24T1800Z_slug.yaml). It takes effect at the instant of its file name and, with until, "
+        "reverts by itself then.",
+    )
+    for section in ("customers", "create"):
+        schema["properties"][section]["additionalProperties"] = False  # keys must be customer keys
+    (pattern,) = schema["properties"]["create"]["patternProperties"]
+    schema["properties"]["create"]["patternProperties"][pattern] = {
+        "$ref": "customer.schema.json", "description": "The whole customer document."
+    }
+    return schema
+
+
 def _schema(model: type[BaseModel], file_name: str, description: str) -> dict[str, Any]:
     body = model.model_json_schema(mode="validation", by_alias=True)
     body["description"] = description
@@ -30,7 +48,7 @@ def _schema(model: type[BaseModel], file_name: str, description: str) -> dict[st
 
 def generated_schemas() -> dict[str, dict[str, Any]]:
     """Every schema the tool writes, by file name."""
-    return {"customer.schema.json": customer_schema()}
+    return {"customer.schema.json": customer_schema(), "overlay.schema.json": overlay_schema()}
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -1,4 +1,8 @@
-"""`reconciler validate [PATHS]`: check customer files, report every problem at once."""
+"""`reconciler validate [PATHS]`: check customer files, report every problem at once.
+
+Without PATHS it also checks the scheduled changes of plans/: each file, and the state of
+every customer at every instant an overlay starts or ends (validation of the future).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.commands import Session
-from reconciler.customers import customer_paths, load_customers
+from reconciler.customers import CustomerFile, customer_paths, load_customers
 from reconciler.errors import ExitCode, InvalidInput, Problem
+from reconciler.overlays import Overlay, change_instants, load_overlay, overlay_paths
+from reconciler.schedule import check_schedule
 
 
 def add_parser(subparsers: Any) -> None:
@@ -21,7 +27,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "paths", nargs="*", type=Path, metavar="PATH",
-        help="files or folders to check (default: the customers folder of reconciler.toml)",
+        help="files or folders to check (default: the customers folder of reconciler.toml, and plans/)",
     )
     parser.add_argument(
         "--format", choices=("text", "json", "github"), default="text",
@@ -33,12 +39,31 @@ def run(args: argparse.Namespace, session: Session) -> int:
     settings = session.settings()
     roots = args.paths or [session.root / settings.customers_dir]
     paths = _expand(roots)
+    plan_paths = [] if args.paths else overlay_paths(session.root / settings.plans_dir)
+    problems: list[Problem] = []
+    customers: dict[str, CustomerFile] | None = None
     try:
         customers = load_customers(paths, settings.catalogs)
     except InvalidInput as exc:
-        REPORTERS[args.format](exc.problems, len(paths), session.stdout)
+        problems.extend(exc.problems)
+    # Each overlay file on its own first; the future is checked with those that loaded.
+    loaded = [load_overlay(path) for path in plan_paths]
+    overlays = [overlay for overlay in loaded if isinstance(overlay, Overlay)]
+    problems.extend(problem for result in loaded if not isinstance(result, Overlay) for problem in result)
+    if customers is not None and overlays:
+        problems.extend(check_schedule(customers, overlays))
+    report = REPORTERS[args.format]
+    if problems:
+        report(InvalidInput(problems).problems, len(paths) + len(plan_paths), session.stdout)
         return int(ExitCode.ERROR)
-    REPORTERS[args.format]([], len(customers), session.stdout)
+    report([], len(customers or {}), session.stdout)
+    if overlays and args.format != "json":
+        instants = len(change_instants(overlays))
+        print(
+            f"{_plural(len(overlays), 'scheduled change')} valid "
+            f"(every customer checked at {_plural(instants, 'instant')}).",
+            file=session.stdout,
+        )
     return int(ExitCode.OK)
 
 

@@ -41,7 +41,7 @@ class TextRenderer:
 
     def _customer(self, change: CustomerChange, out: TextIO) -> None:
         symbol = SYMBOLS[change.action]
-        title = change.action
+        title: str = change.action
         if change.action == "create" and change.note:
             title = f"create ({change.note})"
         elif change.renamed_from:

@@ -1,0 +1,197 @@
+"""plans/: scheduled changes as dated overlay files, read and checked one file at a time.
+
+The file name carries the instant the change takes effect, in UTC, then a slug:
+`2026-12-01_raise-acme-limit.yaml` (midnight UTC) or `2026-12-24T1800Z_xmas-capacity.yaml`.
+The content (YAML or TOML) says why, for how long, and what: JSON Merge Patches over
+existing customers (`customers:`) and whole new customers (`create:`).
+
+Checks that need more than one file (unknown customers, clashes at one instant, the
+validity of the result) live in `schedule`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from reconciler.customers import SUFFIXES, gc_paused
+from reconciler.errors import InvalidInput, Problem
+from reconciler.loader import LoadedDocument, load_document
+from reconciler.model import KEY_PATTERN, Frozen
+from reconciler.validation import validate
+
+_NAME_RE = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})(?:T(?P<hour>\d{2})(?P<minute>\d{2})(?P<zone>Z?))?_(?P<slug>[a-z0-9][a-z0-9_-]*)"
+)
+
+
+def instant_text(instant: dt.datetime) -> str:
+    """An instant as ISO 8601 in UTC with a Z: 2026-12-24T18:00:00Z."""
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(value: Any) -> Any:
+    # YAML 1.2 reads a timestamp as a string; TOML gives a datetime, with or without a zone.
+    text = value if isinstance(value, str) else value.isoformat() if isinstance(value, dt.datetime) else ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "instant", "'{text}' is not an instant; write it as 2026-12-27T06:00:00Z", {"text": text}
+            ) from None
+    if not isinstance(value, dt.datetime):
+        raise PydanticCustomError("instant", "is not an instant; write it as 2026-12-27T06:00:00Z")
+    if value.tzinfo is None:
+        raise PydanticCustomError(
+            "instant", "'{text}' has no time zone; add Z for UTC or an offset such as +01:00", {"text": text}
+        )
+    return value.astimezone(dt.UTC)
+
+
+Instant = Annotated[
+    dt.datetime,
+    BeforeValidator(_instant),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"(Z|[+-]\d{2}:\d{2})$"}),
+]
+CustomerKey = Annotated[str, Field(pattern=KEY_PATTERN)]
+MergePatch = Annotated[
+    dict[str, Any],
+    WithJsonSchema({
+        "type": "object",
+        "description": "A JSON Merge Patch (RFC 7386) over the customer's document: "
+        "mappings merge, other values replace, null resets a field to its default.",
+    }),
+]
+NewCustomer = Annotated[
+    dict[str, Any],
+    # schemas.overlay_schema points this at customer.schema.json (pydantic cannot hold a $ref to another file).
+    WithJsonSchema({"type": "object", "description": "The whole customer document."}),
+]
+
+
+class OverlayDocument(Frozen):
+    """A scheduled change: plans/<instant>_<slug>.yaml or .toml; it takes effect at the instant of its name."""
+
+    reason: str = Field(min_length=1, description="Why: shown in the timeline and in review.")
+    until: Instant | None = Field(
+        default=None, description="When the change reverts by itself (an instant with a zone); unset: never."
+    )
+    customers: dict[CustomerKey, MergePatch] = Field(
+        default_factory=dict, description="Existing customers by key, each with a JSON Merge Patch of its document."
+    )
+    create: dict[CustomerKey, NewCustomer] = Field(
+        default_factory=dict, description="New customers by key that come into existence at the instant."
+    )
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One loaded overlay file. Sorts by (effective instant, file name): the order it applies in."""
+
+    path: Path
+    effective_at: dt.datetime
+    until: dt.datetime | None
+    reason: str
+    customers: Mapping[str, Mapping[str, Any]]
+    create: Mapping[str, Mapping[str, Any]]
+    document: LoadedDocument
+
+    @property
+    def order(self) -> tuple[dt.datetime, str]:
+        return (self.effective_at, self.path.name)
+
+    def customer_keys(self) -> set[str]:
+        """Every customer the overlay touches."""
+        return set(self.customers) | set(self.create)
+
+    def active_at(self, at: dt.datetime) -> bool:
+        return self.effective_at <= at and (self.until is None or at < self.until)
+
+
+def overlay_paths(directory: Path) -> list[Path]:
+    """Overlay files in `directory`, sorted by name; dotfiles and other suffixes are not overlays."""
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.iterdir() if path.suffix in SUFFIXES and not path.name.startswith("."))
+
+
+def load_overlays(paths: Iterable[Path]) -> list[Overlay]:
+    """Load and check overlay files, in the order they apply; raise InvalidInput listing every problem."""
+    problems: list[Problem] = []
+    overlays: list[Overlay] = []
+    with gc_paused():
+        for path in paths:
+            result = load_overlay(path)
+            if isinstance(result, Overlay):
+                overlays.append(result)
+            else:
+                problems.extend(result)
+    if problems:
+        raise InvalidInput(problems)
+    return sorted(overlays, key=lambda overlay: overlay.order)
+
+
+def load_overlay(path: Path) -> Overlay | list[Problem]:
+    effective_at = effective_instant(path)
+    if isinstance(effective_at, Problem):
+        return [effective_at]
+    try:
+        document = load_document(path)
+    except InvalidInput as exc:
+        return list(exc.problems)
+    result = validate(OverlayDocument, document)
+    if isinstance(result, list):
+        return result
+    if result.until is not None and result.until <= effective_at:
+        mark = document.locate(("until",))
+        return [
+            Problem(
+                path, mark.line if mark else None, mark.column if mark else None, "until",
+                f"{instant_text(result.until)} is not after the change takes effect "
+                f"({instant_text(effective_at)}, from the file name); set a later instant or remove until",
+            )
+        ]
+    return Overlay(path, effective_at, result.until, result.reason, result.customers, result.create, document)
+
+
+def effective_instant(path: Path) -> dt.datetime | Problem:
+    """The instant in an overlay's file name, or the problem with the name."""
+    match = _NAME_RE.fullmatch(path.stem)
+    example = "write it as 2026-12-01_slug.yaml (midnight UTC) or 2026-12-24T1800Z_slug.yaml"
+    if match is None:
+        return Problem(path, None, None, "", f"file name '{path.name}' does not start with the instant it takes effect; {example}")
+    if match["hour"] is not None and not match["zone"]:
+        return Problem(
+            path, None, None, "",
+            f"the instant in file name '{path.name}' has no zone; times are UTC, marked with Z: "
+            f"{match['date']}T{match['hour']}{match['minute']}Z_{match['slug']}{path.suffix}",
+        )
+    try:
+        day = dt.date.fromisoformat(match["date"])
+        time = dt.time(int(match["hour"] or 0), int(match["minute"] or 0))
+    except ValueError:
+        return Problem(path, None, None, "", f"file name '{path.name}' does not start with a real date and time; {example}")
+    return dt.datetime.combine(day, time, dt.UTC)
+
+
+def change_instants(overlays: Iterable[Overlay]) -> list[dt.datetime]:
+    """Every instant at which desired state may change: an overlay starts or ends."""
+    instants = set()
+    for overlay in overlays:
+        instants.add(overlay.effective_at)
+        if overlay.until is not None:
+            instants.add(overlay.until)
+    return sorted(instants)
+
+
+def next_change(overlays: Iterable[Overlay], after: dt.datetime) -> dt.datetime | None:
+    """The first instant strictly after `after` at which an overlay starts or ends."""
+    return next((instant for instant in change_instants(overlays) if instant > after), None)

@@ -1,0 +1,279 @@
+"""Desired state over time: the base customer files plus the overlays in effect at an instant.
+
+The state at T is the base documents with every overlay in effect at T (effective <= T <
+until) applied in order of (effective instant, file name): `create:` adds a customer,
+`customers:` merge-patches one. Everything here is a pure function of the loaded files
+and the instant it is given.
+
+Every field an overlay sets is remembered with the overlay that set it, so a result the
+model refuses is reported at the line of the overlay that caused it, and the base file
+only when no overlay had a hand in it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler.customers import CustomerFile
+from reconciler.errors import InvalidInput, Problem
+from reconciler.loader import LoadedDocument
+from reconciler.merge_patch import FieldLoc, merge_patch, patched_fields
+from reconciler.model import Customer
+from reconciler.overlays import Overlay, change_instants, instant_text
+from reconciler.validation import field_path, problems_from
+
+Loc = tuple[str | int, ...]
+
+
+def in_effect(overlays: Iterable[Overlay], at: dt.datetime) -> list[Overlay]:
+    """The overlays in effect at `at`, in the order they apply."""
+    return sorted((overlay for overlay in overlays if overlay.active_at(at)), key=lambda overlay: overlay.order)
+
+
+def documents_at(
+    base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], at: dt.datetime
+) -> dict[str, dict[str, Any]]:
+    """Every customer's raw document at `at`. Patches for absent customers are skipped (see `check_schedule`)."""
+    return _replay(base, in_effect(overlays, at), at).documents
+
+
+def customers_at(
+    base: Mapping[str, CustomerFile], overlays: Iterable[Overlay], at: dt.datetime
+) -> dict[str, Customer]:
+    """Every customer's validated definition at `at`; InvalidInput names the overlay lines at fault."""
+    problems = clashes(overlays)
+    evaluation = evaluate(base, in_effect(overlays, at), at)
+    problems.extend(evaluation.problems)
+    if problems:
+        raise InvalidInput(_first_per_place(problems))
+    return evaluation.customers
+
+
+def check_schedule(
+    base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], instants: Iterable[dt.datetime] | None = None
+) -> list[Problem]:
+    """Validation of the future: the state at every instant an overlay starts or ends, and clashes."""
+    problems = clashes(overlays)
+    for instant in change_instants(overlays) if instants is None else instants:
+        problems.extend(evaluate(base, in_effect(overlays, instant), instant).problems)
+    return _first_per_place(problems)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    customers: dict[str, Customer]
+    problems: list[Problem]
+
+
+def evaluate(base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], at: dt.datetime) -> Evaluation:
+    """Apply `overlays` (already chosen and ordered) to the base files and validate what they touched."""
+    replay = _replay({key: customer_file.document.data for key, customer_file in base.items()}, overlays, at)
+    customers: dict[str, Customer] = {}
+    problems = list(replay.problems)
+    for key, document in replay.documents.items():
+        sources = replay.sources.get(key)
+        if not sources:
+            customers[key] = base[key].customer
+            continue
+        try:
+            customer = Customer.model_validate(document)
+        except ValidationError as exc:
+            problems.extend(_attribute(exc, key, sources, base.get(key), at))
+            continue
+        customers[key] = customer if customer.name is not None else customer.model_copy(update={"name": key})
+    return Evaluation(customers, problems)
+
+
+# --- replaying overlays -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The overlay that set a field, and where the customer's document sits in its file."""
+
+    overlay: Overlay
+    section: str  # "customers" or "create"
+
+    def locate(self, key: str, loc: Loc) -> tuple[LoadedDocument, Loc]:
+        return self.overlay.document, (self.section, key, *loc)
+
+
+@dataclass
+class _Replay:
+    documents: dict[str, dict[str, Any]]
+    sources: dict[str, dict[FieldLoc, _Source]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _replay(base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], at: dt.datetime) -> _Replay:
+    replay = _Replay({key: dict(document) for key, document in base.items()})
+    documents = replay.documents
+    for overlay in overlays:
+        for key, document in overlay.create.items():
+            if key in documents:
+                replay.problems.append(_overlay_problem(
+                    overlay, ("create", key), True,
+                    f"customer '{key}' already exists at {instant_text(at)}; change it under customers: "
+                    "instead, or create it under a new key",
+                ))
+                continue
+            documents[key] = copy.deepcopy(dict(document))
+            replay.sources[key] = {(): _Source(overlay, "create")}
+        for key, patch in overlay.customers.items():
+            if key not in documents:
+                replay.problems.append(_unknown_customer(overlay, key, documents, at))
+                continue
+            before, after = documents[key], merge_patch(documents[key], patch)
+            if after.get("currency") != before.get("currency"):
+                replay.problems.append(_overlay_problem(
+                    overlay, ("customers", key, "currency"), False,
+                    f"changes the currency of '{key}' from {_show(before.get('currency'))} to "
+                    f"{_show(after.get('currency'))}; the platform fixes currency at creation: "
+                    "create a new customer instead",
+                ))
+            documents[key] = after
+            sources = replay.sources.setdefault(key, {})
+            for loc, _ in patched_fields(patch):
+                for older in [older for older in sources if older[: len(loc)] == loc]:
+                    del sources[older]
+                sources[loc] = _Source(overlay, "customers")
+    return replay
+
+
+def _unknown_customer(overlay: Overlay, key: str, documents: Mapping[str, Any], at: dt.datetime) -> Problem:
+    close = difflib.get_close_matches(key, list(documents), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else "to add a customer, put it under create:"
+    return _overlay_problem(
+        overlay, ("customers", key), True,
+        f"unknown customer '{key}' at {instant_text(at)}: no customer file has this key and no overlay "
+        f"in effect creates it; {hint}",
+    )
+
+
+def _overlay_problem(overlay: Overlay, loc: Loc, key: bool, message: str) -> Problem:
+    mark = overlay.document.locate(loc, key=key)
+    return Problem(
+        overlay.path, mark.line if mark else None, mark.column if mark else None, field_path(loc), message
+    )
+
+
+# --- attributing a refused result ---------------------------------------------------------
+
+
+def _attribute(
+    exc: ValidationError,
+    key: str,
+    sources: Mapping[FieldLoc, _Source],
+    base_file: CustomerFile | None,
+    at: dt.datetime,
+) -> list[Problem]:
+    # problems_from gives one problem per error, in order: ask it once per file involved.
+    by_place: dict[tuple[int, Loc], list[Problem]] = {}
+    problems: list[Problem] = []
+    for index, error in enumerate(exc.errors()):
+        loc: Loc = tuple(part for part in error["loc"] if part != "[key]")
+        source = _source_of(loc, sources)
+        if source is not None:
+            document, base = source.locate(key, ())
+        elif base_file is not None:
+            document, base = base_file.document, ()
+        else:  # pragma: no cover - a created customer always has a source
+            raise AssertionError(f"no source for {key}")
+        place = (id(document), base)
+        if place not in by_place:
+            by_place[place] = problems_from(exc, document, Customer, base=base)
+        problem = by_place[place][index]
+        problems.append(dataclasses.replace(problem, message=f"{problem.message} (at {instant_text(at)})"))
+    return problems
+
+
+def _source_of(loc: Loc, sources: Mapping[FieldLoc, _Source]) -> _Source | None:
+    """The overlay most responsible for an error at `loc`: the one that set the field or the
+    closest to it, the latest on a tie; None when no overlay came near it (the base file's fault)."""
+    best: tuple[int, bool, tuple[dt.datetime, str]] | None = None
+    chosen: _Source | None = None
+    for path, source in sources.items():
+        common = _common_prefix(path, loc)
+        rank = (common, common == len(path), source.overlay.order)
+        if best is None or rank > best:
+            best, chosen = rank, source
+    if best is None or (best[0] == 0 and not best[1]):
+        return None
+    return chosen
+
+
+def _common_prefix(left: Loc, right: Loc) -> int:
+    count = 0
+    for one, other in zip(left, right, strict=False):
+        if one != other:
+            break
+        count += 1
+    return count
+
+
+# --- overlays that clash ------------------------------------------------------------------
+
+
+def clashes(overlays: Iterable[Overlay]) -> list[Problem]:
+    """Two overlays at the same instant that set one field of one customer differently."""
+    problems: list[Problem] = []
+    by_instant: dict[dt.datetime, list[Overlay]] = {}
+    for overlay in sorted(overlays, key=lambda overlay: overlay.order):
+        by_instant.setdefault(overlay.effective_at, []).append(overlay)
+    for group in by_instant.values():
+        for index, later in enumerate(group):
+            for earlier in group[:index]:
+                problems.extend(_clash(earlier, later))
+    return problems
+
+
+def _clash(earlier: Overlay, later: Overlay) -> list[Problem]:
+    problems: list[Problem] = []
+    for key in sorted(set(earlier.customers) & set(later.customers)):
+        theirs = list(patched_fields(earlier.customers[key]))
+        for loc, value in patched_fields(later.customers[key]):
+            for other_loc, other_value in theirs:
+                shorter = min(len(loc), len(other_loc))
+                if loc[:shorter] != other_loc[:shorter] or (loc == other_loc and value == other_value):
+                    continue
+                where = ("customers", key, *other_loc)
+                mark = earlier.document.locate(where)
+                line = f":{mark.line}" if mark else ""
+                problems.append(_overlay_problem(
+                    later, ("customers", key, *loc), False,
+                    f"clashes with {earlier.path}{line}, which sets {field_path(other_loc)} to "
+                    f"{_show(other_value)} at the same instant ({instant_text(later.effective_at)}): "
+                    "agree on one value, or merge the two files",
+                ))
+                break
+    return problems
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(item) for item in value) + "]"
+    return str(value)
+
+
+def _first_per_place(problems: Iterable[Problem]) -> list[Problem]:
+    """One problem per file, line, column and field: the first instant that shows it."""
+    seen: dict[tuple[str, int | None, int | None, str], Problem] = {}
+    for problem in problems:
+        seen.setdefault((str(problem.path), problem.line, problem.column, problem.field), problem)
+    return list(seen.values())

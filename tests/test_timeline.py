@@ -1,0 +1,192 @@
+"""`reconciler timeline` and `reconciler next-due`, on real files and a real git repository."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import _command_modules, build_parser
+from reconciler.commands import Session
+from reconciler.errors import InvalidInput
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+ACME = """\
+channels: 300
+flow_speed: 30
+debit_limit: 25000.00
+currency: USD
+"""
+
+FILES = {
+    "customers.d/acme.yaml": ACME,
+    "customers.d/globex.toml": 'currency = "EUR"\nchannels = 100\n',
+    "plans/2026-12-01_raise-limit.yaml": "reason: Credit review passed\ncustomers:\n  acme:\n    debit_limit: 30000.00\n",
+    "plans/2026-12-24T1800Z_xmas.yaml": (
+        "reason: Christmas peak\nuntil: 2026-12-27T06:00:00Z\n"
+        "customers:\n  acme:\n    channels: 400\n  globex:\n    channels: 150\n"
+    ),
+    "plans/2026-12-26_more-xmas.yaml": "reason: Boxing day\ncustomers:\n  acme:\n    channels: 450\n",
+    "plans/2027-01-04_newco.yaml": "reason: Newco signs\ncreate:\n  newco:\n    currency: GBP\n    channels: 10\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def run_cli(root: Path, *argv: str, now: dt.datetime = NOW) -> tuple[int, str]:
+    modules = _command_modules()
+    args = build_parser(modules).parse_args(["-C", str(root), *argv])
+    out = io.StringIO()
+    session = Session(root=root, environ={}, now=now, stdout=out, stderr=io.StringIO())
+    return modules[args.command.replace("-", "_")].run(args, session), out.getvalue()
+
+
+def git(root: Path, *argv: str) -> str:
+    environment = {
+        "GIT_AUTHOR_NAME": "Dana", "GIT_AUTHOR_EMAIL": "dana@example.com",
+        "GIT_COMMITTER_NAME": "Dana", "GIT_COMMITTER_EMAIL": "dana@example.com",
+        "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        ["git", "-C", str(root), *argv], check=True, capture_output=True, text=True, env=environment
+    ).stdout.strip()
+
+
+def test_timeline_text(project: Path) -> None:
+    code, out = run_cli(project, "timeline")
+    assert code == 0
+    assert out == """\
+acme
+  2026-12-01T00:00:00Z  Credit review passed
+    plans/2026-12-01_raise-limit.yaml (uncommitted)
+    debit_limit               25000.00 USD -> 30000.00 USD
+  2026-12-24T18:00:00Z  Christmas peak (until 2026-12-27T06:00:00Z)
+    plans/2026-12-24T1800Z_xmas.yaml (uncommitted)
+    channels                  300 -> 400
+  2026-12-26T00:00:00Z  Boxing day
+    plans/2026-12-26_more-xmas.yaml (uncommitted)
+    channels                  400 -> 450
+  2026-12-27T06:00:00Z  ends: Christmas peak
+    plans/2026-12-24T1800Z_xmas.yaml (uncommitted)
+    no change
+globex
+  2026-12-24T18:00:00Z  Christmas peak (until 2026-12-27T06:00:00Z)
+    plans/2026-12-24T1800Z_xmas.yaml (uncommitted)
+    channels                  100 -> 150
+  2026-12-27T06:00:00Z  ends: Christmas peak
+    plans/2026-12-24T1800Z_xmas.yaml (uncommitted)
+    channels                  150 -> 100
+newco
+  2027-01-04T00:00:00Z  Newco signs
+    plans/2027-01-04_newco.yaml (uncommitted)
+    created (GBP)
+"""
+
+
+def test_timeline_of_some_customers_between_two_instants(project: Path) -> None:
+    code, out = run_cli(project, "timeline", "globex", "acme", "--from", "2026-12-24T18:00:00Z", "--to", "2026-12-27")
+    assert code == 0
+    assert out == """\
+acme
+  2026-12-24T18:00:00Z  Christmas peak (until 2026-12-27T06:00:00Z)
+    plans/2026-12-24T1800Z_xmas.yaml (uncommitted)
+    channels                  300 -> 400
+  2026-12-26T00:00:00Z  Boxing day
+    plans/2026-12-26_more-xmas.yaml (uncommitted)
+    channels                  400 -> 450
+globex
+  2026-12-24T18:00:00Z  Christmas peak (until 2026-12-27T06:00:00Z)
+    plans/2026-12-24T1800Z_xmas.yaml (uncommitted)
+    channels                  100 -> 150
+"""
+    assert run_cli(project, "timeline", "--from", "2028-01-01") == (0, "No scheduled changes.\n")
+
+
+def test_timeline_names_the_commit_that_added_each_file(project: Path) -> None:
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "customers.d", "plans/2026-12-01_raise-limit.yaml")
+    git(project, "commit", "-q", "-m", "Raise the limit")
+    commit = git(project, "rev-parse", "HEAD")
+    code, out = run_cli(project, "timeline", "acme", "--to", "2026-12-02", "--format", "json")
+    assert code == 0
+    assert json.loads(out) == {
+        "customers": [
+            {
+                "key": "acme",
+                "changes": [
+                    {
+                        "at": "2026-12-01T00:00:00Z",
+                        "event": "starts",
+                        "action": "update",
+                        "reason": "Credit review passed",
+                        "until": None,
+                        "file": "plans/2026-12-01_raise-limit.yaml",
+                        "commit": commit,
+                        "fields": [{"field": "debit_limit", "before": "25000.00", "after": "30000.00"}],
+                    }
+                ],
+            }
+        ]
+    }
+    _, text = run_cli(project, "timeline", "acme", "--to", "2026-12-02")
+    assert f"plans/2026-12-01_raise-limit.yaml (added in {commit[:7]})" in text
+
+
+def test_timeline_markdown_for_a_pull_request(project: Path) -> None:
+    code, out = run_cli(project, "timeline", "globex", "--format", "markdown")
+    assert code == 0
+    assert out == """\
+### globex
+
+- **2026-12-24T18:00:00Z** Christmas peak (until 2026-12-27T06:00:00Z) · `plans/2026-12-24T1800Z_xmas.yaml` (uncommitted)
+
+  | field | before | after |
+  |---|---|---|
+  | `channels` | 100 | 150 |
+
+- **2026-12-27T06:00:00Z** ends: Christmas peak · `plans/2026-12-24T1800Z_xmas.yaml` (uncommitted)
+
+  | field | before | after |
+  |---|---|---|
+  | `channels` | 150 | 100 |
+"""
+
+
+def test_timeline_refuses_an_invalid_future(project: Path) -> None:
+    (project / "plans/2027-02-01_bad.yaml").write_text("reason: r\ncustomers:\n  acme:\n    channels: -1\n")
+    with pytest.raises(InvalidInput) as caught:
+        run_cli(project, "timeline")
+    assert str(caught.value) == (
+        f"{project}/plans/2027-02-01_bad.yaml:4:15: customers.acme.channels: must be at least 0, not -1 "
+        "(at 2027-02-01T00:00:00Z)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-11-27T10:00:00Z", "2026-12-01T00:00:00Z\n"),
+        ("2026-12-01T00:00:00Z", "2026-12-24T18:00:00Z\n"),  # strictly after now
+        ("2026-12-26T12:00:00Z", "2026-12-27T06:00:00Z\n"),  # an until is a change too
+        ("2027-01-04T00:00:00Z", ""),  # nothing pending
+    ],
+)
+def test_next_due(project: Path, now: str, expected: str) -> None:
+    assert run_cli(project, "next-due", now=dt.datetime.fromisoformat(now)) == (0, expected)
+    assert run_cli(project, "next-due", "--at", now) == (0, expected)
+
+
+def test_next_due_without_plans(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "next-due") == (0, "")
