@@ -33,7 +33,7 @@ test: $(VENV)/.installed-test
 
 ## bench: benchmarks (not part of `make test`; figures go in the README)
 bench: $(VENV)/.installed-test
-	$(BIN)/pytest tests/bench -p no:randomly -o addopts="" -q -s
+	$(BIN)/pytest tests/bench -o addopts="" -o python_files="bench_*.py" -q -s
 
 schema: $(VENV)/.installed-demo
 	$(BIN)/reconciler schema

@@ -6,12 +6,11 @@ shows a reviewer everything that is wrong.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.bulk import gc_paused
 from reconciler.config import Catalogs
 from reconciler.errors import InvalidInput, Problem
 from reconciler.loader import LoadedDocument, load_document
@@ -28,18 +27,6 @@ class CustomerFile:
     key: str
     customer: Customer
     document: LoadedDocument
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Building many small objects triggers the collector for nothing: pause it for bulk loads."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def customer_paths(directory: Path) -> list[Path]:

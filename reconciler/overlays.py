@@ -21,7 +21,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from reconciler.customers import SUFFIXES, gc_paused
+from reconciler.bulk import gc_paused
+from reconciler.customers import SUFFIXES
 from reconciler.errors import InvalidInput, Problem
 from reconciler.loader import LoadedDocument, load_document
 from reconciler.model import KEY_PATTERN, Frozen

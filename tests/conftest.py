@@ -11,6 +11,9 @@ import pytest
 
 from reconciler.cli import main
 
+# Live stores for the tests: SQLite in tmp_path, a real PostgreSQL server per session.
+pytest_plugins = ["live_stores"]
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "customers.d"
 

@@ -1,0 +1,211 @@
+"""The provider contract: the one thing that talks to a live system.
+
+The core owns loading, planning and applying; a provider only moves customers between
+the live system and `Customer` values. Every provider passes the shared contract suite
+in tests/providers/test_contract.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from reconciler.model import Customer
+
+AuditAction = Literal["create", "update", "deactivate", "rename", "delete"]
+
+
+@dataclass(frozen=True)
+class LiveCustomer:
+    """A customer as the live system holds it."""
+
+    key: str
+    customer: Customer
+    version: int  # bumped by the store on every write
+    managed: bool  # created or adopted (updated) by the reconciler
+    active: bool  # False once deactivated; `customer.status` still says what the platform holds
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """Who the provider is, for plans and messages."""
+
+    name: str  # "sqlite"
+    target: str  # "sqlite .reconciler/live.sqlite": never a password or other credential
+    capabilities: frozenset[str]  # of "transactions", "audit", "lock"
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Why a write happens: recorded with it."""
+
+    actor: str
+    commit: str | None  # the source git commit
+    plan_id: str | None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One changed field of one write (or the write itself, where no field applies).
+
+    `field` is a dotted path from `documents.flatten`; `before` and `after` are the
+    JSON-compatible values of `Customer.document()` (money as strings). A create records
+    the fields that differ from a new customer's defaults (always `currency`), with
+    `before` None. Deactivate records no field; rename records the keys as before/after;
+    delete records the whole document as `before`.
+    """
+
+    at: datetime
+    actor: str
+    commit: str | None
+    plan_id: str | None
+    key: str
+    action: AuditAction
+    field: str | None
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The provider's exclusive lock, held by `holder` until `expires_at` unless renewed."""
+
+    holder: str
+    expires_at: datetime
+    token: str
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What `open()` found or did to the store behind a provider."""
+
+    created: bool  # the store was created just now
+    schema_version: int | None  # None: the live system has no schema of ours
+    migrated_from: int | None  # the version it had before this open migrated it
+
+
+class Provider(ABC):
+    """A live system the reconciler reads customers from and writes them to.
+
+    A provider MUST:
+      - do I/O and translation only: turn live records into `Customer` values and
+        `Customer` values into writes, exactly, money included (Decimal, never float);
+      - refuse a write whose `expected_version` is not the live version, with
+        `ConflictError` naming the customer, both versions, and saying to re-plan;
+      - write the whole customer it is given on `update` (not a patch), and bump the
+        version on every write;
+      - record audit records for a write in the same transaction as the write, when it
+        lists the "audit" capability;
+      - turn every failure of the live system into a `ProviderError` (or subclass) that
+        names the customer and, for a refusal, the rule; chain the cause (`from exc`);
+      - keep credentials out of `describe()`, `repr()`, messages and audit records.
+
+    A provider MAY:
+      - support transactions ("transactions" capability): `transaction()` makes the
+        writes inside it share one commit; each write still succeeds or fails on its own,
+        so a caller may catch a `ConflictError` and carry on. Without the capability
+        `transaction()` does nothing and each write commits by itself;
+      - hold a store it creates or migrates on first use (`open()`);
+      - lack an audit trail or a lock (then `read_audit` returns [] and the lock methods
+        raise `ProviderError`), saying so in `describe().capabilities`.
+
+    A provider MUST NOT:
+      - plan, diff for decisions, apply safety rules, or choose what to write: the core
+        decides, the provider carries it out (and the live system's own refusals are
+        reported, not pre-empted);
+      - print, exit, or read the environment (options and `environ` are handed in);
+      - read the clock for business decisions (only to stamp audit records and leases);
+      - log or show credentials.
+    """
+
+    name: str
+
+    @classmethod
+    @abstractmethod
+    def from_options(cls, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path) -> Self:
+        """Build from reconciler.toml's `[live.options]`; `ConfigError` for bad options."""
+
+    @abstractmethod
+    def describe(self) -> ProviderInfo: ...
+
+    def open(self) -> StoreState:
+        """Connect, and create or migrate the store if the provider keeps one; idempotent.
+
+        Every other operation opens the provider itself; call this to do it explicitly.
+        """
+        return StoreState(created=False, schema_version=None, migrated_from=None)
+
+    @abstractmethod
+    def read(self, keys: Collection[str] | None = None) -> dict[str, LiveCustomer]:
+        """Every live customer, or those of `keys` that exist (missing keys are absent)."""
+
+    @abstractmethod
+    def create(self, key: str, customer: Customer, audit: AuditContext) -> LiveCustomer:
+        """Create a managed, active customer at version 1; `ConflictError` if the key exists."""
+
+    @abstractmethod
+    def update(self, key: str, customer: Customer, expected_version: int, audit: AuditContext) -> LiveCustomer:
+        """Write the whole of `customer` over the live record, which becomes managed and active.
+
+        An update is how the core adopts a live customer and reactivates a deactivated one.
+        """
+
+    @abstractmethod
+    def deactivate(self, key: str, expected_version: int, audit: AuditContext) -> LiveCustomer:
+        """Mark the customer inactive (the record stays)."""
+
+    @abstractmethod
+    def delete(self, key: str, expected_version: int, audit: AuditContext) -> None:
+        """Remove the customer's record."""
+
+    @abstractmethod
+    def rename(self, old_key: str, new_key: str, expected_version: int, audit: AuditContext) -> LiveCustomer:
+        """Move the record to a new key; `ConflictError` if `new_key` exists."""
+
+    @abstractmethod
+    def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
+        """Audit records, newest first: all, or those of one customer key."""
+
+    @abstractmethod
+    def acquire_lock(self, holder: str, ttl: timedelta) -> Lease:
+        """Take the lock for `ttl`; `LockHeld` (naming holder and expiry) if another holds it.
+
+        An expired lease is taken over.
+        """
+
+    @abstractmethod
+    def renew_lock(self, lease: Lease, ttl: timedelta) -> Lease:
+        """Extend a lease held by us to now + `ttl`; `LockHeld` if it was taken over."""
+
+    @abstractmethod
+    def release_lock(self, lease: Lease) -> None:
+        """Give the lock up; does nothing if the lease is no longer ours."""
+
+    @abstractmethod
+    def lock_status(self) -> Lease | None:
+        """The unexpired lease, or None when the lock is free."""
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside share one commit when the provider supports it (see above)."""
+        yield
+
+    def close(self) -> None:  # noqa: B027 - optional: a provider without connections has none to close
+        """Release connections; the provider may be opened again by using it."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe().target}>"

@@ -1,0 +1,131 @@
+"""Translation between `Customer` and a row of the SQL store's `customer` table, and the
+audit changes between two rows.
+
+Documents here are the Python form of `Customer.model_dump(by_alias=True)`: the shape of
+`Customer.document()` with money kept as `Decimal`, so values compare exactly
+(`Decimal("500.00") == Decimal("500")`) before they are turned into JSON for the audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from reconciler.documents import flatten
+from reconciler.model import Customer
+
+# Document path -> column. A path may end at a branch (address): its column is JSON.
+FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "name"),
+    ("renamed_from", "renamed_from"),
+    ("channels", "channels"),
+    ("flow_speed", "flow_speed"),
+    ("status", "status"),
+    ("debit_limit", "debit_limit"),
+    ("minimum_payment", "minimum_payment"),
+    ("topup_currencies", "topup_currencies"),
+    ("tax_percent", "tax_percent"),
+    ("currency", "currency"),
+    ("config.paypal_email", "paypal_email"),
+    ("config.website", "website"),
+    ("config.p_asserted_id", "p_asserted_id"),
+    ("config.portal_access", "portal_access"),
+    ("config.tags", "tags"),
+    ("config.vars", "vars"),
+    ("config.reseller", "reseller"),
+    ("config.account_manager", "account_manager"),
+    ("config.invoice.schedule", "invoice_schedule"),
+    ("config.invoice.due_days", "invoice_due_days"),
+    ("config.invoice.template", "invoice_template"),
+    ("config.invoice.create_on_payment", "invoice_create_on_payment"),
+    ("config.flags.allow_inbound_zero_balance", "allow_inbound_zero_balance"),
+    ("config.ext_accounting_id", "ext_accounting_id"),
+    ("config.rtp_firewall", "rtp_firewall"),
+    ("config.call_recording_retention_days", "call_recording_retention_days"),
+    ("config.domain", "domain"),
+    ("config.daily_spend_limit", "daily_spend_limit"),
+    ("config.stir_shaken_attestation", "stir_shaken_attestation"),
+    ("timeouts.first_reply", "timeout_first_reply"),
+    ("timeouts.pdd", "timeout_pdd"),
+    ("timeouts.ring", "timeout_ring"),
+    ("address", "address"),
+    ("verification.approved_cli_only", "verified_approved_cli_only"),
+    ("verification.email", "verified_email"),
+    ("verification.mobile", "verified_mobile"),
+    ("notes", "notes"),
+    ("day_time_restriction", "day_time_restriction"),
+)
+_ROUTES = tuple((tuple(path.split(".")), column) for path, column in FIELD_COLUMNS)
+
+
+def document_of(customer: Customer) -> dict[str, Any]:
+    return customer.model_dump(by_alias=True)
+
+
+def row_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The `customer` table's field columns for a document."""
+    row: dict[str, Any] = {}
+    for route, column in _ROUTES:
+        value: Any = document
+        for part in route:
+            value = value[part]
+        row[column] = value
+    return row
+
+
+def document_from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The inverse of `row_from_document`."""
+    document: dict[str, Any] = {}
+    for route, column in _ROUTES:
+        branch = document
+        for part in route[:-1]:
+            branch = branch.setdefault(part, {})
+        branch[route[-1]] = row[column]
+    return document
+
+
+def customer_from_row(row: Mapping[Any, Any]) -> Customer:
+    # Validated, not constructed: a row may have been written by the platform itself,
+    # not through a Customer (tests/bench/bench_providers.py measures the cost).
+    return Customer.model_validate(document_from_row(row))
+
+
+def json_value(value: Any) -> Any:
+    """A document value as `Customer.document()` spells it (money as a string)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_value(item) for key, item in value.items()}
+    return value
+
+
+Change = tuple[str, Any, Any]  # (field path, before, after), JSON-compatible
+
+
+def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
+    """Every flattened field whose value differs (a path missing on one side is None)."""
+    old, new = flatten(before), flatten(after)
+    return [
+        (path, json_value(old.get(path)), json_value(new.get(path)))
+        for path in dict.fromkeys([*old, *new])
+        if old.get(path) != new.get(path)
+    ]
+
+
+@cache
+def _new_customer_fields() -> dict[str, Any]:
+    return flatten(document_of(Customer(currency="USD")))
+
+
+def creation_changes(document: Mapping[str, Any]) -> list[Change]:
+    """The fields a create sets away from a new customer's defaults; currency always."""
+    defaults = _new_customer_fields()
+    return [
+        (path, None, json_value(value))
+        for path, value in flatten(document).items()
+        if path == "currency" or defaults.get(path) != value
+    ]

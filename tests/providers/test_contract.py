@@ -1,0 +1,546 @@
+"""The contract every provider passes (reconciler/providers/base.py), run on each one."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text, update
+from sqlalchemy.exc import DBAPIError
+
+from reconciler.errors import ConflictError, LockHeld, ProviderError
+from reconciler.model import Customer
+from reconciler.providers import create_provider
+from reconciler.providers.base import AuditContext, AuditRecord, Provider
+from reconciler.providers.schema import SCHEMA_VERSION, customer
+
+AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
+
+ACME: dict[str, Any] = {
+    "name": "Acme Telecom",
+    "renamed_from": ["acme"],
+    "channels": 300,
+    "flow_speed": Decimal("30.5"),
+    "status": "active",
+    "debit_limit": Decimal("25000.00"),
+    "minimum_payment": Decimal("500.00"),
+    "topup_currencies": ["USD", "EUR"],
+    "tax_percent": Decimal("20.0001"),
+    "currency": "USD",
+    "config": {
+        "paypal_email": "billing@acme-telecom.example",
+        "website": "https://acme-telecom.example",
+        "p_asserted_id": "if_available",
+        "portal_access": {"balance": "show", "routes": "hide"},
+        "tags": ["wholesale", "us-east"],
+        "vars": 'route = "premium"\n',
+        "reseller": "direct",
+        "account_manager": "Dana Whitfield",
+        "invoice": {"schedule": "monthly", "due_days": 30, "template": "net30", "create_on_payment": True},
+        "flags": {"allow_inbound_zero_balance": True},
+        "ext_accounting_id": "XERO-10442",
+        "rtp_firewall": "unlocked",
+        "call_recording_retention_days": 90,
+        "domain": "sip.acme-telecom.example",
+        "daily_spend_limit": Decimal("4000.00"),
+        "stir_shaken_attestation": "A",
+    },
+    "timeouts": {"first_reply": 10, "pdd": 20, "ring": 120},
+    "address": {"lines": ["1200 Harbor Blvd", "Suite 400"], "city": "Weehawken", "region": "NJ",
+                "postcode": "07086", "country": "US"},
+    "verification": {"approved_cli_only": True, "email": True, "mobile": False},
+    "notes": "Net-30 terms.\nEscalations go to the NOC bridge.",
+    "day_time_restriction": {
+        "timezone": "America/New_York",
+        "windows": [{"from": "08:00", "to": "18:00", "days": ["mon", "tue"]}, {"from": "22:00", "to": "02:00"}],
+    },
+}
+
+
+def acme(**changes: Any) -> Customer:
+    return Customer.model_validate({**ACME, **changes})
+
+
+def small(**fields: Any) -> Customer:
+    return Customer.model_validate({"currency": "USD", **fields})
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+def test_describe_names_the_store_and_capabilities(provider: Provider, spec: Any) -> None:
+    info = provider.describe()
+    assert info.name == spec.name
+    assert info.target.startswith(f"{spec.name} ")
+    assert info.capabilities == {"transactions", "audit", "lock"}
+    assert repr(provider) == f"<{type(provider).__name__} {info.target}>"
+
+
+def test_open_creates_the_store_once(spec: Any) -> None:
+    with spec.make() as first:
+        assert first.open().created
+        assert first.open().schema_version == SCHEMA_VERSION
+    with spec.make() as second:
+        state = second.open()
+    assert (state.created, state.schema_version, state.migrated_from) == (False, SCHEMA_VERSION, None)
+
+
+def test_an_empty_store_reads_empty(provider: Provider) -> None:
+    assert provider.read() == {}
+    assert provider.read(["nobody"]) == {}
+    assert provider.read_audit() == []
+    assert provider.lock_status() is None
+
+
+# --- customers ------------------------------------------------------------------------------
+
+
+def test_create_then_read_gives_the_same_customer(provider: Provider) -> None:
+    created = provider.create("acme-telecom", acme(), AUDIT)
+    assert (created.key, created.version, created.managed, created.active) == ("acme-telecom", 1, True, True)
+
+    live = provider.read()["acme-telecom"]
+    assert live.customer == acme()
+    assert (live.version, live.managed, live.active) == (1, True, True)
+
+
+def test_read_by_keys_leaves_out_missing_keys(provider: Provider) -> None:
+    for key in ("a", "b", "c"):
+        provider.create(key, small(), AUDIT)
+    assert sorted(provider.read(["a", "c", "missing"])) == ["a", "c"]
+    assert sorted(provider.read()) == ["a", "b", "c"]
+    assert provider.read([]) == {}
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["0", "0.0001", "-250.50", "12345678901234.5678", "-99999999999999.9999", "500.00", "1E+3"],
+)
+def test_money_is_exact(provider: Provider, amount: str) -> None:
+    provider.create("acme", small(debit_limit=Decimal(amount)), AUDIT)
+    stored = provider.read()["acme"].customer.debit_limit
+    assert isinstance(stored, Decimal)
+    assert stored == Decimal(amount)
+
+
+def test_money_reads_in_its_shortest_exact_spelling(provider: Provider) -> None:
+    provider.create("acme", small(debit_limit=Decimal("500.00"), flow_speed=Decimal("2.50")), AUDIT)
+    document = provider.read()["acme"].customer.document()
+    assert (document["debit_limit"], document["flow_speed"]) == ("500", "2.5")
+
+
+def test_create_an_existing_key_is_a_conflict(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    with pytest.raises(ConflictError) as caught:
+        provider.create("acme", small(), AUDIT)
+    assert str(caught.value) == "acme: already exists in the live store (version 1); re-plan"
+
+
+def test_update_writes_the_whole_customer_and_bumps_the_version(provider: Provider) -> None:
+    provider.create("acme", acme(), AUDIT)
+    replaced = small(channels=5, status="penalty")
+    updated = provider.update("acme", replaced, 1, AUDIT)
+    assert (updated.version, updated.customer) == (2, replaced)
+    live = provider.read()["acme"]
+    assert (live.version, live.customer) == (2, replaced)
+    assert provider.update("acme", replaced, 2, AUDIT).version == 3
+
+
+def test_update_against_a_stale_version_is_refused(provider: Provider) -> None:
+    provider.create("acme", small(channels=10), AUDIT)
+    provider.update("acme", small(channels=20), 1, AUDIT)
+    with pytest.raises(ConflictError) as caught:
+        provider.update("acme", small(channels=30), 1, AUDIT)
+    assert str(caught.value) == (
+        "acme: the live record is at version 2, the plan expected version 1: "
+        "it changed since it was read; re-plan"
+    )
+    live = provider.read()["acme"]
+    assert (live.version, live.customer.channels) == (2, 20)
+
+
+def test_update_of_a_missing_customer_is_a_conflict(provider: Provider) -> None:
+    with pytest.raises(ConflictError) as caught:
+        provider.update("ghost", small(), 4, AUDIT)
+    assert str(caught.value) == (
+        "ghost: not in the live store (the plan expected version 4): "
+        "it was removed or renamed since it was read; re-plan"
+    )
+
+
+def test_deactivate_keeps_the_record(provider: Provider) -> None:
+    provider.create("acme", small(status="penalty"), AUDIT)
+    deactivated = provider.deactivate("acme", 1, AUDIT)
+    assert (deactivated.version, deactivated.active, deactivated.managed) == (2, False, True)
+    live = provider.read()["acme"]
+    assert (live.version, live.active, live.customer) == (2, False, small(status="penalty"))
+    with pytest.raises(ConflictError):
+        provider.deactivate("acme", 1, AUDIT)
+
+
+def test_rename_moves_the_record(provider: Provider) -> None:
+    provider.create("acme", small(channels=7), AUDIT)
+    renamed = provider.rename("acme", "acme-telecom", 1, AUDIT)
+    assert (renamed.key, renamed.version, renamed.customer) == ("acme-telecom", 2, small(channels=7))
+    assert sorted(provider.read()) == ["acme-telecom"]
+
+
+def test_rename_onto_an_existing_key_is_a_conflict(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    provider.create("globex", small(), AUDIT)
+    with pytest.raises(ConflictError) as caught:
+        provider.rename("acme", "globex", 1, AUDIT)
+    assert str(caught.value) == "cannot rename acme to globex: globex already exists in the live store; re-plan"
+    assert sorted(provider.read()) == ["acme", "globex"]
+
+
+def test_delete_removes_the_record(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    provider.create("globex", small(), AUDIT)
+    with pytest.raises(ConflictError):
+        provider.delete("acme", 2, AUDIT)
+    provider.delete("acme", 1, AUDIT)
+    assert sorted(provider.read()) == ["globex"]
+
+
+def test_a_customer_written_by_the_platform_is_unmanaged_until_updated(provider: Provider, spec: Any) -> None:
+    provider.create("acme", small(), AUDIT)
+    engine = spec.engine()
+    with engine.begin() as connection:
+        connection.execute(update(customer).values(managed=False))
+    engine.dispose()
+    assert provider.read()["acme"].managed is False
+    assert provider.update("acme", small(channels=1), 1, AUDIT).managed is True
+    assert provider.read()["acme"].managed is True
+
+
+# --- the platform's rules, enforced by the store itself -------------------------------------
+
+
+def test_currency_change_is_refused_by_the_store(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    with pytest.raises(ProviderError) as caught:
+        provider.update("acme", small(currency="EUR"), 1, AUDIT)
+    assert str(caught.value) == (
+        "acme: the platform refused the write: currency is fixed once a customer exists (USD -> EUR)"
+    )
+    assert isinstance(caught.value.__cause__, DBAPIError)  # the database refused, not Python
+    assert provider.read()["acme"].version == 1
+    assert [record.action for record in provider.read_audit()] == ["create"]
+
+
+def test_currency_change_in_plain_sql_is_refused(provider: Provider, spec: Any) -> None:
+    provider.create("acme", small(), AUDIT)
+    engine = spec.engine()
+    try:
+        with pytest.raises(DBAPIError, match="customer_currency_fixed"), engine.begin() as connection:
+            connection.execute(update(customer).where(customer.c.key == "acme").values(currency="EUR"))
+        with engine.begin() as connection:  # writing the same currency again is fine
+            connection.execute(update(customer).values(currency="USD"))
+    finally:
+        engine.dispose()
+    assert provider.read()["acme"].customer.currency == "USD"
+
+
+def test_negative_channels_are_refused_by_the_store(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    unchecked = small().model_copy(update={"channels": -1})  # past the model's own check
+    with pytest.raises(ProviderError) as caught:
+        provider.update("acme", unchecked, 1, AUDIT)
+    assert str(caught.value) == "acme: the platform refused the write: channels cannot be negative (-1)"
+    with pytest.raises(ProviderError) as caught:
+        provider.create("globex", unchecked, AUDIT)
+    assert str(caught.value) == "globex: the platform refused the write: channels cannot be negative (-1)"
+    assert sorted(provider.read()) == ["acme"]
+
+
+@pytest.mark.parametrize(
+    ("values", "rule"),
+    [
+        ({"channels": -1}, "customer_channels_not_negative"),
+        ({"flow_speed": Decimal("-0.5")}, "customer_flow_speed_not_negative"),
+        ({"minimum_payment": Decimal(-1)}, "customer_minimum_payment_not_negative"),
+        ({"status": "suspended"}, "customer_status_valid"),
+    ],
+)
+def test_rules_in_plain_sql_are_refused(provider: Provider, spec: Any, values: dict[str, Any], rule: str) -> None:
+    provider.create("acme", small(), AUDIT)
+    engine = spec.engine()
+    try:
+        with pytest.raises(DBAPIError, match=rule), engine.begin() as connection:
+            connection.execute(update(customer).values(**values))
+    finally:
+        engine.dispose()
+
+
+def test_an_invalid_status_is_refused_with_the_rule(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    with pytest.raises(ProviderError) as caught:
+        provider.update("acme", small().model_copy(update={"status": "suspended"}), 1, AUDIT)
+    assert str(caught.value) == (
+        "acme: the platform refused the write: "
+        "status must be one of active, inactive, penalty, pending_approval (suspended)"
+    )
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def _fields(records: list[AuditRecord]) -> list[tuple[str, str, str | None, Any, Any]]:
+    return [(record.key, record.action, record.field, record.before, record.after) for record in records]
+
+
+def test_create_records_the_fields_set_away_from_the_defaults(provider: Provider) -> None:
+    provider.create("acme", small(channels=50, debit_limit=Decimal("500.00")), AUDIT)
+    records = provider.read_audit()
+    assert sorted(_fields(records)) == [
+        ("acme", "create", "channels", None, 50),
+        ("acme", "create", "currency", None, "USD"),
+        ("acme", "create", "debit_limit", None, "500.00"),
+    ]
+    record = records[0]
+    assert (record.actor, record.commit, record.plan_id) == ("ci@runner-7", "8d41c0b", "3f9c2e1a")
+    assert record.at.tzinfo is not None
+
+
+def test_update_records_one_record_per_changed_field(provider: Provider) -> None:
+    provider.create("acme", acme(), AUDIT)
+    changed = acme(
+        debit_limit=Decimal("750.00"),
+        config={**ACME["config"], "tags": ["wholesale", "us-east", "wholesale-eu"]},
+        address={**ACME["address"], "city": "Hoboken"},
+    )
+    context = AuditContext(actor="dana", commit=None, plan_id=None)
+    provider.update("acme", changed, 1, context)
+    records = provider.read_audit("acme", limit=3)
+    assert sorted(_fields(records)) == [
+        ("acme", "update", "address.city", "Weehawken", "Hoboken"),
+        ("acme", "update", "config.tags", ["wholesale", "us-east"], ["wholesale", "us-east", "wholesale-eu"]),
+        ("acme", "update", "debit_limit", "25000", "750.00"),
+    ]
+    assert {(record.actor, record.commit, record.plan_id) for record in records} == {("dana", None, None)}
+
+
+def test_an_equal_amount_in_another_spelling_is_not_a_change(provider: Provider) -> None:
+    provider.create("acme", small(debit_limit=Decimal("500.00")), AUDIT)
+    provider.update("acme", small(debit_limit=Decimal("500.0"), channels=1), 1, AUDIT)
+    assert _fields(provider.read_audit("acme", limit=1)) == [("acme", "update", "channels", 0, 1)]
+
+
+def test_audit_of_deactivate_rename_and_delete(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    provider.deactivate("acme", 1, AUDIT)
+    provider.rename("acme", "acme-telecom", 2, AUDIT)
+    provider.delete("acme-telecom", 3, AUDIT)
+    records = provider.read_audit()
+    assert _fields(records[:2]) == [
+        ("acme-telecom", "delete", None, small().document(), None),
+        ("acme-telecom", "rename", None, "acme", "acme-telecom"),
+    ]
+    assert _fields(provider.read_audit("acme")) == [
+        ("acme", "deactivate", None, None, None),
+        ("acme", "create", "currency", None, "USD"),
+    ]
+    assert len(provider.read_audit(limit=2)) == 2
+
+
+def test_a_refused_write_leaves_no_audit_record(provider: Provider) -> None:
+    provider.create("acme", small(), AUDIT)
+    with pytest.raises(ProviderError):
+        provider.update("acme", small(currency="EUR", channels=9), 1, AUDIT)
+    with pytest.raises(ConflictError):
+        provider.update("acme", small(channels=9), 7, AUDIT)
+    assert [record.action for record in provider.read_audit()] == ["create"]
+
+
+# --- transactions ---------------------------------------------------------------------------
+
+
+def test_writes_in_a_transaction_commit_together(provider: Provider, spec: Any) -> None:
+    with provider.transaction():
+        provider.create("acme", small(), AUDIT)
+        provider.update("acme", small(channels=3), 1, AUDIT)
+        assert provider.read()["acme"].version == 2  # sees its own writes
+        with spec.make() as other:
+            assert other.read() == {}  # nothing committed yet
+    with spec.make() as other:
+        assert other.read()["acme"].customer.channels == 3
+
+
+def test_an_error_out_of_a_transaction_undoes_all_of_it(provider: Provider) -> None:
+    with pytest.raises(RuntimeError), provider.transaction():
+        provider.create("acme", small(), AUDIT)
+        raise RuntimeError("boom")
+    assert provider.read() == {}
+    assert provider.read_audit() == []
+
+
+def test_a_refused_write_inside_a_transaction_leaves_the_others(provider: Provider) -> None:
+    provider.create("globex", small(), AUDIT)
+    with provider.transaction():
+        provider.create("acme", small(), AUDIT)
+        with pytest.raises(ProviderError):
+            provider.update("globex", small(currency="EUR"), 1, AUDIT)
+        with pytest.raises(ConflictError):
+            provider.update("globex", small(), 9, AUDIT)
+        provider.update("globex", small(channels=2), 1, AUDIT)
+    live = provider.read()
+    assert (live["acme"].version, live["globex"].version, live["globex"].customer.channels) == (1, 2, 2)
+
+
+# --- lease lock -----------------------------------------------------------------------------
+
+
+def test_a_held_lock_is_refused_to_another_holder(provider: Provider) -> None:
+    lease = provider.acquire_lock("alice@ci", timedelta(minutes=5))
+    assert provider.lock_status() == lease
+    with pytest.raises(LockHeld) as caught:
+        provider.acquire_lock("bob@laptop", timedelta(minutes=5))
+    until = lease.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert str(caught.value) == (
+        f"the lock on {provider.describe().target} is held by alice@ci until {until}; "
+        "wait until it is released or expires, then try again"
+    )
+
+
+def test_an_expired_lock_is_taken_over(provider: Provider) -> None:
+    stale = provider.acquire_lock("crashed-run", timedelta(milliseconds=100))
+    time.sleep(0.2)
+    assert provider.lock_status() is None
+    lease = provider.acquire_lock("next-run", timedelta(minutes=5))
+    assert (lease.holder, provider.lock_status()) == ("next-run", lease)
+    with pytest.raises(LockHeld) as caught:
+        provider.renew_lock(stale, timedelta(minutes=5))
+    until = lease.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert str(caught.value) == (
+        f"the lock on {provider.describe().target} held by crashed-run was lost: "
+        f"it is held by next-run until {until}"
+    )
+    provider.release_lock(stale)  # not ours any more: does nothing
+    assert provider.lock_status() == lease
+
+
+def test_renew_extends_the_lease(provider: Provider) -> None:
+    lease = provider.acquire_lock("alice@ci", timedelta(milliseconds=300))
+    renewed = provider.renew_lock(lease, timedelta(minutes=5))
+    assert (renewed.holder, renewed.token) == (lease.holder, lease.token)
+    assert renewed.expires_at > lease.expires_at + timedelta(minutes=4)
+    time.sleep(0.4)
+    assert provider.lock_status() == renewed
+
+
+def test_release_frees_the_lock(provider: Provider) -> None:
+    lease = provider.acquire_lock("alice@ci", timedelta(minutes=5))
+    provider.release_lock(lease)
+    assert provider.lock_status() is None
+    with pytest.raises(LockHeld) as caught:
+        provider.renew_lock(lease, timedelta(minutes=5))
+    assert str(caught.value) == f"the lock on {provider.describe().target} held by alice@ci was lost: it is free"
+    assert provider.acquire_lock("bob", timedelta(minutes=5)).holder == "bob"
+
+
+def test_the_lock_is_shared_between_provider_instances(provider: Provider, spec: Any) -> None:
+    provider.acquire_lock("alice@ci", timedelta(minutes=5))
+    with spec.make() as other, pytest.raises(LockHeld):
+        other.acquire_lock("bob", timedelta(minutes=5))
+
+
+# --- two processes --------------------------------------------------------------------------
+
+
+def _update_from_another_process(spec: Any, channels: int, version: int, barrier: Any, results: Any) -> None:
+    with spec.make() as provider:
+        provider.open()
+        barrier.wait()
+        try:
+            provider.update("acme", small(channels=channels), version, AUDIT)
+        except ConflictError as exc:
+            results.put(("conflict", str(exc)))
+        else:
+            results.put(("won", channels))
+
+
+def test_of_two_processes_writing_the_same_version_exactly_one_wins(provider: Provider, spec: Any) -> None:
+    provider.create("acme", small(), AUDIT)
+    context = multiprocessing.get_context("fork")  # children build their own provider
+    for round_ in range(3):
+        version = round_ + 1
+        barrier, results = context.Barrier(2), context.Queue()
+        workers = [
+            context.Process(target=_update_from_another_process, args=(spec, channels, version, barrier, results))
+            for channels in (100 + round_, 200 + round_)
+        ]
+        for worker in workers:
+            worker.start()
+        outcomes = sorted(results.get(timeout=60) for _ in workers)
+        for worker in workers:
+            worker.join(timeout=60)
+            assert worker.exitcode == 0
+        (lost, loser_message), (won, channels) = outcomes
+        assert (lost, won) == ("conflict", "won")
+        assert loser_message.startswith(f"acme: the live record is at version {version + 1}, ")
+        live = provider.read()["acme"]
+        assert (live.version, live.customer.channels) == (version + 1, channels)
+
+
+# --- schema migrations ----------------------------------------------------------------------
+
+
+def _downgrade_to_version_1(spec: Any) -> None:
+    engine = spec.engine()
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX audit_by_customer"))
+        connection.execute(text("UPDATE schema_meta SET schema_version = 1"))
+    engine.dispose()
+
+
+def _indexes(spec: Any) -> list[str]:
+    engine = spec.engine()
+    try:
+        return sorted(index["name"] or "" for index in inspect(engine).get_indexes("audit"))
+    finally:
+        engine.dispose()
+
+
+def test_opening_an_older_store_migrates_it(spec: Any) -> None:
+    with spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+    _downgrade_to_version_1(spec)
+    assert _indexes(spec) == []
+
+    with spec.make() as provider:
+        state = provider.open()
+        assert (state.created, state.schema_version, state.migrated_from) == (False, SCHEMA_VERSION, 1)
+        assert provider.read()["acme"].customer == small(channels=4)
+        assert len(provider.read_audit("acme")) == 2
+    assert _indexes(spec) == ["audit_by_customer"]
+    with spec.make() as provider:
+        assert provider.open().migrated_from is None
+
+
+def test_a_store_newer_than_the_code_is_refused(spec: Any) -> None:
+    with spec.make() as provider:
+        provider.open()
+    engine = spec.engine()
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE schema_meta SET schema_version = 99"))
+    engine.dispose()
+    with spec.make() as provider, pytest.raises(ProviderError) as caught:
+        provider.read()
+    assert str(caught.value) == (
+        f"the live store is at schema version 99, newer than this reconciler knows ({SCHEMA_VERSION}); "
+        "upgrade reconciler"
+    )
+
+
+def test_the_store_is_created_where_the_options_say(tmp_path: Path) -> None:
+    with create_provider("sqlite", {"path": "deep/er/live.db"}, environ={}, root=tmp_path) as provider:
+        assert not (tmp_path / "deep").exists()  # nothing happens until first use
+        provider.read()
+        assert provider.describe().target == "sqlite deep/er/live.db"
+    assert (tmp_path / "deep/er/live.db").is_file()

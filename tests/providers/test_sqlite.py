@@ -1,0 +1,37 @@
+"""The sqlite provider's options and file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ConfigError
+from reconciler.providers import create_provider
+
+
+def test_the_default_path_is_under_the_root(tmp_path: Path) -> None:
+    with create_provider("sqlite", {}, environ={}, root=tmp_path) as provider:
+        assert provider.describe().target == "sqlite .reconciler/live.sqlite"
+        provider.open()
+    assert (tmp_path / ".reconciler/live.sqlite").is_file()
+
+
+def test_an_absolute_path_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.sqlite"
+    with create_provider("sqlite", {"path": str(path)}, environ={}, root=Path("/nonexistent")) as provider:
+        assert provider.describe().target == f"sqlite {path}"
+        provider.open()
+    assert path.is_file()
+
+
+def test_an_unknown_option_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        create_provider("sqlite", {"url_env": "X"}, environ={}, root=tmp_path)
+    assert str(caught.value) == "live.options.url_env: the sqlite provider has no option 'url_env'; its options: path"
+
+
+def test_an_option_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        create_provider("sqlite", {"path": 3}, environ={}, root=tmp_path)
+    assert str(caught.value) == "live.options.path: expected a str, got int"
