@@ -99,6 +99,7 @@ def apply_plan(
     only: Collection[str] | None = None,
     partial: bool = False,
     progress: Progress | None = None,
+    batch_size: int = 100,
 ) -> ApplyReport:
     """Apply `plan`; raise StalePlan (nothing written) when live records moved on, unless `partial`."""
     if plan.bulk_blocked:
@@ -123,13 +124,16 @@ def apply_plan(
                 + "\n  ".join(f"{change.key}: {verdict.reason}" for change, verdict in stale)
             )
         total = len(checked)
-        with provider.transaction():
-            for done, (change, verdict) in enumerate(checked, start=1):
-                outcome = _carry_out(change, verdict, provider, audit)
-                outcomes.append(outcome)
-                keep_alive()
-                if progress is not None:
-                    progress(done, total, outcome)
+        for start in range(0, total, batch_size):
+            # One transaction per batch: a crash loses at most the batch in flight, which
+            # the next run redoes; the lease is renewed between batches, outside them.
+            with provider.transaction():
+                for done, (change, verdict) in enumerate(checked[start:start + batch_size], start=start + 1):
+                    outcome = _carry_out(change, verdict, provider, audit)
+                    outcomes.append(outcome)
+                    if progress is not None:
+                        progress(done, total, outcome)
+            keep_alive()
     return ApplyReport(plan.plan_id, tuple(outcomes))
 
 

@@ -47,6 +47,9 @@ class SafetySection(_Section):
     )
     lock_wait_seconds: float = Field(default=30, ge=0, description="How long apply waits for the provider's lock.")
     lock_ttl_seconds: float = Field(default=300, gt=0, description="Lease length; a crashed holder's lock expires after it.")
+    apply_batch_size: int = Field(
+        default=100, ge=1, description="Customers apply writes per transaction; a crash redoes at most one batch."
+    )
 
 
 class Catalogs(_Section):

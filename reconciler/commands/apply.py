@@ -85,6 +85,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
             only=args.customers if args.plan_file else None,
             partial=args.partial,
             progress=_progress_bar(session.stderr) if session.is_tty(session.stderr) else None,
+            batch_size=safety.apply_batch_size,
         )
     _summarise(report, session.stdout)
     return int(report.exit_code)
