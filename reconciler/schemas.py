@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from reconciler.model import Customer
 from reconciler.overlays import OverlayDocument
+from reconciler.plan_file import PLAN_SCHEMA  # written by hand: the plan is not a pydantic model
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE_ID = "https://reconciler.invalid/schemas/"
@@ -48,7 +49,11 @@ def _schema(model: type[BaseModel], file_name: str, description: str) -> dict[st
 
 def generated_schemas() -> dict[str, dict[str, Any]]:
     """Every schema the tool writes, by file name."""
-    return {"customer.schema.json": customer_schema(), "overlay.schema.json": overlay_schema()}
+    return {
+        "customer.schema.json": customer_schema(),
+        "overlay.schema.json": overlay_schema(),
+        "plan.schema.json": PLAN_SCHEMA,
+    }
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ UPDATES = 10_000
 AUDIT = AuditContext(actor="bench", commit=None, plan_id="bench")
 
 
-def _customer(number: int) -> Customer:
+def bench_customer(number: int) -> Customer:
     return Customer.model_validate({
         "name": f"Customer {number}",
         "channels": number % 1000,
@@ -56,7 +56,7 @@ def _customer(number: int) -> Customer:
     })
 
 
-def _seed(provider: Provider, engine_url: str) -> None:
+def seed_store(provider: Provider, engine_url: str) -> None:
     from sqlalchemy import create_engine
 
     provider.open()
@@ -67,7 +67,7 @@ def _seed(provider: Provider, engine_url: str) -> None:
         for number in range(CUSTOMERS):
             batch.append({
                 "key": f"customer-{number:06d}", "version": 1, "managed": True, "active": True,
-                "created_at": now, "updated_at": now, **row_from_document(document_of(_customer(number))),
+                "created_at": now, "updated_at": now, **row_from_document(document_of(bench_customer(number))),
             })
             if len(batch) == 5_000:
                 connection.execute(insert(customer), batch)
@@ -90,7 +90,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Prov
 def test_read_100k_then_update_10k(store: tuple[Provider, str]) -> None:
     provider, url = store
     started = time.perf_counter()
-    _seed(provider, url)
+    seed_store(provider, url)
     seeded = time.perf_counter() - started
 
     started = time.perf_counter()
