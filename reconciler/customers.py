@@ -13,11 +13,10 @@ from pathlib import Path
 from reconciler.bulk import gc_paused
 from reconciler.config import Catalogs
 from reconciler.errors import InvalidInput, Problem
-from reconciler.loader import LoadedDocument, load_document
+from reconciler.loader import SUFFIXES as SUFFIXES
+from reconciler.loader import Load, LoadedDocument, document_paths, load_document
 from reconciler.model import KEY_RE, Customer
 from reconciler.validation import field_path, validate
-
-SUFFIXES = (".yaml", ".yml", ".toml")
 
 
 @dataclass(frozen=True)
@@ -31,20 +30,18 @@ class CustomerFile:
 
 def customer_paths(directory: Path) -> list[Path]:
     """Customer files in `directory`, sorted by name; dotfiles and other suffixes are not customers."""
-    if not directory.is_dir():
-        return []
-    return sorted(
-        path for path in directory.iterdir() if path.suffix in SUFFIXES and not path.name.startswith(".")
-    )
+    return document_paths(directory)
 
 
-def load_customers(paths: Iterable[Path], catalogs: Catalogs | None = None) -> dict[str, CustomerFile]:
+def load_customers(
+    paths: Iterable[Path], catalogs: Catalogs | None = None, *, load: Load = load_document
+) -> dict[str, CustomerFile]:
     """Load, validate and cross-check customer files; raise InvalidInput listing every problem."""
     problems: list[Problem] = []
     loaded: dict[str, CustomerFile] = {}
     with gc_paused():
         for path in paths:
-            problems.extend(_load_one(path, loaded))
+            problems.extend(_load_one(path, loaded, load))
     problems.extend(_cross_check(loaded.values()))
     if catalogs is not None:
         for customer_file in loaded.values():
@@ -54,7 +51,7 @@ def load_customers(paths: Iterable[Path], catalogs: Catalogs | None = None) -> d
     return loaded
 
 
-def _load_one(path: Path, loaded: dict[str, CustomerFile]) -> list[Problem]:
+def _load_one(path: Path, loaded: dict[str, CustomerFile], load: Load) -> list[Problem]:
     key = path.stem
     if not KEY_RE.match(key):
         return [
@@ -73,7 +70,7 @@ def _load_one(path: Path, loaded: dict[str, CustomerFile]) -> list[Problem]:
             )
         ]
     try:
-        document = load_document(path)
+        document = load(path)
     except InvalidInput as exc:
         return list(exc.problems)
     result = validate(Customer, document)

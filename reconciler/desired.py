@@ -7,22 +7,39 @@ from pathlib import Path
 
 from reconciler.config import Settings
 from reconciler.customers import CustomerFile, customer_paths, load_customers
+from reconciler.errors import InvalidInput
+from reconciler.loader import Load, load_document
 from reconciler.model import Customer
 from reconciler.overlays import Overlay, load_overlays, overlay_paths
-from reconciler.schedule import customers_at
+from reconciler.schedule import check_schedule, customers_at
 
 
-def load_desired(root: Path, settings: Settings, at: dt.datetime) -> dict[str, Customer]:
+def load_desired(
+    root: Path, settings: Settings, at: dt.datetime, *, load: Load = load_document
+) -> dict[str, Customer]:
     """Every customer's effective definition at `at`: the customer files plus the overlays of
     plans/ in effect then, validated; InvalidInput lists every problem."""
-    return customers_at(load_base(root, settings), load_plans(root, settings), at)
+    return customers_at(load_base(root, settings, load=load), load_plans(root, settings, load=load), at)
 
 
-def load_base(root: Path, settings: Settings) -> dict[str, CustomerFile]:
+def load_base(root: Path, settings: Settings, *, load: Load = load_document) -> dict[str, CustomerFile]:
     """The customer files themselves, without scheduled changes."""
-    return load_customers(customer_paths(root / settings.customers_dir), settings.catalogs)
+    return load_customers(customer_paths(root / settings.customers_dir), settings.catalogs, load=load)
 
 
-def load_plans(root: Path, settings: Settings) -> list[Overlay]:
+def load_plans(root: Path, settings: Settings, *, load: Load = load_document) -> list[Overlay]:
     """The scheduled changes of plans/, in the order they apply."""
-    return load_overlays(overlay_paths(root / settings.plans_dir))
+    return load_overlays(overlay_paths(root / settings.plans_dir), load=load)
+
+
+def load_schedule(
+    root: Path, settings: Settings, *, load: Load = load_document
+) -> tuple[dict[str, CustomerFile], list[Overlay]]:
+    """Customer files and scheduled changes, checked together at every instant an overlay
+    starts or ends; InvalidInput lists every problem."""
+    base = load_base(root, settings, load=load)
+    overlays = load_plans(root, settings, load=load)
+    problems = check_schedule(base, overlays)
+    if problems:
+        raise InvalidInput(problems)
+    return base, overlays

@@ -15,7 +15,7 @@ import codecs
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,11 +24,15 @@ from typing import Any
 from reconciler.errors import InvalidInput, Problem
 from reconciler.yaml12 import KeyPath, Mark, dotted, parse_yaml, parse_yaml_bytes
 
-__all__ = ["MAX_FILE_BYTES", "LoadedDocument", "Mark", "load_document", "parse_yaml"]
+__all__ = [
+    "MAX_FILE_BYTES", "SUFFIXES", "Load", "LoadedDocument", "Mark",
+    "document_paths", "load_document", "parse_yaml", "read_source",
+]
 
 MAX_FILE_BYTES = 1024 * 1024
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 TOML_SUFFIXES = frozenset({".toml"})
+SUFFIXES = (".yaml", ".yml", ".toml")
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,24 @@ class LoadedDocument:
         return None
 
 
+Load = Callable[[Path], "LoadedDocument"]
+"""How callers read a document: `load_document`, or a cache in front of it (`doccache`)."""
+
+
+def document_paths(directory: Path) -> list[Path]:
+    """The YAML and TOML files in `directory`, sorted by name; dotfiles are not documents."""
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.iterdir() if path.suffix in SUFFIXES and not path.name.startswith("."))
+
+
 def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
     """Load PATH (or CONTENT, as read from PATH) by its suffix: .yaml/.yml or .toml."""
     suffix = path.suffix.lower()
     if suffix not in YAML_SUFFIXES and suffix not in TOML_SUFFIXES:
         raise _invalid(path, f"'{path.suffix}' files are not read; write the document as .yaml, .yml or .toml")
     if content is None:
-        content = _read(path)
+        content = read_source(path)
     elif len(content) > MAX_FILE_BYTES:
         raise _oversize(path, len(content))
     if content.startswith(codecs.BOM_UTF8):
@@ -89,7 +104,8 @@ def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
     return LoadedDocument(path, data, marks, key_marks, block_scalars)
 
 
-def _read(path: Path) -> bytes:
+def read_source(path: Path) -> bytes:
+    """The bytes of PATH, refusing files over MAX_FILE_BYTES before reading them whole."""
     try:
         with path.open("rb") as stream:
             size = os.fstat(stream.fileno()).st_size

@@ -22,9 +22,8 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from reconciler.bulk import gc_paused
-from reconciler.customers import SUFFIXES
 from reconciler.errors import InvalidInput, Problem
-from reconciler.loader import LoadedDocument, load_document
+from reconciler.loader import Load, LoadedDocument, document_paths, load_document
 from reconciler.model import KEY_PATTERN, Frozen
 from reconciler.validation import validate
 
@@ -119,18 +118,16 @@ class Overlay:
 
 def overlay_paths(directory: Path) -> list[Path]:
     """Overlay files in `directory`, sorted by name; dotfiles and other suffixes are not overlays."""
-    if not directory.is_dir():
-        return []
-    return sorted(path for path in directory.iterdir() if path.suffix in SUFFIXES and not path.name.startswith("."))
+    return document_paths(directory)
 
 
-def load_overlays(paths: Iterable[Path]) -> list[Overlay]:
+def load_overlays(paths: Iterable[Path], *, load: Load = load_document) -> list[Overlay]:
     """Load and check overlay files, in the order they apply; raise InvalidInput listing every problem."""
     problems: list[Problem] = []
     overlays: list[Overlay] = []
     with gc_paused():
         for path in paths:
-            result = load_overlay(path)
+            result = load_overlay(path, load=load)
             if isinstance(result, Overlay):
                 overlays.append(result)
             else:
@@ -140,12 +137,12 @@ def load_overlays(paths: Iterable[Path]) -> list[Overlay]:
     return sorted(overlays, key=lambda overlay: overlay.order)
 
 
-def load_overlay(path: Path) -> Overlay | list[Problem]:
+def load_overlay(path: Path, *, load: Load = load_document) -> Overlay | list[Problem]:
     effective_at = effective_instant(path)
     if isinstance(effective_at, Problem):
         return [effective_at]
     try:
-        document = load_document(path)
+        document = load(path)
     except InvalidInput as exc:
         return list(exc.problems)
     result = validate(OverlayDocument, document)

@@ -28,7 +28,7 @@ from reconciler.loader import LoadedDocument
 from reconciler.merge_patch import FieldLoc, merge_patch, patched_fields
 from reconciler.model import Customer
 from reconciler.overlays import Overlay, change_instants, instant_text
-from reconciler.validation import field_path, problems_from
+from reconciler.validation import field_path, problems_from, show
 
 Loc = tuple[str | int, ...]
 
@@ -135,8 +135,8 @@ def _replay(base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], 
             if after.get("currency") != before.get("currency"):
                 replay.problems.append(_overlay_problem(
                     overlay, ("customers", key, "currency"), False,
-                    f"changes the currency of '{key}' from {_show(before.get('currency'))} to "
-                    f"{_show(after.get('currency'))}; the platform fixes currency at creation: "
+                    f"changes the currency of '{key}' from {show(before.get('currency'))} to "
+                    f"{show(after.get('currency'))}; the platform fixes currency at creation: "
                     "create a new customer instead",
                 ))
             documents[key] = after
@@ -250,25 +250,11 @@ def _clash(earlier: Overlay, later: Overlay) -> list[Problem]:
                 problems.append(_overlay_problem(
                     later, ("customers", key, *loc), False,
                     f"clashes with {earlier.path}{line}, which sets {field_path(other_loc)} to "
-                    f"{_show(other_value)} at the same instant ({instant_text(later.effective_at)}): "
+                    f"{show(other_value)} at the same instant ({instant_text(later.effective_at)}): "
                     "agree on one value, or merge the two files",
                 ))
                 break
     return problems
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(item) for item in value) + "]"
-    return str(value)
 
 
 def _first_per_place(problems: Iterable[Problem]) -> list[Problem]:

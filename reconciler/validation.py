@@ -87,28 +87,28 @@ def _message(error: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     if kind == "missing":
         return "is required"
     if kind in ("bool_type", "bool_parsing"):
-        return f"{_show(value)} is not a boolean; write true or false (unquoted)"
+        return f"{show(value)} is not a boolean; write true or false (unquoted)"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"{_show(value)} is not a whole number"
+        return f"{show(value)} is not a whole number"
     if kind in ("decimal_type", "decimal_parsing"):
-        return f"{_show(value)} is not a decimal number"
+        return f"{show(value)} is not a decimal number"
     if kind in ("string_type",):
         hint = "; quote it" if isinstance(value, bool | int) or value is None else ""
-        return f"{_show(value)} is not a string{hint}"
+        return f"{show(value)} is not a string{hint}"
     if kind == "literal_error":
-        return f"{_show(value)} is not one of: {_expected(ctx)}"
+        return f"{show(value)} is not one of: {_expected(ctx)}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}, not {_show(value)}"
+        return f"must be at least {ctx['ge']}, not {show(value)}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}, not {_show(value)}"
+        return f"must be at most {ctx['le']}, not {show(value)}"
     if kind == "greater_than":
-        return f"must be more than {ctx['gt']}, not {_show(value)}"
+        return f"must be more than {ctx['gt']}, not {show(value)}"
     if kind == "decimal_max_places":
-        return f"{_show(value)} has more than {ctx['decimal_places']} decimal places"
+        return f"{show(value)} has more than {ctx['decimal_places']} decimal places"
     if kind == "decimal_max_digits":
-        return f"{_show(value)} has more than {ctx['max_digits']} digits"
+        return f"{show(value)} has more than {ctx['max_digits']} digits"
     if kind == "finite_number":
-        return f"{_show(value)} is not a finite number"
+        return f"{show(value)} is not a finite number"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "string_too_long":
@@ -119,15 +119,15 @@ def _message(error: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
         return f"has more than {ctx['max_length']} items"
     if kind == "string_pattern_mismatch":
         meaning = PATTERN_MEANINGS.get(str(ctx["pattern"]))
-        return f"{_show(value)} is not {meaning}" if meaning else f"{_show(value)} does not match {ctx['pattern']}"
+        return f"{show(value)} is not {meaning}" if meaning else f"{show(value)} does not match {ctx['pattern']}"
     if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
         wanted = "a list" if kind == "list_type" else "a mapping"
-        return f"must be {wanted}, not {_show(value)}"
+        return f"must be {wanted}, not {show(value)}"
     if kind == "vars_toml":
         return f"invalid TOML on line {ctx['toml_line']} of the text: {ctx['reason']}"
     if kind == "value_error" and "email address" in str(error["msg"]):
         reason = str(error["msg"]).split(": ", 1)[-1]
-        return f"{_show(value)} is not an email address: {reason}"
+        return f"{show(value)} is not an email address: {reason}"
     if kind == "value_error":
         # Raised by validators as ValueError: the text after pydantic's prefix is ours.
         return str(error["msg"]).removeprefix("Value error, ")
@@ -139,7 +139,8 @@ def _expected(ctx: Mapping[str, Any]) -> str:
     return expected.replace("'", "").replace(" or ", ", ")
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as an error message quotes it: strings quoted, YAML's words for the rest."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -149,7 +150,7 @@ def _show(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return "[" + ", ".join(show(item) for item in value) + "]"
     return str(value)
 
 

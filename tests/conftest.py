@@ -44,9 +44,10 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
     """`run(root, "validate", ...)` runs the CLI in-process with ROOT as -C."""
     monkeypatch.setenv("USER", "tester")
+    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("GITHUB_ACTOR", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from reconciler.config import Settings, load_settings
+from reconciler.doccache import cached_loading
+from reconciler.loader import Load
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,14 @@ class Session:
     stderr: TextIO
 
     stdin_is_tty: bool = False
+    cache_dir: Path | None = None  # where parsed documents are cached (None: not cached)
 
     def settings(self) -> Settings:
         return load_settings(self.root)
+
+    def loading(self) -> AbstractContextManager[Load]:
+        """`with session.loading() as load:` reads documents through the cache, saved at the end."""
+        return cached_loading(self.cache_dir, self.root)
 
     def is_tty(self, stream: TextIO) -> bool:
         return bool(getattr(stream, "isatty", lambda: False)())
@@ -73,3 +81,13 @@ def add_customer_option(parser: argparse.ArgumentParser) -> None:
 def actor(environ: Mapping[str, str]) -> str:
     """Who is running this, for audit records: the CI actor, else the login name."""
     return environ.get("GITHUB_ACTOR") or environ.get("USER") or environ.get("LOGNAME") or "unknown"
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path | None:
+    """Where parsed documents are cached: $RECONCILER_CACHE_DIR (empty: no cache), else the
+    user's cache folder. Never inside the repository: the cache is unpickled."""
+    if "RECONCILER_CACHE_DIR" in environ:
+        chosen = environ["RECONCILER_CACHE_DIR"]
+        return Path(chosen) if chosen else None
+    base = environ.get("XDG_CACHE_HOME") or (str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else "")
+    return Path(base) / "reconciler" if base else None

@@ -8,10 +8,9 @@ from typing import Any
 
 from reconciler.commands import Session, parse_instant
 from reconciler.compact import compaction_edits, plan_compaction, write_edits
-from reconciler.desired import load_base, load_plans
-from reconciler.errors import ExitCode, InvalidInput
+from reconciler.desired import load_schedule
+from reconciler.errors import ExitCode
 from reconciler.overlays import instant_text
-from reconciler.schedule import check_schedule
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,11 +28,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, session: Session) -> int:
     settings = session.settings()
-    base = load_base(session.root, settings)
-    overlays = load_plans(session.root, settings)
-    problems = check_schedule(base, overlays)
-    if problems:
-        raise InvalidInput(problems)
+    base, overlays = load_schedule(session.root, settings)
     compaction = plan_compaction(overlays, args.before)
     out = session.stdout
     for overlay, reason in compaction.kept:

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.commands import Session, parse_instant
-from reconciler.desired import load_base, load_plans
+from reconciler.desired import load_schedule
 from reconciler.diff import FieldChange
-from reconciler.errors import ExitCode, InvalidInput
+from reconciler.errors import ExitCode
 from reconciler.git import commits_adding
 from reconciler.overlays import instant_text
 from reconciler.render.values import show_value
-from reconciler.schedule import check_schedule
 from reconciler.timeline import ScheduledChange, build_timeline
 
 FIELD_WIDTH = 26
@@ -41,11 +40,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, session: Session) -> int:
     settings = session.settings()
-    base = load_base(session.root, settings)
-    overlays = load_plans(session.root, settings)
-    problems = check_schedule(base, overlays)
-    if problems:
-        raise InvalidInput(problems)
+    base, overlays = load_schedule(session.root, settings)
     commits = commits_adding(session.root, [overlay.path for overlay in overlays])
     entries = build_timeline(
         base, overlays, commits=commits, keys=args.keys or None, start=args.start, end=args.end

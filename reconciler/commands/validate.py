@@ -42,12 +42,13 @@ def run(args: argparse.Namespace, session: Session) -> int:
     plan_paths = [] if args.paths else overlay_paths(session.root / settings.plans_dir)
     problems: list[Problem] = []
     customers: dict[str, CustomerFile] | None = None
-    try:
-        customers = load_customers(paths, settings.catalogs)
-    except InvalidInput as exc:
-        problems.extend(exc.problems)
-    # Each overlay file on its own first; the future is checked with those that loaded.
-    loaded = [load_overlay(path) for path in plan_paths]
+    with session.loading() as load:
+        try:
+            customers = load_customers(paths, settings.catalogs, load=load)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+        # Each overlay file on its own first; the future is checked with those that loaded.
+        loaded = [load_overlay(path, load=load) for path in plan_paths]
     overlays = [overlay for overlay in loaded if isinstance(overlay, Overlay)]
     problems.extend(problem for result in loaded if not isinstance(result, Overlay) for problem in result)
     if customers is not None and overlays:
