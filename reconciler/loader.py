@@ -41,8 +41,9 @@ class LoadedDocument:
 
     path: Path
     data: dict[str, Any]
-    marks: Mapping[KeyPath, Mark]
-    key_marks: Mapping[KeyPath, Mark]
+    # (line, column) pairs: `Mark`s from the parsers, plain tuples from the document cache.
+    marks: Mapping[KeyPath, tuple[int, int]]
+    key_marks: Mapping[KeyPath, tuple[int, int]]
     block_scalars: frozenset[KeyPath]
 
     def locate(self, loc: Sequence[str | int], *, key: bool = False) -> Mark | None:
@@ -52,10 +53,10 @@ class LoadedDocument:
             if key:
                 key_mark = self.key_marks.get(prefix)
                 if key_mark is not None:
-                    return key_mark
+                    return Mark(*key_mark)
             mark = self.marks.get(prefix)
             if mark is not None:
-                return mark
+                return Mark(*mark)
         return None
 
 
