@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 from decimal import Decimal
@@ -13,6 +14,8 @@ import pytest
 from conftest import Outcome, Run
 from sqlalchemy import update
 
+from reconciler.apply import Outcome
+from reconciler.commands.apply import _progress_bar
 from reconciler.providers.base import AuditContext
 from reconciler.providers.schema import customer as customer_table
 
@@ -338,3 +341,44 @@ def test_scheduled_changes_apply_at_their_instant(live: Path, run: Run) -> None:
     run(live, "apply", "--yes", "--at", "2026-12-25").assert_success()
     after = run(live, "plan", "--at", "2026-12-27T06:00:00Z")
     assert "      channels              400 -> 300\n" in _body(after)
+
+
+class _Terminal:
+    """A stdin that is a terminal and answers the confirmation prompt."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.answer
+
+
+@pytest.mark.parametrize(("answer", "applied"), [("y\n", True), ("\n", False), ("no\n", False)])
+def test_apply_asks_on_a_terminal(
+    live: Path, run: Run, spec: Any, monkeypatch: pytest.MonkeyPatch, answer: str, applied: bool
+) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal(answer))
+    outcome = run(live, "apply", "--at", AT).assert_success()
+    assert "Apply these changes? [y/N] " in outcome.out
+    assert (len(spec.make().read()) == 7) is applied
+    if not applied:
+        assert outcome.out.endswith("Nothing applied.\n")
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = _progress_bar(stream)
+    for done in range(1, 41):
+        progress(done, 40, Outcome(f"customer-{done}", "update", "applied"))
+    text = stream.getvalue()
+    assert text.startswith("\r[" + "." * 30 + "] 1/40 customer-1")
+    assert text.endswith("\r[" + "#" * 30 + "] 40/40 customer-40" + " " * 19 + "\n")
+
+
+def test_no_progress_bar_for_a_short_run() -> None:
+    stream = io.StringIO()
+    _progress_bar(stream)(1, 3, Outcome("acme", "update", "applied"))
+    assert stream.getvalue() == ""
