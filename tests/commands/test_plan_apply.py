@@ -14,7 +14,7 @@ import pytest
 from conftest import Outcome, Run
 from sqlalchemy import update
 
-from reconciler.apply import Outcome
+from reconciler import apply
 from reconciler.commands.apply import _progress_bar
 from reconciler.providers.base import AuditContext
 from reconciler.providers.schema import customer as customer_table
@@ -372,7 +372,7 @@ def test_progress_bar_on_a_terminal() -> None:
     stream = io.StringIO()
     progress = _progress_bar(stream)
     for done in range(1, 41):
-        progress(done, 40, Outcome(f"customer-{done}", "update", "applied"))
+        progress(done, 40, apply.Outcome(f"customer-{done}", "update", "applied"))
     text = stream.getvalue()
     assert text.startswith("\r[" + "." * 30 + "] 1/40 customer-1")
     assert text.endswith("\r[" + "#" * 30 + "] 40/40 customer-40" + " " * 19 + "\n")
@@ -380,5 +380,5 @@ def test_progress_bar_on_a_terminal() -> None:
 
 def test_no_progress_bar_for_a_short_run() -> None:
     stream = io.StringIO()
-    _progress_bar(stream)(1, 3, Outcome("acme", "update", "applied"))
+    _progress_bar(stream)(1, 3, apply.Outcome("acme", "update", "applied"))
     assert stream.getvalue() == ""
