@@ -14,12 +14,16 @@ from types import ModuleType
 from typing import NoReturn
 
 from reconciler import __version__
-from reconciler.commands import Session
+from reconciler.commands import Session, cache_dir
 from reconciler.errors import ExitCode, ReconcilerError
 
 # Modules under reconciler.commands, in the order `reconciler --help` lists them; the
 # command's name is the module's with "-" for "_".
-COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "timeline", "next_due", "compact", "live", "schema")
+# A trailing "_" keeps a keyword free: module import_ is command `import`.
+COMMANDS: tuple[str, ...] = (
+    "validate", "plan", "apply", "diff", "drift", "timeline", "next_due", "compact", "log", "blame", "live",
+    "import_", "schema",
+)
 
 
 def _command_modules() -> dict[str, ModuleType]:
@@ -62,8 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             stdout=sys.stdout,
             stderr=sys.stderr,
             stdin_is_tty=sys.stdin.isatty() if sys.stdin else False,
+            cache_dir=cache_dir(os.environ),
         )
-        return int(modules[args.command.replace("-", "_")].run(args, session))
+        name = args.command.replace("-", "_")
+        return int(modules[name if name in modules else f"{name}_"].run(args, session))
     except ReconcilerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)

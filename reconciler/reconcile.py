@@ -9,9 +9,13 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from reconciler.config import Settings
-from reconciler.desired import load_desired
+from reconciler import git
+from reconciler.config import CONFIG_NAME, Settings
+from reconciler.desired import load_desired, load_plans
+from reconciler.errors import ReconcilerError
 from reconciler.git import Revision
+from reconciler.loader import SUFFIXES, load_document
+from reconciler.overlays import change_instants
 from reconciler.plan import Plan, PlanContext, compute_plan
 from reconciler.providers import create_provider
 from reconciler.providers.base import Provider
@@ -30,9 +34,15 @@ def make_plan(
     revision: Revision,
     only: Collection[str] | None = None,
     allow_bulk: bool = False,
+    changed_since: str | None = None,
 ) -> Plan:
-    """Desired state at `at` against what `provider` holds now."""
+    """Desired state at `at` against what `provider` holds now; with `changed_since`, only
+    the customers `changed_keys` finds (read from the provider alone)."""
     desired = load_desired(root, settings, at)
+    if changed_since is not None:
+        changed = changed_keys(root, settings, changed_since, at)
+        if changed is not None:
+            only = changed if only is None else changed & set(only)
     if only is not None:
         keys = set(only)
         keys.update(old for key in only if key in desired for old in desired[key].renamed_from)
@@ -49,3 +59,43 @@ def make_plan(
         allow_bulk=allow_bulk,
     )
     return compute_plan(desired, live, context, only=only)
+
+
+def changed_keys(root: Path, settings: Settings, rev: str, at: dt.datetime) -> set[str] | None:
+    """Customers whose effective definition may differ from what `rev` gave them: their file
+    changed since `rev` (working tree included), an overlay naming them changed, or an overlay
+    naming them starts or ends between `rev`'s commit time and `at`. None: everything may have
+    changed (reconciler.toml changed)."""
+    customers_dir, plans_dir = settings.customers_dir.strip("/"), settings.plans_dir.strip("/")
+    changed = git.changed_since(root, rev, [customers_dir, plans_dir, CONFIG_NAME])
+    if CONFIG_NAME in changed:
+        return None
+    keys: set[str] = set()
+    changed_plans = sorted(path for path in changed if path.startswith(f"{plans_dir}/"))
+    old_files = git.tree_files(root, rev, changed_plans) if changed_plans else {}
+    old_contents = git.BlobReader(root).read(old_files.values())
+    for path in sorted(changed):
+        location = Path(path)
+        if location.suffix not in SUFFIXES:
+            continue
+        if str(location.parent) == customers_dir:
+            keys.add(location.stem)
+        elif str(location.parent) == plans_dir:
+            if path in old_files:
+                keys |= _named(location, old_contents[old_files[path]])
+            if (root / path).exists():
+                keys |= _named(location, None, root / path)
+    since = git.commit_time(root, rev)
+    for overlay in load_plans(root, settings):
+        if any(since < instant <= at for instant in change_instants([overlay])):
+            keys |= overlay.customer_keys()
+    return keys
+
+
+def _named(location: Path, content: bytes | None, path: Path | None = None) -> set[str]:
+    """The customer keys an overlay file names (none when it does not parse)."""
+    try:
+        data = load_document(path or location, content).data
+    except ReconcilerError:
+        return set()
+    return {key for section in ("customers", "create") if isinstance(data.get(section), dict) for key in data[section]}

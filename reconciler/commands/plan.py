@@ -29,6 +29,11 @@ def add_parser(subparsers: Any) -> None:
         help="exit 2 when there are changes (0: none, 3: blocked)",
     )
     parser.add_argument("--allow-bulk", action="store_true", help="plan past the safety thresholds")
+    parser.add_argument(
+        "--changed-since", metavar="REV",
+        help="only customers whose definition changed since REV (files, overlays) or whose "
+        "scheduled changes fell due since REV's commit; reads only those from the live platform",
+    )
 
 
 def run(args: argparse.Namespace, session: Session) -> int:
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
             revision=current_revision(session.root),
             only=args.customers,
             allow_bulk=args.allow_bulk,
+            changed_since=args.changed_since,
         )
     renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
     if args.out:

@@ -1,0 +1,143 @@
+"""`reconciler drift`: where the live platform differs from git now, and whether git or
+someone on the platform made the difference. Exit 2 when it differs, 0 when it does not."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from io import StringIO
+from typing import Any, TextIO
+
+from reconciler.commands import Session, add_at_option, add_customer_option
+from reconciler.drift import ORIGIN_TEXT, CustomerDrift, Drift, FieldDrift, find_drift, written_text
+from reconciler.errors import ExitCode
+from reconciler.git import current_revision
+from reconciler.reconcile import make_plan, open_provider
+from reconciler.render.values import show_value
+
+FIELD_WIDTH = 22
+SYMBOLS = {"create": "+", "update": "~", "rename": "~", "deactivate": "-", "delete": "-", "blocked": "!"}
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "drift", help="compare the live platform with git now (exit 2 when they differ)",
+        description=(
+            "List every difference between the live platform and desired state, and whether it is "
+            "a change in git not yet applied or a change made outside the reconciler (from the "
+            "provider's audit). Exit 0: no drift; 2: drift; 1: error."
+        ),
+    )
+    add_customer_option(parser)
+    add_at_option(parser)
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="text (default), markdown or json")
+
+
+def run(args: argparse.Namespace, session: Session) -> int:
+    settings = session.settings()
+    with open_provider(settings, environ=session.environ, root=session.root) as provider:
+        plan = make_plan(
+            session.root, settings, provider,
+            at=args.at or session.now, revision=current_revision(session.root), only=args.customers,
+            allow_bulk=True,
+        )
+        audited = "audit" in provider.describe().capabilities
+        drift = find_drift(plan, provider.read_audit if audited else None)
+    if args.format == "json":
+        json.dump(_json(drift), session.stdout, indent=2, ensure_ascii=False)
+        session.stdout.write("\n")
+    elif args.format == "markdown":
+        text = StringIO()
+        render_drift(drift, text)
+        title = "Drift" if drift.customers else "No drift"
+        session.stdout.write(f"### {title}\n\n```\n{text.getvalue()}```\n")
+    else:
+        render_drift(drift, session.stdout)
+    return int(ExitCode.CHANGES if drift.customers else ExitCode.OK)
+
+
+def render_drift(drift: Drift, out: TextIO) -> None:
+    plan = drift.plan
+    at = plan.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    commit = plan.commit[:7] if plan.commit else "no commit"
+    out.write(f"Drift at {at} · commit {commit}{' (uncommitted changes)' if plan.dirty else ''} · {plan.target}\n")
+    for customer in drift.customers:
+        _customer(customer, out)
+    if plan.unmanaged:
+        out.write(f"  unmanaged (live, not in git, left alone): {', '.join(plan.unmanaged)}\n")
+    out.write(summary(drift) + "\n")
+
+
+def _customer(customer: CustomerDrift, out: TextIO) -> None:
+    symbol = SYMBOLS[customer.action]
+    title = customer.summary or customer.action
+    if customer.fields and not customer.summary:
+        title = ""
+    out.write(f"  {symbol} {customer.key:<24}{title}".rstrip() + "\n")
+    for field in customer.fields:
+        out.write(f"      {_field_line(field)}\n")
+
+
+def _field_line(field: FieldDrift, currency: str = "") -> str:
+    change = field.change
+    live = show_value(change.path, change.before, currency).replace("\n", " ⏎ ")
+    desired = show_value(change.path, change.after, currency).replace("\n", " ⏎ ")
+    text = f"{change.path:<{FIELD_WIDTH}}live {live}, git {desired}: {ORIGIN_TEXT[field.origin]}"
+    if field.origin == "outside" and field.last_write is not None:
+        written = show_value(change.path, field.written, currency)
+        text += f" (the reconciler wrote {written} {written_text(field.last_write)})"
+    return text
+
+
+def summary(drift: Drift) -> str:
+    if not drift.customers:
+        return "No drift: the live platform matches git."
+    counts = drift.counts()
+    customers = len(drift.customers)
+    parts = []
+    if counts["outside"]:
+        parts.append(f"{counts['outside']} changed outside the reconciler")
+    if counts["unapplied"]:
+        parts.append(f"{counts['unapplied']} in git, not yet applied")
+    if counts["unknown"]:
+        parts.append(f"{counts['unknown']} of unknown origin")
+    return f"{customers} customer{'s' if customers != 1 else ''} drifted: {', '.join(parts)}."
+
+
+def _json(drift: Drift) -> dict[str, Any]:
+    plan = drift.plan
+    return {
+        "at": plan.at.isoformat(),
+        "commit": plan.commit,
+        "target": plan.target,
+        "audited": drift.audited,
+        "drift": bool(drift.customers),
+        "counts": drift.counts(),
+        "customers": [
+            {
+                "key": customer.key,
+                "action": customer.action,
+                "origin": customer.origin,
+                "summary": customer.summary,
+                "fields": [
+                    {
+                        "field": field.change.path,
+                        "live": field.change.before,
+                        "desired": field.change.after,
+                        "origin": field.origin,
+                        "last_written": None if field.last_write is None else {
+                            "value": field.written,
+                            "at": field.last_write.at.isoformat(),
+                            "actor": field.last_write.actor,
+                            "commit": field.last_write.commit,
+                            "plan_id": field.last_write.plan_id,
+                        },
+                    }
+                    for field in customer.fields
+                ],
+            }
+            for customer in drift.customers
+        ],
+        "unmanaged": list(plan.unmanaged),
+    }

@@ -1,0 +1,55 @@
+"""`reconciler import [KEY ...]`: write customer files from the live platform (bootstrap)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from reconciler.commands import Session
+from reconciler.errors import ExitCode, ReconcilerError
+from reconciler.importer import import_customers
+from reconciler.overlays import instant_text
+from reconciler.reconcile import open_provider
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "import", help="write customer files from the live platform, to bootstrap a repository",
+        description=(
+            "Write customers.d/KEY.yaml (or .toml) for each active live customer, or for the KEYs "
+            "given. A plan right after an import changes nothing. Existing files are kept unless "
+            "--overwrite is given."
+        ),
+    )
+    parser.add_argument("keys", nargs="*", metavar="KEY", help="only these customers (default: every active one)")
+    parser.add_argument("--format", choices=("yaml", "toml"), default="yaml", help="file format (default: yaml)")
+    parser.add_argument("--overwrite", action="store_true", help="replace customer files that already exist")
+
+
+def run(args: argparse.Namespace, session: Session) -> int:
+    settings = session.settings()
+    with open_provider(settings, environ=session.environ, root=session.root) as provider:
+        live = provider.read(args.keys or None)
+        target = provider.describe().target
+    missing = sorted(set(args.keys) - live.keys())
+    if missing:
+        raise ReconcilerError(f"not in the live store ({target}): {', '.join(missing)}")
+    for key in sorted(key for key, record in live.items() if not record.active):
+        print(f"skipped {key}: deactivated on the live platform (a file would reactivate it)", file=session.stderr)
+    active = {key: record for key, record in live.items() if record.active}
+    imported = import_customers(
+        session.root, settings.customers_dir, active, file_format=args.format, overwrite=args.overwrite,
+        header=[f"Imported from {target} at {instant_text(session.now)}."],
+    )
+    for entry in imported:
+        shown = entry.path.relative_to(session.root)
+        what = "replaced" if entry.replaced else "written"
+        adopt = "; not managed yet: the next apply adopts it, changing no field" if not entry.managed else ""
+        print(f"{shown}: {what}{adopt}", file=session.stdout)
+    count = len(imported)
+    print(
+        f"Imported {count} customer{'s' if count != 1 else ''} from {target}; "
+        "`reconciler plan` should now show no changes.",
+        file=session.stdout,
+    )
+    return int(ExitCode.OK)

@@ -1,0 +1,148 @@
+"""`reconciler import`: customer files from the live store; a plan right after is empty (both SQL stores)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Run
+from sqlalchemy import text
+
+from reconciler.customers import customer_paths, load_customers
+from reconciler.model import Customer
+from reconciler.providers.base import AuditContext
+
+AUDIT = AuditContext(actor="test", commit=None, plan_id=None)
+
+ACME = Customer.model_validate({
+    "name": "Acme Telecom", "channels": 300, "flow_speed": "30", "debit_limit": "25000.00",
+    "minimum_payment": "500", "topup_currencies": ["USD"], "tax_percent": "7.5", "currency": "USD",
+    "config": {"tags": ["wholesale", "tier-1"], "portal_access": {"cdr": "show"}, "daily_spend_limit": "4000.5",
+               "invoice": {"schedule": "monthly", "due_days": 30}, "vars": "[routing]\nprefer = \"a\"\n"},
+    "address": {"lines": ["1200 Harbor Blvd"], "postcode": "07086", "country": "US"},
+    "notes": "Net-30 terms.\nEscalate to the NOC.\n",
+    "day_time_restriction": {"timezone": "Europe/London", "windows": [{"from": "08:00", "to": "18:00", "days": ["mon"]}]},
+})
+
+ACME_YAML = """\
+# yaml-language-server: $schema=../schemas/customer.schema.json
+name: Acme Telecom
+channels: 300
+flow_speed: 30
+debit_limit: 25000.00
+minimum_payment: 500.00
+topup_currencies: [USD]
+tax_percent: 7.5
+currency: USD
+config:
+  portal_access:
+    cdr: show
+  tags: [wholesale, tier-1]
+  vars: |
+    [routing]
+    prefer = "a"
+  invoice:
+    schedule: monthly
+    due_days: 30
+  daily_spend_limit: 4000.50
+address:
+  lines: [1200 Harbor Blvd]
+  postcode: '07086'
+  country: US
+notes: |
+  Net-30 terms.
+  Escalate to the NOC.
+day_time_restriction:
+  timezone: Europe/London
+  windows:
+    - from: 08:00
+      to: 18:00
+      days: [mon]
+"""
+
+
+def _configure(spec: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    options = "".join(f'{name} = "{value}"\n' for name, value in spec.options.items())
+    (spec.root / "reconciler.toml").write_text(f'[live]\nprovider = "{spec.name}"\n[live.options]\n{options}')
+    for name, value in spec.environ.items():
+        monkeypatch.setenv(name, value)
+    root: Path = spec.root
+    return root
+
+
+def _without_stamp(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    assert lines[1].startswith("# Imported from ")
+    return "".join(lines[:1] + lines[2:])
+
+
+def test_import_then_plan_is_empty(spec: Any, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _configure(spec, monkeypatch)
+    with spec.make() as provider:
+        provider.create("acme-telecom", ACME, AUDIT)
+        provider.create("kiwi-link", Customer(name="kiwi-link", currency="NZD", channels=8, debit_limit=Decimal("-10.5")), AUDIT)
+        provider.create("gone", Customer(currency="EUR"), AUDIT)
+        provider.deactivate("gone", 1, AUDIT)
+    outcome = run(root, "import").assert_success()
+    assert outcome.out == (
+        "customers.d/acme-telecom.yaml: written\n"
+        "customers.d/kiwi-link.yaml: written\n"
+        f"Imported 2 customers from {spec.make().describe().target}; `reconciler plan` should now show no changes.\n"
+    )
+    assert outcome.err == "skipped gone: deactivated on the live platform (a file would reactivate it)\n"
+    assert _without_stamp((root / "customers.d/acme-telecom.yaml").read_text()) == ACME_YAML
+    assert _without_stamp((root / "customers.d/kiwi-link.yaml").read_text()).splitlines()[1:] == [
+        "channels: 8", "debit_limit: -10.50", "currency: NZD",
+    ]
+    loaded = load_customers(customer_paths(root / "customers.d"))
+    assert loaded["acme-telecom"].customer == ACME.model_copy()
+    plan = run(root, "plan", "--detailed-exitcode")
+    assert (plan.code, plan.out.splitlines()[1:]) == (0, ["No changes."])
+
+
+def test_import_toml_and_overwrite(spec: Any, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _configure(spec, monkeypatch)
+    with spec.make() as provider:
+        provider.create("acme-telecom", ACME, AUDIT)
+    (root / "customers.d").mkdir()
+    (root / "customers.d/acme-telecom.yaml").write_text("currency: USD\n")
+    refused = run(root, "import", "--format", "toml")
+    assert (refused.code, refused.out) == (1, "")
+    assert refused.err == "error: customers.d/acme-telecom.yaml already exists; pass --overwrite to replace it\n"
+    assert (root / "customers.d/acme-telecom.yaml").read_text() == "currency: USD\n"
+    outcome = run(root, "import", "--format", "toml", "--overwrite", "acme-telecom").assert_success()
+    assert outcome.out.splitlines()[0] == "customers.d/acme-telecom.toml: replaced"
+    assert not (root / "customers.d/acme-telecom.yaml").exists()
+    written = (root / "customers.d/acme-telecom.toml").read_text()
+    assert written.splitlines()[0] == "#:schema ../schemas/customer.schema.json"
+    assert "debit_limit = 25000.00\n" in written and "daily_spend_limit = 4000.50\n" in written
+    assert run(root, "plan", "--detailed-exitcode").code == 0
+
+
+def test_import_of_an_unmanaged_record_is_adopted_without_field_changes(
+    spec: Any, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _configure(spec, monkeypatch)
+    with spec.make() as provider:
+        provider.create("acme-telecom", ACME, AUDIT)
+    with spec.engine().begin() as connection:  # as if the platform had created it
+        connection.execute(text("UPDATE customer SET managed = false"))
+    outcome = run(root, "import").assert_success()
+    assert outcome.out.splitlines()[0] == (
+        "customers.d/acme-telecom.yaml: written; not managed yet: the next apply adopts it, changing no field"
+    )
+    plan = run(root, "plan").assert_success()
+    assert plan.out.splitlines()[1:] == [
+        "  ~ acme-telecom            update",
+        "      (adopt: the reconciler starts managing this live customer)",
+        "0 to create, 1 to update, 0 to deactivate, 0 blocked.",
+    ]
+
+
+def test_import_of_a_key_not_live(spec: Any, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _configure(spec, monkeypatch)
+    outcome = run(root, "import", "nobody")
+    target = spec.make().describe().target
+    assert (outcome.code, outcome.err) == (1, f"error: not in the live store ({target}): nobody\n")

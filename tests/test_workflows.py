@@ -1,0 +1,153 @@
+"""The GitHub workflows and the pre-commit hook: linted (actionlint, and the workflow JSON schema
+that check-jsonschema ships), and their `reconciler` steps run for real, in bash as the runner
+would, against the SQLite store in a temp repository with an origin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from conftest import EXAMPLES, REPO, Run
+from git_repos import GitRepo
+from sqlalchemy import create_engine, update
+
+from reconciler.providers.schema import customer
+
+WORKFLOWS = REPO / ".github/workflows"
+BIN = Path(sys.executable).parent
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    loaded["on"] = loaded.pop(True, loaded.get("on"))  # YAML 1.1 reads the key `on` as true
+    return loaded
+
+
+def test_actionlint_finds_nothing() -> None:
+    actionlint = shutil.which("actionlint", path=str(BIN)) or shutil.which("actionlint")
+    assert actionlint, "actionlint is not installed: pip install -e '.[test]' installs it"
+    result = subprocess.run(
+        [actionlint, "-no-color", *sorted(str(path) for path in WORKFLOWS.glob("*.yml"))],
+        capture_output=True, text=True, check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_workflows_match_the_github_workflow_schema() -> None:
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+         *sorted(str(path) for path in WORKFLOWS.glob("*.yml"))],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_what_each_workflow_promises() -> None:
+    review = _workflow("pull-request.yml")
+    assert "pull_request" in review["on"]
+    script = next(step["with"]["script"] for step in review["jobs"]["review"]["steps"] if "github-script" in step.get("uses", ""))
+    assert "<!-- reconciler-diff -->" in script and "updateComment" in script
+    live_plan = next(step for step in review["jobs"]["review"]["steps"] if step.get("name") == "Plan against the live platform")
+    assert live_plan["if"] == "env.RECONCILER_DATABASE_URL != ''"
+
+    apply = _workflow("apply.yml")
+    scheduled = _workflow("scheduled.yml")
+    assert apply["on"]["push"]["branches"] == ["main"]
+    assert scheduled["on"]["schedule"] == [{"cron": "*/15 * * * *"}]
+    for workflow in (apply, scheduled):  # one group: a merge and the schedule never apply at once
+        assert workflow["concurrency"] == {"group": "reconciler-live", "cancel-in-progress": False}
+    assert any("upload-artifact" in step.get("uses", "") for step in apply["jobs"]["apply"]["steps"])
+
+
+def test_pre_commit_hook() -> None:
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert (hook["id"], hook["entry"], hook["language"], hook["pass_filenames"]) == (
+        "reconciler-validate", "reconciler validate", "python", False,
+    )
+    import re
+
+    pattern = re.compile(hook["files"])
+    assert pattern.search("customers.d/acme.yaml") and pattern.search("plans/2026-12-01_x.toml")
+    assert not pattern.search("README.md")
+
+
+def _steps(workflow: str, job: str) -> list[dict[str, Any]]:
+    """The job's steps that run the reconciler."""
+    return [step for step in _workflow(workflow)["jobs"][job]["steps"] if "reconciler " in step.get("run", "")]
+
+
+# What the runner would put in for the expressions the steps' env uses.
+EXPRESSIONS = {"${{ github.base_ref }}": "main"}
+
+
+def _expression(value: str) -> str:
+    if "${{" not in value:
+        return value
+    assert value in EXPRESSIONS, f"the test does not know what {value} stands for"
+    return EXPRESSIONS[value]
+
+
+def _run_steps(steps: list[dict[str, Any]], cwd: Path, summary: Path, env: dict[str, str]) -> list[str]:
+    """Run each step's script as the runner does (bash -eo pipefail); the names of those that failed."""
+    failed = []
+    for step in steps:
+        step_env = {name: _expression(str(value)) for name, value in step.get("env", {}).items()}
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=cwd, env={**env, **step_env}, capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            failed.append(f"{step['name']}: exit {result.returncode}\n{result.stdout}{result.stderr}")
+    return failed
+
+
+def test_reconciler_steps_run_for_real(tmp_path: Path, run: Run) -> None:
+    origin = tmp_path / "origin.git"
+    seed = GitRepo(tmp_path / "seed")
+    shutil.copytree(EXAMPLES, seed.root / "customers.d")
+    shutil.copytree(REPO / "plans", seed.root / "plans")
+    shutil.copy(REPO / "reconciler.toml", seed.root / "reconciler.toml")
+    seed.write(".gitignore", ".reconciler/\n")
+    seed.commit("Customers", date="2026-11-01T00:00:00Z")
+    subprocess.run(["git", "clone", "-q", "--bare", str(seed.root), str(origin)], check=True)
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", str(origin), str(checkout)], check=True)
+    work = GitRepo.__new__(GitRepo)
+    work.root = checkout
+    summary = tmp_path / "summary.md"
+    env = {
+        **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_ACTOR": "ci-bot", "NO_COLOR": "1", "RECONCILER_DATABASE_URL": "unused-by-sqlite",
+    }
+
+    # Pull request: a branch changes one customer.
+    work.git("checkout", "-q", "-b", "change-acme")
+    acme = checkout / "customers.d/acme-telecom.yaml"
+    acme.write_text(acme.read_text().replace("channels: 300", "channels: 333"))
+    work.commit("Acme: 333 channels", author="priya", date="2026-11-02T00:00:00Z")
+    assert _run_steps(_steps("pull-request.yml", "review"), checkout, summary, env) == []
+    assert (checkout / "diff.md").read_text().count("| `channels` | 300 | 333 |") == 1
+    assert "git origin/main...HEAD" in summary.read_text()
+
+    # Merged: the push to main plans, keeps the plan, applies it.
+    work.git("checkout", "-q", "main")
+    work.git("merge", "-q", "--no-ff", "-m", "Merge change-acme", "change-acme", date="2026-11-03T00:00:00Z")
+    assert _run_steps(_steps("apply.yml", "apply"), checkout, summary, env) == []
+    assert (checkout / "plan.json").is_file()
+    assert run(checkout, "plan", "--detailed-exitcode").code == 0
+
+    # The schedule: drift (exit 2) is reported, not a failure; apply puts it right.
+    engine = create_engine(f"sqlite:///{checkout / '.reconciler/live.sqlite'}")
+    with engine.begin() as connection:
+        connection.execute(update(customer).where(customer.c.key == "acme-telecom").values(channels=1))
+    engine.dispose()
+    summary.write_text("")
+    assert _run_steps(_steps("scheduled.yml", "apply-due"), checkout, summary, env) == []
+    report = summary.read_text()
+    assert "live 1, git 333: changed outside the reconciler" in report
+    assert report.count("### No drift") == 1  # after applying
