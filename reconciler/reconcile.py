@@ -14,7 +14,7 @@ from reconciler.config import CONFIG_NAME, Settings
 from reconciler.desired import load_desired, load_plans
 from reconciler.errors import ReconcilerError
 from reconciler.git import Revision
-from reconciler.loader import SUFFIXES, load_document
+from reconciler.loader import SUFFIXES, Load, load_document
 from reconciler.overlays import change_instants
 from reconciler.plan import Plan, PlanContext, compute_plan
 from reconciler.providers import create_provider
@@ -35,10 +35,11 @@ def make_plan(
     only: Collection[str] | None = None,
     allow_bulk: bool = False,
     changed_since: str | None = None,
+    load: Load = load_document,
 ) -> Plan:
     """Desired state at `at` against what `provider` holds now; with `changed_since`, only
     the customers `changed_keys` finds (read from the provider alone)."""
-    desired = load_desired(root, settings, at)
+    desired = load_desired(root, settings, at, load=load)
     if changed_since is not None:
         changed = changed_keys(root, settings, changed_since, at)
         if changed is not None:

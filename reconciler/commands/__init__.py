@@ -12,11 +12,15 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from reconciler.config import Settings, load_settings
 from reconciler.doccache import cached_loading
+from reconciler.git import current_revision
 from reconciler.loader import Load
+from reconciler.plan import Plan
+from reconciler.providers.base import Provider
+from reconciler.reconcile import make_plan
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,19 @@ class Session:
     def loading(self) -> AbstractContextManager[Load]:
         """`with session.loading() as load:` reads documents through the cache, saved at the end."""
         return cached_loading(self.cache_dir, self.root)
+
+    def plan(self, settings: Settings, provider: Provider, args: argparse.Namespace, **options: Any) -> Plan:
+        """`make_plan` as every command calls it: at `--at` or now, from the repository's
+        revision, for `--customer` keys, reading documents through the cache."""
+        with self.loading() as load:
+            return make_plan(
+                self.root, settings, provider,
+                at=args.at or self.now,
+                revision=current_revision(self.root),
+                only=args.customers,
+                load=load,
+                **options,
+            )
 
     def is_tty(self, stream: TextIO) -> bool:
         return bool(getattr(stream, "isatty", lambda: False)())

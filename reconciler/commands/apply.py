@@ -14,11 +14,10 @@ from typing import Any, TextIO
 from reconciler.apply import ApplyReport, LockPolicy, Outcome, apply_plan
 from reconciler.commands import Session, actor, add_at_option, add_customer_option
 from reconciler.errors import ExitCode, ReconcilerError, StalePlan
-from reconciler.git import current_revision
 from reconciler.plan import Plan
 from reconciler.plan_file import load_plan
 from reconciler.providers.base import AuditContext
-from reconciler.reconcile import make_plan, open_provider
+from reconciler.reconcile import open_provider
 from reconciler.render import renderer
 
 PROGRESS_MIN = 20  # customers; fewer finish before a bar is worth drawing
@@ -57,13 +56,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
             if args.allow_bulk and plan.bulk_blocked:
                 plan = _allow_bulk(plan)
         else:
-            plan = make_plan(
-                session.root, settings, provider,
-                at=args.at or session.now,
-                revision=current_revision(session.root),
-                only=args.customers,
-                allow_bulk=args.allow_bulk,
-            )
+            plan = session.plan(settings, provider, args, allow_bulk=args.allow_bulk)
             renderer("text", color=session.color()).render(plan, session.stdout)
         if not plan.changes:
             return int(ExitCode.BLOCKED if plan.blocked or plan.bulk_blocked else ExitCode.OK)

@@ -12,8 +12,7 @@ from typing import Any, TextIO
 from reconciler.commands import Session, add_at_option, add_customer_option
 from reconciler.drift import ORIGIN_TEXT, CustomerDrift, Drift, FieldDrift, find_drift, written_text
 from reconciler.errors import ExitCode
-from reconciler.git import current_revision
-from reconciler.reconcile import make_plan, open_provider
+from reconciler.reconcile import open_provider
 from reconciler.render.values import show_value
 
 FIELD_WIDTH = 22
@@ -37,11 +36,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> int:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
-        plan = make_plan(
-            session.root, settings, provider,
-            at=args.at or session.now, revision=current_revision(session.root), only=args.customers,
-            allow_bulk=True,
-        )
+        plan = session.plan(settings, provider, args, allow_bulk=True)
         audited = "audit" in provider.describe().capabilities
         drift = find_drift(plan, provider.read_audit if audited else None)
     if args.format == "json":

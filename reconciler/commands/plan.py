@@ -8,10 +8,9 @@ from typing import Any
 
 from reconciler.commands import Session, add_at_option, add_customer_option
 from reconciler.errors import ExitCode
-from reconciler.git import current_revision
 from reconciler.plan import Plan
 from reconciler.plan_file import save_plan
-from reconciler.reconcile import make_plan, open_provider
+from reconciler.reconcile import open_provider
 from reconciler.render import FORMATS, renderer
 
 
@@ -39,14 +38,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> int:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
-        plan = make_plan(
-            session.root, settings, provider,
-            at=args.at or session.now,
-            revision=current_revision(session.root),
-            only=args.customers,
-            allow_bulk=args.allow_bulk,
-            changed_since=args.changed_since,
-        )
+        plan = session.plan(settings, provider, args, allow_bulk=args.allow_bulk, changed_since=args.changed_since)
     renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
     if args.out:
         save_plan(plan, args.out)
