@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import io
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from invoke import run_cli, write_files
+from overlay_cases import INSTANTS, overlay_sets
 
-from reconciler.cli import _command_modules, build_parser
-from reconciler.commands import Session
 from reconciler.compact import fold_documents, plan_compaction
 from reconciler.config import Settings
 from reconciler.desired import load_desired
-from reconciler.loader import LoadedDocument
 from reconciler.overlays import Overlay
 from reconciler.schedule import documents_at
 
@@ -81,19 +79,7 @@ FILES = {
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    return tmp_path
-
-
-def run_cli(root: Path, *argv: str) -> tuple[int, str]:
-    modules = _command_modules()
-    args = build_parser(modules).parse_args(["-C", str(root), *argv])
-    out = io.StringIO()
-    now = dt.datetime(2026, 11, 27, 10, tzinfo=UTC)
-    session = Session(root=root, environ={}, now=now, stdout=out, stderr=io.StringIO())
-    return modules[args.command.replace("-", "_")].run(args, session), out.getvalue()
+    return write_files(tmp_path, FILES)
 
 
 def texts(root: Path) -> dict[str, str]:
@@ -197,32 +183,6 @@ Folded 1 overlay.
 
 
 # --- property: compact never changes the state at any T from its date on -------------------
-
-KEYS = ["acme", "globex", "kiwi"]
-FIELDS = ["channels", "notes", "config", "tags"]
-INSTANTS = [dt.datetime(2026, 12, day, hour, tzinfo=UTC) for day in (1, 2, 3, 4) for hour in (0, 12)]
-
-leaf = st.one_of(st.none(), st.integers(0, 9), st.sampled_from(["a", "b"]), st.lists(st.integers(0, 3), max_size=2))
-patch_values = st.recursive(leaf, lambda inner: st.dictionaries(st.sampled_from(FIELDS), inner, max_size=3), max_leaves=6)
-patches = st.dictionaries(st.sampled_from(FIELDS), patch_values, max_size=3)
-documents = st.dictionaries(st.sampled_from(FIELDS), patch_values.filter(lambda value: value is not None), max_size=3)
-
-
-@st.composite
-def overlay_sets(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], list[Overlay]]:
-    base = draw(st.dictionaries(st.sampled_from(KEYS), documents, min_size=1))
-    overlays = []
-    for index in range(draw(st.integers(0, 7))):
-        effective_at = draw(st.sampled_from(INSTANTS))
-        later = [instant for instant in INSTANTS if instant > effective_at]
-        until = draw(st.one_of(st.none(), st.sampled_from(later))) if later else None
-        customers = draw(st.dictionaries(st.sampled_from(sorted(base)), patches, max_size=2))
-        create = {f"new-{index}": draw(documents)} if draw(st.booleans()) else {}
-        path = Path("plans") / f"{effective_at:%Y-%m-%dT%H%MZ}_{index}.yaml"
-        document = LoadedDocument(path, {}, {}, {}, frozenset())
-        overlays.append(Overlay(path, effective_at, until, "reason", customers, create, document))
-    return base, overlays
-
 
 @settings(max_examples=300, deadline=None)
 @given(overlay_sets(), st.sampled_from(INSTANTS), st.sampled_from(INSTANTS),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import io
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from invoke import run_cli, write_files
+from overlay_cases import INSTANTS, overlay_sets
 
-from reconciler.cli import _command_modules, build_parser
-from reconciler.commands import Session
 from reconciler.config import Settings
 from reconciler.desired import load_base, load_desired, load_plans
 from reconciler.diff import diff_customers
 from reconciler.errors import InvalidInput
-from reconciler.loader import LoadedDocument
 from reconciler.overlays import Overlay
 from reconciler.schedule import documents_at
 
@@ -56,21 +54,9 @@ customers:
 
 
 def write_project(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write_files(root, files)
     (root / "customers.d").mkdir(exist_ok=True)
     return root
-
-
-def run_cli(root: Path, *argv: str, now: dt.datetime = dt.datetime(2026, 11, 27, 10, tzinfo=UTC)) -> tuple[int, str]:
-    modules = _command_modules()
-    args = build_parser(modules).parse_args(["-C", str(root), *argv])
-    out = io.StringIO()
-    session = Session(root=root, environ={}, now=now, stdout=out, stderr=io.StringIO())
-    code = modules[args.command.replace("-", "_")].run(args, session)
-    return code, out.getvalue()
 
 
 def at(text: str) -> dt.datetime:
@@ -322,39 +308,6 @@ def test_the_committed_overlay_schema_is_generated() -> None:
 
 
 # --- property: the state at any T is the merge patches in order ----------------------------
-
-KEYS = ["acme", "globex", "kiwi"]
-FIELDS = ["channels", "notes", "config", "tags"]
-INSTANTS = [dt.datetime(2026, 12, day, hour, tzinfo=UTC) for day in (1, 2, 3) for hour in (0, 12)]
-
-leaf = st.one_of(st.none(), st.integers(0, 9), st.sampled_from(["a", "b"]), st.lists(st.integers(0, 3), max_size=2))
-patch_values = st.recursive(leaf, lambda inner: st.dictionaries(st.sampled_from(FIELDS), inner, max_size=3), max_leaves=6)
-patches = st.dictionaries(st.sampled_from(FIELDS), patch_values, max_size=3)
-documents = st.dictionaries(st.sampled_from(FIELDS), patch_values.filter(lambda value: value is not None), max_size=3)
-
-
-@st.composite
-def overlay_sets(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], list[Overlay]]:
-    base = draw(st.dictionaries(st.sampled_from(KEYS), documents, min_size=1))
-    overlays = []
-    for index in range(draw(st.integers(0, 6))):
-        effective_at = draw(st.sampled_from(INSTANTS))
-        until = draw(st.one_of(st.none(), st.sampled_from([i for i in INSTANTS if i > effective_at] or [None])))
-        customers = draw(st.dictionaries(st.sampled_from(sorted(base)), patches, max_size=2))
-        create = {f"new-{index}": draw(documents)} if draw(st.booleans()) else {}
-        overlays.append(fake_overlay(f"{effective_at:%Y-%m-%dT%H%MZ}_{draw(st.sampled_from('xyz'))}{index}.yaml",
-                                     effective_at, until, customers, create))
-    return base, overlays
-
-
-def fake_overlay(
-    name: str, effective_at: dt.datetime, until: dt.datetime | None,
-    customers: dict[str, Any], create: dict[str, Any],
-) -> Overlay:
-    path = Path("plans") / name
-    document = LoadedDocument(path, {"customers": customers, "create": create}, {}, {}, frozenset())
-    return Overlay(path, effective_at, until, "reason", customers, create, document)
-
 
 def reference_merge_patch(target: Any, patch: Any) -> Any:
     # RFC 7386, section 2, as written there.

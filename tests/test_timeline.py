@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from invoke import run_cli, write_files
 
-from reconciler.cli import _command_modules, build_parser
-from reconciler.commands import Session
 from reconciler.errors import InvalidInput
 
 UTC = dt.UTC
@@ -39,18 +37,7 @@ FILES = {
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    return tmp_path
-
-
-def run_cli(root: Path, *argv: str, now: dt.datetime = NOW) -> tuple[int, str]:
-    modules = _command_modules()
-    args = build_parser(modules).parse_args(["-C", str(root), *argv])
-    out = io.StringIO()
-    session = Session(root=root, environ={}, now=now, stdout=out, stderr=io.StringIO())
-    return modules[args.command.replace("-", "_")].run(args, session), out.getvalue()
+    return write_files(tmp_path, FILES)
 
 
 def git(root: Path, *argv: str) -> str:
