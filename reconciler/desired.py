@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.config import Settings
+from reconciler.config import CONFIG_NAME, Settings
 from reconciler.customers import CustomerFile, customer_paths, load_customers
-from reconciler.errors import InvalidInput
+from reconciler.errors import InvalidInput, Problem
 from reconciler.loader import Load, load_document
 from reconciler.model import Customer
 from reconciler.overlays import Overlay, load_overlays, overlay_paths
@@ -24,7 +24,21 @@ def load_desired(
 
 def load_base(root: Path, settings: Settings, *, load: Load = load_document) -> dict[str, CustomerFile]:
     """The customer files themselves, without scheduled changes."""
-    return load_customers(customer_paths(root / settings.customers_dir), settings.catalogs, load=load)
+    return load_customers(customer_paths(customers_dir(root, settings)), settings.catalogs, load=load)
+
+
+def customers_dir(root: Path, settings: Settings) -> Path:
+    """The customers folder, which must exist: a mistyped one would read as "no customers"
+    and plan to deactivate the whole fleet."""
+    directory = root / settings.customers_dir
+    if not directory.is_dir():
+        raise InvalidInput([
+            Problem(
+                directory, None, None, "",
+                f"no such folder; create it, or set customers_dir in {CONFIG_NAME} to where the customer files are",
+            )
+        ])
+    return directory
 
 
 def load_plans(root: Path, settings: Settings, *, load: Load = load_document) -> list[Overlay]:

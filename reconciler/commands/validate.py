@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from reconciler.commands import Session
 from reconciler.customers import CustomerFile, customer_paths, load_customers
+from reconciler.desired import customers_dir
 from reconciler.errors import ExitCode, InvalidInput, Problem
 from reconciler.overlays import Overlay, change_instants, load_overlay, overlay_paths
 from reconciler.schedule import check_schedule
@@ -37,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, session: Session) -> int:
     settings = session.settings()
-    roots = args.paths or [session.root / settings.customers_dir]
+    roots = args.paths or [customers_dir(session.root, settings)]
     paths = _expand(roots)
     plan_paths = [] if args.paths else overlay_paths(session.root / settings.plans_dir)
     problems: list[Problem] = []

@@ -66,3 +66,14 @@ def test_bad_option_is_an_error_not_a_changes_exit(project: Path, run: Run) -> N
     outcome = run(project, "validate", "--format", "xml")
     assert outcome.code == 1
     assert "argument --format: invalid choice: 'xml'" in outcome.err
+
+
+def test_a_missing_customers_folder_is_an_error_not_an_empty_fleet(tmp_path: Path, run: Run) -> None:
+    (tmp_path / "reconciler.toml").write_text('customers_dir = "customer.d"\n')
+    outcome = run(tmp_path, "validate")
+    assert outcome.code == 1
+    assert outcome.err == (
+        f"error: {tmp_path / 'customer.d'}: no such folder; create it, or set customers_dir in "
+        "reconciler.toml to where the customer files are\n"
+    )
+    assert run(tmp_path, "plan").err == outcome.err
