@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import pwd
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -96,8 +98,15 @@ def add_customer_option(parser: argparse.ArgumentParser) -> None:
 
 
 def actor(environ: Mapping[str, str]) -> str:
-    """Who is running this, for audit records: the CI actor, else the login name."""
-    return environ.get("GITHUB_ACTOR") or environ.get("USER") or environ.get("LOGNAME") or "unknown"
+    """Who is running this, for audit records: the CI actor, else the login name, else the
+    account the process runs as (cron and containers often set no USER)."""
+    named = environ.get("GITHUB_ACTOR") or environ.get("USER") or environ.get("LOGNAME")
+    if named:
+        return named
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
+import pwd
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +17,7 @@ from conftest import Outcome, Run
 from sqlalchemy import update
 
 from reconciler import apply
+from reconciler.commands import actor
 from reconciler.commands.apply import _progress_bar
 from reconciler.providers.base import AuditContext
 from reconciler.providers.schema import customer as customer_table
@@ -382,3 +385,10 @@ def test_no_progress_bar_for_a_short_run() -> None:
     stream = io.StringIO()
     _progress_bar(stream)(1, 3, apply.Outcome("acme", "update", "applied"))
     assert stream.getvalue() == ""
+
+
+def test_the_actor_is_the_ci_user_then_the_login_then_the_account() -> None:
+    assert actor({"GITHUB_ACTOR": "octocat", "USER": "root"}) == "octocat"
+    assert actor({"USER": "dana"}) == "dana"
+    assert actor({"LOGNAME": "priya"}) == "priya"
+    assert actor({}) == pwd.getpwuid(os.getuid()).pw_name
