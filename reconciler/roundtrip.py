@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
@@ -68,7 +69,22 @@ def _represent_decimal(representer: RoundTripRepresenter, amount: Decimal) -> An
     return representer.represent_scalar("tag:yaml.org,2002:float", format(amount, "f"))
 
 
+# PyYAML's resolver is YAML 1.1's: what it reads as other than a string must be quoted.
+_YAML_1_1 = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
+
+
+def _represent_str(representer: RoundTripRepresenter, text: str) -> Any:
+    # We read YAML 1.2, where `NO`, `on` and `21:00` are strings. A YAML 1.1 reader (PyYAML,
+    # many editors and scripts) reads them as false, true and 1260: quote them, so every
+    # reader of a file we write sees the string we mean.
+    if _YAML_1_1.resolve(yaml.ScalarNode, text, (True, False)) != _STR:  # type: ignore[no-untyped-call]
+        return representer.represent_scalar(_STR, text, style='"')
+    return RoundTripRepresenter.represent_str(representer, text)
+
+
 _Representer.add_representer(Decimal, _represent_decimal)
+_Representer.add_representer(str, _represent_str)
 
 _SEQUENCE_ITEM = re.compile(r"^( *)- ", re.MULTILINE)
 _KEY_LINE = re.compile(r"^( *)[^\s#-][^:\n]*:", re.MULTILINE)

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import Run
 from sqlalchemy import text
 
 from reconciler.customers import customer_paths, load_customers
+from reconciler.importer import customer_text
 from reconciler.model import Customer
 from reconciler.providers.base import AuditContext
 
@@ -58,7 +60,7 @@ day_time_restriction:
   timezone: Europe/London
   windows:
     - from: 08:00
-      to: 18:00
+      to: "18:00"
       days: [mon]
 """
 
@@ -146,3 +148,15 @@ def test_import_of_a_key_not_live(spec: Any, run: Run, monkeypatch: pytest.Monke
     outcome = run(root, "import", "nobody")
     target = spec.make().describe().target
     assert (outcome.code, outcome.err) == (1, f"error: not in the live store ({target}): nobody\n")
+
+
+def test_strings_a_yaml_1_1_reader_would_misread_are_quoted(tmp_path: Path) -> None:
+    customer = Customer.model_validate({
+        "currency": "NOK",
+        "address": {"country": "NO", "city": "on"},
+        "day_time_restriction": {"timezone": "UTC", "windows": [{"from": "08:00", "to": "21:00"}]},
+    })
+    text = customer_text(tmp_path / "fjord.yaml", "fjord", customer, schema="x.json")
+    assert '  country: "NO"\n' in text and '  city: "on"\n' in text
+    assert '    - from: 08:00\n      to: "21:00"\n' in text
+    assert yaml.safe_load(text)["address"]["country"] == "NO"  # as PyYAML (YAML 1.1) reads it
