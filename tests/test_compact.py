@@ -17,6 +17,7 @@ from overlay_cases import INSTANTS, overlay_sets
 from reconciler.compact import fold_documents, plan_compaction
 from reconciler.config import Settings
 from reconciler.desired import load_desired
+from reconciler.errors import ReconcilerError
 from reconciler.overlays import Overlay
 from reconciler.schedule import documents_at
 
@@ -200,3 +201,12 @@ def test_compact_keeps_the_state_at_every_instant_from_its_date_on(
     assert documents_at(compacted, remaining, at) == documents_at(base, overlays, at)
     assert base == frozen
     assert all(overlay.until is None and overlay.effective_at < before for overlay in compaction.folded)
+
+
+def test_compact_refuses_a_date_in_the_future(project: Path) -> None:
+    with pytest.raises(ReconcilerError) as caught:
+        run_cli(project, "compact", "--before", "2026-12-02")
+    assert str(caught.value) == (
+        "--before 2026-12-02T00:00:00Z is in the future: compact folds only changes that have taken effect; "
+        "give an instant up to now (2026-11-27T10:00:00Z)"
+    )

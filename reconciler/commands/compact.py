@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.commands import Session, parse_instant
 from reconciler.compact import compaction_edits, plan_compaction, write_edits
 from reconciler.desired import load_schedule
-from reconciler.errors import ExitCode
+from reconciler.errors import ExitCode, ReconcilerError
 from reconciler.overlays import instant_text
 
 
@@ -27,6 +27,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, session: Session) -> int:
+    if args.before > session.now:
+        # Folding a change that is still to come would make it take effect at the next apply.
+        raise ReconcilerError(
+            f"--before {instant_text(args.before)} is in the future: compact folds only changes that "
+            f"have taken effect; give an instant up to now ({instant_text(session.now)})"
+        )
     settings = session.settings()
     base, overlays = load_schedule(session.root, settings)
     compaction = plan_compaction(overlays, args.before)
