@@ -2,19 +2,21 @@
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
+# The build backend's warnings about editable installs are noise in a demo or test log.
+PIP     := PYTHONWARNINGS=ignore $(BIN)/python -m pip
 
 .PHONY: demo test bench lint schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(PIP) install -q -e '.[test]'
 	touch $@ $(VENV)/.installed-demo
 
 ## demo: the main job on the embedded default (example customers, SQLite live store)
