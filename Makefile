@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 # The build backend's warnings about editable installs are noise in a demo or test log.
 PIP     := PYTHONWARNINGS=ignore $(BIN)/python -m pip
 
-.PHONY: demo test bench lint schema clean
+.PHONY: demo test bench schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
