@@ -10,6 +10,7 @@ Run by `make bench`. Figures are printed; nothing here asserts a time.
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import time
 from pathlib import Path
 
@@ -164,4 +165,6 @@ def test_plan_100k_with_1pct_changed_then_apply_10k(tmp_path: Path, capsys: pyte
             f"({t_desired / count * 1e6:.0f} µs/file), read live {t_live:.2f} s, diff {t_diff:.2f} s; "
             f"make_plan end to end {t_make:.2f} s"
             f"\napply {count // 10:,} updates: {t_apply:.2f} s ({t_apply / (count // 10) * 1e3:.2f} ms each)"
+            f"\npeak memory of the process (desired and live state of {count:,} customers, twice over): "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
         )
