@@ -17,7 +17,7 @@ import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,11 @@ from typing import Any
 from reconciler import __version__
 from reconciler.bulk import gc_paused
 from reconciler.loader import Load, LoadedDocument, load_document, read_source
-from reconciler.yaml12 import KeyPath
 
 # Bump when the loader's output changes shape or meaning.
-LOADER_REVISION = f"{__version__}/1"
+LOADER_REVISION = f"{__version__}/2"
 
-Entry = tuple[Any, Any, Any, Any]  # data, marks, key_marks, block_scalars
+Entry = dict[str, Any]  # a document's data: positions are found again from the file's bytes
 
 
 class DocumentCache:
@@ -51,12 +50,11 @@ class DocumentCache:
             self.misses += 1
             self._parsed.add(digest)
             document = load_document(path, content)
-            entry = (document.data, document.marks, document.key_marks, document.block_scalars)
+            entry = document.data
         else:
             self.hits += 1
         self._used[digest] = entry
-        data, marks, key_marks, block_scalars = entry
-        return LoadedDocument(path, data, marks, key_marks, block_scalars)
+        return LoadedDocument(path, entry, content)
 
     def save(self) -> None:
         """Keep what this run used, and what earlier runs stored while the cache stays small."""
@@ -66,10 +64,6 @@ class DocumentCache:
             self._write()
 
     def _write(self) -> None:
-        for digest in self._parsed:
-            # Plain (line, column) tuples pickle ~5x faster than Mark objects.
-            data, marks, key_marks, block_scalars = self._used[digest]
-            self._used[digest] = (data, _plain(marks), _plain(key_marks), block_scalars)
         entries = {**self._stored, **self._used} if len(self._stored) < 2 * len(self._used) + 1000 else self._used
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
@@ -79,10 +73,6 @@ class DocumentCache:
             os.replace(temporary, self.file)
         except OSError:
             return  # a read-only or full disk costs speed next time, nothing else
-
-
-def _plain(marks: Mapping[KeyPath, tuple[int, int]]) -> dict[KeyPath, tuple[int, int]]:
-    return {path: (mark[0], mark[1]) for path, mark in marks.items()}
 
 
 def _read_cache(file: Path) -> dict[bytes, Entry]:

@@ -18,8 +18,9 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.errors import InvalidInput, Problem
 from reconciler.yaml12 import KeyPath, Mark, dotted, parse_yaml, parse_yaml_bytes
@@ -35,29 +36,71 @@ TOML_SUFFIXES = frozenset({".toml"})
 SUFFIXES = (".yaml", ".yml", ".toml")
 
 
-@dataclass(frozen=True)
-class LoadedDocument:
-    """A file's top-level mapping and where each of its parts starts."""
+class Positions(NamedTuple):
+    """Where the parts of a document start: values and keys by key path, and which values
+    are block scalars (their content starts on the line after the mark)."""
 
-    path: Path
-    data: dict[str, Any]
-    # (line, column) pairs: `Mark`s from the parsers, plain tuples from the document cache.
     marks: Mapping[KeyPath, tuple[int, int]]
     key_marks: Mapping[KeyPath, tuple[int, int]]
     block_scalars: frozenset[KeyPath]
 
+
+NO_POSITIONS = Positions({}, {}, frozenset())
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A file's top-level mapping, and the bytes it was read from.
+
+    Positions are needed only to report an error, so they are not kept: the first call
+    that needs one reads `source` again. That keeps 100,000 loaded customers small, and
+    the document cache fast (it stores `data` alone).
+    """
+
+    path: Path
+    data: dict[str, Any]
+    source: bytes = b""
+
+    @cached_property
+    def positions(self) -> Positions:
+        return positions_of(self.path, self.source) if self.source else NO_POSITIONS
+
+    @property
+    def marks(self) -> Mapping[KeyPath, tuple[int, int]]:
+        return self.positions.marks
+
+    @property
+    def key_marks(self) -> Mapping[KeyPath, tuple[int, int]]:
+        return self.positions.key_marks
+
+    @property
+    def block_scalars(self) -> frozenset[KeyPath]:
+        return self.positions.block_scalars
+
     def locate(self, loc: Sequence[str | int], *, key: bool = False) -> Mark | None:
         """The mark of the longest prefix of LOC that has one; its key's mark when KEY and known."""
+        marks, key_marks, _ = self.positions
         for end in range(len(loc), -1, -1):
             prefix = tuple(loc[:end])
             if key:
-                key_mark = self.key_marks.get(prefix)
+                key_mark = key_marks.get(prefix)
                 if key_mark is not None:
                     return Mark(*key_mark)
-            mark = self.marks.get(prefix)
+            mark = marks.get(prefix)
             if mark is not None:
                 return Mark(*mark)
         return None
+
+
+def positions_of(path: Path, source: bytes) -> Positions:
+    """Positions in SOURCE, which `load_document` has already read without error."""
+    if source.startswith(codecs.BOM_UTF8):
+        source = source[len(codecs.BOM_UTF8) :]
+    if path.suffix.lower() in TOML_SUFFIXES:
+        scan = _TomlScan(source.decode("utf-8"), path)
+        return Positions(scan.marks, scan.key_marks, frozenset(scan.block_scalars))
+    _, marks, key_marks, block_scalars = parse_yaml_bytes(source, path)
+    return Positions(marks, key_marks, block_scalars)
 
 
 Load = Callable[[Path], "LoadedDocument"]
@@ -95,14 +138,14 @@ def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
         )
         raise InvalidInput([Problem(path, line, column, "", message)]) from None
     if suffix in TOML_SUFFIXES:
-        return _load_toml(path, text)
-    data, marks, key_marks, block_scalars = parse_yaml_bytes(content, path)
+        return LoadedDocument(path, _load_toml(path, text), content)
+    data, marks, _, _ = parse_yaml_bytes(content, path)
     if type(data) is not dict:
         mark = marks[()]
         kind = "a sequence" if type(data) is list else "null" if data is None else "a single value"
         message = f"the document is {kind}, not a mapping; write it as 'key: value' lines"
         raise InvalidInput([Problem(path, mark.line, mark.column, "", message)])
-    return LoadedDocument(path, data, marks, key_marks, block_scalars)
+    return LoadedDocument(path, data, content)
 
 
 def read_source(path: Path) -> bytes:
@@ -135,7 +178,7 @@ def _invalid(path: Path, message: str) -> InvalidInput:
 _TOML_POSITION = re.compile(r"(.*) \((?:at line (\d+), column (\d+)|at end of document)\)", re.DOTALL)
 
 
-def _load_toml(path: Path, text: str) -> LoadedDocument:
+def _load_toml(path: Path, text: str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -144,8 +187,7 @@ def _load_toml(path: Path, text: str) -> LoadedDocument:
     except (ValueError, RecursionError):
         # tomllib's own limits: an integer over 4300 digits, arrays nested ~1000 deep.
         raise _invalid(path, "the TOML holds a number too long or values nested too deep to read; simplify it") from None
-    scan = _TomlScan(text, path)
-    return LoadedDocument(path, data, scan.marks, scan.key_marks, frozenset(scan.block_scalars))
+    return data
 
 
 def _toml_syntax_problem(path: Path, text: str, error: str) -> Problem:

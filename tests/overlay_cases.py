@@ -26,7 +26,7 @@ def fake_overlay(
     customers: dict[str, Any], create: dict[str, Any],
 ) -> Overlay:
     path = Path("plans") / name
-    document = LoadedDocument(path, {"customers": customers, "create": create}, {}, {}, frozenset())
+    document = LoadedDocument(path, {"customers": customers, "create": create})
     return Overlay(path, effective_at, until, "reason", customers, create, document)
 
 
