@@ -7,13 +7,14 @@ handed in.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.errors import ConfigError, InvalidInput, Problem
+from reconciler.errors import InvalidInput
+from reconciler.loader import load_document
+from reconciler.validation import validate
 
 CONFIG_NAME = "reconciler.toml"
 
@@ -82,20 +83,14 @@ class Settings(_Section):
 
 
 def load_settings(root: Path) -> Settings:
-    """Read ROOT/reconciler.toml; all defaults when it does not exist."""
+    """Read ROOT/reconciler.toml; all defaults when it does not exist.
+
+    It is read like a customer file, so its errors name the line and field as theirs do.
+    """
     path = root / CONFIG_NAME
     if not path.exists():
         return Settings()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    try:
-        return Settings.model_validate(raw)
-    except ValidationError as exc:
-        raise InvalidInput(
-            Problem(path, None, None, ".".join(str(part) for part in error["loc"]), error["msg"])
-            for error in exc.errors()
-        ) from exc
+    result = validate(Settings, load_document(path))
+    if isinstance(result, list):
+        raise InvalidInput(result)
+    return result

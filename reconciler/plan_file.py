@@ -126,10 +126,10 @@ def load_plan(path: Path) -> Plan:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidInput([Problem(path, None, None, "", "no such plan file")]) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        column = getattr(exc, "colno", None)
-        raise InvalidInput([Problem(path, line, column, "", f"not a plan file: {exc}")]) from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInput([Problem(path, exc.lineno, exc.colno, "", f"not a plan file: {exc.msg}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput([Problem(path, None, None, "", f"not a plan file: not UTF-8 at byte {exc.start}")]) from exc
     validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda error: list(error.absolute_path))
     if errors:

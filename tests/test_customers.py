@@ -131,10 +131,22 @@ def test_an_oversize_file_is_refused(tmp_path: Path) -> None:
     assert len(problems) == 1 and "1 MiB" in problems[0]
 
 
-def test_settings_errors_name_the_field(tmp_path: Path) -> None:
-    _write(tmp_path, "reconciler.toml", "[safety]\nmax_updates = -1\n")
+def test_settings_errors_name_the_line_and_field(tmp_path: Path) -> None:
+    _write(tmp_path, "reconciler.toml", '[safety]\nmax_updates = -1\non_removal = "purge"\n\n[live]\nprovidr = "x"\n')
+    with pytest.raises(InvalidInput) as caught:
+        load_settings(tmp_path)
+    path = tmp_path / "reconciler.toml"
+    assert str(caught.value).splitlines() == [
+        f"{path}:2:15: safety.max_updates: must be at least 0, not -1",
+        f"{path}:3:14: safety.on_removal: 'purge' is not one of: deactivate, delete",
+        f"{path}:6:1: live.providr: unknown field 'providr'; did you mean 'provider'?",
+    ]
+
+
+def test_settings_syntax_errors_name_the_line(tmp_path: Path) -> None:
+    _write(tmp_path, "reconciler.toml", "[safety]\nmax_updates = \n")
     with pytest.raises(InvalidInput) as caught:
         load_settings(tmp_path)
     assert str(caught.value) == (
-        f"{tmp_path / 'reconciler.toml'}: safety.max_updates: Input should be greater than or equal to 0"
+        f"{tmp_path / 'reconciler.toml'}:2:15: TOML syntax error: invalid value; fix the syntax here"
     )

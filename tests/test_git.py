@@ -120,3 +120,13 @@ def test_plan_changed_since_follows_overlay_edits_and_config(tmp_path: Path, run
     assert run(repo.root, "plan", "--changed-since", "HEAD", "--at", "2026-11-21").out == run(
         repo.root, "plan", "--at", "2026-11-21"
     ).out
+
+
+def test_git_missing_from_path_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.errors import GitError
+    from reconciler.git import run_git
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GitError) as caught:
+        run_git(tmp_path, "status")
+    assert str(caught.value) == "git is not installed (no `git` on PATH)"

@@ -392,3 +392,18 @@ def test_the_actor_is_the_ci_user_then_the_login_then_the_account() -> None:
     assert actor({"USER": "dana"}) == "dana"
     assert actor({"LOGNAME": "priya"}) == "priya"
     assert actor({}) == pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_a_missing_or_garbled_plan_file_is_refused(project: Path, run: Run) -> None:
+    missing = project / "nope.json"
+    outcome = run(project, "apply", str(missing))
+    assert (outcome.code, outcome.err) == (1, f"error: {missing}: no such plan file\n")
+    garbled = project / "plan.json"
+    garbled.write_text('{"plan_id": \n')
+    outcome = run(project, "apply", str(garbled))
+    assert (outcome.code, outcome.err) == (
+        1, f"error: {garbled}:2:1: not a plan file: Expecting value\n"
+    )
+    garbled.write_bytes(b"\xff\xfe")
+    outcome = run(project, "apply", str(garbled))
+    assert (outcome.code, outcome.err) == (1, f"error: {garbled}: not a plan file: not UTF-8 at byte 0\n")
