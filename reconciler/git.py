@@ -12,7 +12,7 @@ import datetime as dt
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import git
 
@@ -78,6 +78,21 @@ def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
             raise GitError(f"{root}: not a git repository")
         raise GitError(f"git {args[0]} failed: {message.removeprefix('fatal: ')}")
     return result.stdout
+
+
+def removal_commits(root: Path, directory: str) -> dict[str, str]:
+    """File stem -> hash of the newest commit that deleted it from `directory` (relative to
+    `root`); empty outside a repository."""
+    try:
+        output = run_git(root, "log", "--diff-filter=D", "--name-only", "--format=%x00%H", "--", directory)
+    except GitError:
+        return {}
+    removed: dict[str, str] = {}
+    for entry in output.decode("utf-8", "replace").split("\0")[1:]:
+        commit, *names = entry.strip().splitlines()
+        for name in names:
+            removed.setdefault(PurePosixPath(name).stem, commit)
+    return removed
 
 
 def _text(root: Path, *args: str) -> str:

@@ -186,6 +186,8 @@ class PlanContext:
     owned_fields: tuple[str, ...] = ()
     safety: SafetySection = field(default_factory=SafetySection)
     allow_bulk: bool = False
+    # Customer key -> the commit that removed its file, for the note of a deactivation.
+    removed_in: Mapping[str, str] = field(default_factory=dict)
 
 
 def compute_plan(
@@ -289,7 +291,8 @@ def _plan_customer(
 
 def _removal(record: LiveCustomer, context: PlanContext) -> CustomerChange:
     action: Action = "delete" if context.safety.on_removal == "delete" else "deactivate"
-    where = f" in {context.commit[:7]}" if context.commit else ""
+    removed_in = context.removed_in.get(record.key)
+    where = f" in {removed_in[:7]}" if removed_in else ""
     return CustomerChange(
         record.key, action, (), None, fingerprint(record), record.version,
         note=f"removed from git{where}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 from reconciler import git
 from reconciler.bulk import gc_paused
@@ -19,7 +20,7 @@ from reconciler.loader import SUFFIXES, Load, load_document
 from reconciler.overlays import change_instants
 from reconciler.plan import Plan, PlanContext, compute_plan
 from reconciler.providers import create_provider
-from reconciler.providers.base import Provider
+from reconciler.providers.base import LiveCustomer, Provider
 
 
 def open_provider(settings: Settings, *, environ: Mapping[str, str], root: Path) -> Provider:
@@ -62,8 +63,19 @@ def make_plan(
             owned_fields=tuple(settings.owned_fields),
             safety=settings.safety,
             allow_bulk=allow_bulk,
+            removed_in=_removed_in(root, settings, desired, live),
         )
         return compute_plan(desired, live, context, only=only)
+
+
+def _removed_in(
+    root: Path, settings: Settings, desired: Mapping[str, Any], live: Mapping[str, LiveCustomer]
+) -> dict[str, str]:
+    """The commits that removed the files of live customers no longer in git (asked of git
+    only when there are such customers)."""
+    if not any(record.managed and record.active and key not in desired for key, record in live.items()):
+        return {}
+    return git.removal_commits(root, settings.customers_dir)
 
 
 def changed_keys(root: Path, settings: Settings, rev: str, at: dt.datetime) -> set[str] | None:

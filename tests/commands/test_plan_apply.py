@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import Outcome, Run
+from git_repos import GitRepo
 from sqlalchemy import update
 
 from reconciler import apply
@@ -407,3 +408,17 @@ def test_a_missing_or_garbled_plan_file_is_refused(project: Path, run: Run) -> N
     garbled.write_bytes(b"\xff\xfe")
     outcome = run(project, "apply", str(garbled))
     assert (outcome.code, outcome.err) == (1, f"error: {garbled}: not a plan file: not UTF-8 at byte 0\n")
+
+
+def test_a_deactivation_names_the_commit_that_removed_the_file(project: Path, run: Run) -> None:
+    repo = GitRepo(project)
+    repo.commit("Customers")
+    run(project, "apply", "--yes", "--at", AT).assert_success()
+    (project / "customers.d" / "kiwi-link.toml").unlink()
+    (project / ".gitignore").write_text(".reconciler/\n")
+    repo.commit("Kiwi Link has left us", author="priya", date="2026-02-01T00:00:00Z")
+    removed_in = repo.short()
+    repo.write("customers.d/tiny-co.yaml", "currency: USD\n")
+    repo.commit("Tiny Co", date="2026-03-01T00:00:00Z")
+    outcome = run(project, "plan", "--at", AT)
+    assert f"  - kiwi-link               deactivate (removed from git in {removed_in})\n" in outcome.out
