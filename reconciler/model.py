@@ -168,7 +168,22 @@ Tag = Annotated[
         description="A tag: letters, digits and _ . : / -, at most 64 characters.",
     ),
 ]
-ShortText = Annotated[str, Field(min_length=1, max_length=255)]
+def _no_control_characters(text: str) -> str:
+    # YAML's "\0" and TOML's "\u0000" escapes can put any character in a string; the
+    # platform's database refuses NUL, and no field means any control but tab and newline
+    # (nor half of a UTF-16 surrogate pair, which no database can store).
+    for character in text:
+        if (character < " " and character not in "\t\n\r") or character == "\x7f" or "\ud800" <= character <= "\udfff":
+            raise PydanticCustomError(
+                "control_character",
+                "contains the control character U+{code}; remove it",
+                {"code": f"{ord(character):04X}"},
+            )
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+ShortText = Annotated[Text, Field(min_length=1, max_length=255)]
 
 
 def _unique(values: list[Any]) -> list[Any]:
@@ -239,7 +254,7 @@ class Config(Frozen):
     tags: Annotated[list[Tag], AfterValidator(_unique)] = Field(
         default_factory=list, description="Free-form labels, each at most once."
     )
-    vars: str | None = Field(
+    vars: Text | None = Field(
         default=None,
         description="TOML text handed to routing scripts, stored verbatim and checked for TOML syntax.",
     )
@@ -307,7 +322,7 @@ class Address(Frozen):
     lines: list[ShortText] = Field(default_factory=list, max_length=4, description="Street address lines.")
     city: ShortText | None = Field(default=None, description="City.")
     region: ShortText | None = Field(default=None, description="State, county or region.")
-    postcode: Annotated[str, Field(min_length=1, max_length=16)] | None = Field(
+    postcode: Annotated[Text, Field(min_length=1, max_length=16)] | None = Field(
         default=None, description="Postal code."
     )
     country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2 country code.")
@@ -398,7 +413,7 @@ class Customer(Frozen):
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Call set-up timeouts in seconds.")
     address: Address = Field(default_factory=Address, description="Postal address.")
     verification: Verification = Field(default_factory=Verification, description="Verification state.")
-    notes: str | None = Field(default=None, max_length=10_000, description="Free text notes.")
+    notes: Text | None = Field(default=None, max_length=10_000, description="Free text notes.")
     day_time_restriction: DayTimeRestriction | None = Field(
         default=None, description="When calls are allowed (unset: at any time)."
     )

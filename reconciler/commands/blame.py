@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -11,6 +10,7 @@ from reconciler.commands import Session, add_at_option
 from reconciler.commands.log import utc
 from reconciler.errors import ExitCode
 from reconciler.history import BlameLine, customer_blame
+from reconciler.render import write_json
 from reconciler.render.values import show_value
 
 VALUE_WIDTH = 28
@@ -33,8 +33,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> int:
     lines = customer_blame(session.root, session.settings(), args.key, args.at or session.now)
     if args.format == "json":
-        json.dump([_json(line) for line in lines], session.stdout, indent=2, ensure_ascii=False)
-        session.stdout.write("\n")
+        write_json([_json(line) for line in lines], session.stdout)
     else:
         render_blame(lines, session.stdout, defaults=args.all)
     return int(ExitCode.OK)

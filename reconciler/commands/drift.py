@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from io import StringIO
 from typing import Any, TextIO
 
@@ -13,6 +12,7 @@ from reconciler.commands import Session, add_at_option, add_customer_option
 from reconciler.drift import ORIGIN_TEXT, CustomerDrift, Drift, FieldDrift, find_drift, written_text
 from reconciler.errors import ExitCode
 from reconciler.reconcile import open_provider
+from reconciler.render import write_json
 from reconciler.render.values import show_value
 
 FIELD_WIDTH = 22
@@ -40,8 +40,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
         audited = "audit" in provider.describe().capabilities
         drift = find_drift(plan, provider.read_audit if audited else None)
     if args.format == "json":
-        json.dump(_json(drift), session.stdout, indent=2, ensure_ascii=False)
-        session.stdout.write("\n")
+        write_json(_json(drift), session.stdout)
     elif args.format == "markdown":
         text = StringIO()
         render_drift(drift, text)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from reconciler.commands import Session
 from reconciler.errors import ExitCode
 from reconciler.history import LogEntry, customer_log
+from reconciler.render import write_json
 from reconciler.render.values import show_value
 
 FIELD_WIDTH = 24
@@ -32,8 +32,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> int:
     entries = customer_log(session.root, session.settings(), args.key)
     if args.format == "json":
-        json.dump([_json(entry) for entry in entries], session.stdout, indent=2, ensure_ascii=False)
-        session.stdout.write("\n")
+        write_json([_json(entry) for entry in entries], session.stdout)
     else:
         render_log(entries, session.stdout)
     return int(ExitCode.OK)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
@@ -15,6 +14,7 @@ from reconciler.diff import FieldChange
 from reconciler.errors import ExitCode
 from reconciler.git import commits_adding
 from reconciler.overlays import instant_text
+from reconciler.render import write_json
 from reconciler.render.values import show_value
 from reconciler.timeline import ScheduledChange, build_timeline
 
@@ -141,8 +141,7 @@ def _render_json(entries: Sequence[ScheduledChange], root: Path, out: TextIO) ->
             for key, changes in _by_customer(entries)
         ]
     }
-    json.dump(document, out, indent=2)
-    out.write("\n")
+    write_json(document, out)
 
 
 RENDERERS = {"text": _render_text, "markdown": _render_markdown, "json": _render_json}

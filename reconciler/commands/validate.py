@@ -7,7 +7,6 @@ every customer at every instant an overlay starts or ends (validation of the fut
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,6 +16,7 @@ from reconciler.customers import CustomerFile, customer_paths, load_customers
 from reconciler.desired import customers_dir
 from reconciler.errors import ExitCode, InvalidInput, Problem
 from reconciler.overlays import Overlay, change_instants, load_overlay, overlay_paths
+from reconciler.render import write_json
 from reconciler.schedule import check_schedule
 
 
@@ -101,8 +101,7 @@ def _report_json(problems: Sequence[Problem], file_count: int, out: TextIO) -> N
             for problem in problems
         ],
     }
-    json.dump(document, out, indent=2)
-    out.write("\n")
+    write_json(document, out)
 
 
 def _report_github(problems: Sequence[Problem], file_count: int, out: TextIO) -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TextIO
+# Not `import json`: the submodule reconciler.render.json would replace it here once imported.
+from json import dump as dump_json
+from typing import Any, Protocol, TextIO
 
 from reconciler.plan import Plan
 
 
 class Renderer(Protocol):
     def render(self, plan: Plan, out: TextIO) -> None: ...
+
+
+def write_json(document: Any, out: TextIO) -> None:
+    """Every command's JSON output: indented, UTF-8 as is, one trailing newline."""
+    dump_json(document, out, indent=2, ensure_ascii=False)
+    out.write("\n")
 
 
 def renderer(name: str, *, color: bool = False) -> Renderer:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TextIO
 
 from reconciler.plan import Plan
+from reconciler.render import write_json
 
 
 class JsonRenderer:
     def render(self, plan: Plan, out: TextIO) -> None:
-        json.dump(plan.to_json(), out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        write_json(plan.to_json(), out)

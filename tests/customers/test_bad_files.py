@@ -58,6 +58,7 @@ EXPECTED: dict[str, list[str]] = {
     "minimum-payment-negative.yaml": [":2:18: minimum_payment: must be at least 0, not -1"],
     "missing-currency.yaml": [":1:1: currency: is required"],
     "money-as-text-nonsense.yaml": [":2:14: debit_limit: 'lots' is not a decimal number"],
+    "notes-control-character.yaml": [":2:8: notes: contains the control character U+0000; remove it"],
     "not-a-mapping.yaml": [":1:1: the document is a sequence, not a mapping; write it as 'key: value' lines"],
     "p-asserted-id-unknown.yaml": [
         ":3:18: config.p_asserted_id: 'always' is not one of: default, remove, if_available, required"

@@ -58,7 +58,7 @@ customers = st.fixed_dictionaries(
     },
     optional={
         "name": text,
-        "notes": st.text(max_size=200),
+        "notes": st.text(st.characters(exclude_categories=("Cc", "Cs")) | st.sampled_from("\t\n"), max_size=200),
         "config": st.fixed_dictionaries(
             {},
             optional={
