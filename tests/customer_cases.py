@@ -16,7 +16,12 @@ def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), strategy)
 
 
-text = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ABC-0123456789éß'\"", min_size=1, max_size=30).filter(str.strip)
+# Text a YAML or TOML writer must quote or escape: indicators, quotes, words YAML 1.1 reads
+# as booleans or null, numbers, leading and trailing spaces, non-ASCII.
+text = st.one_of(
+    st.text(alphabet="abcXYZ 0189éß-_:#{}[],&*!|>'\"%@`\\", min_size=1, max_size=30),
+    st.sampled_from(["yes", "NO", "on", "null", "~", "1.50", "0x1F", "21:00", "2026-12-01", " padded ", "-", "- x"]),
+).filter(str.strip)
 tags = st.lists(st.from_regex(r"[a-z0-9][a-z0-9_.:/-]{0,10}", fullmatch=True), max_size=4, unique=True)
 clock = st.sampled_from(["00:00", "06:30", "08:00", "12:15", "18:00", "21:00", "23:59", "24:00"])
 
