@@ -1,5 +1,5 @@
-"""History in git: `log` (the commits that changed a customer's definition), `blame` (the
-commit behind each current value) and `diff` (desired state between two revisions).
+"""History in git: `log` (the commits that changed a customer's definition) and `blame` (the
+commit behind each current value). Desired state between two revisions is `revisions`.
 
 A customer's definition is its file in customers.d/ (followed across renames, by git's
 rename detection and by `renamed_from`) plus its entry in every overlay of plans/ that
@@ -10,26 +10,22 @@ parsed once.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from reconciler import git
-from reconciler.config import CONFIG_NAME, Settings, load_settings
+from reconciler.config import Settings
 from reconciler.desired import load_desired, load_plans
-from reconciler.diff import NOT_LIVE_FIELDS, FieldChange, diff_customers, money_text
+from reconciler.diff import NOT_LIVE_FIELDS, FieldChange, money_text
 from reconciler.documents import flatten
 from reconciler.errors import InvalidInput, ReconcilerError
 from reconciler.loader import SUFFIXES, load_document
-from reconciler.model import Customer
 from reconciler.overlays import effective_instant, instant_text
-from reconciler.plan import Action, CustomerChange, Plan
 from reconciler.schedule import in_effect
 
 
@@ -292,91 +288,6 @@ def _uncommitted(root: Path, files: set[str], key: str, plans_dir: str) -> dict[
             before, now = _entry_for(before, {key}) or {}, _entry_for(now, {key}) or {}
         result[name] = {change.path for change in _diff(before, now)}
     return result
-
-
-# --- desired state between two revisions ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Side:
-    """One end of a range: a commit, or the working tree (commit None)."""
-
-    label: str
-    commit: str | None
-    merge_base: bool = False  # the commit is the merge base of `label` and the other side
-
-
-def resolve_range(root: Path, text: str | None) -> tuple[Side, Side]:
-    """`A..B`, `A...B` (from their merge base), `A` (A..working tree), or None: the merge base
-    with the upstream branch (else origin/main, else main) up to the working tree."""
-    if text is None:
-        name, base = git.default_base(root)
-        return Side(name, base, merge_base=True), Side(git.WORKTREE, None)
-    if "..." in text:
-        left, right = (part or "HEAD" for part in text.split("...", 1))
-        right_commit = git.resolve(root, right)
-        base = git.merge_base(root, git.resolve(root, left), right_commit)
-        return Side(left, base, merge_base=True), Side(right, right_commit)
-    if ".." in text:
-        left, right = (part or "HEAD" for part in text.split("..", 1))
-        return Side(left, git.resolve(root, left)), Side(right, git.resolve(root, right))
-    return Side(text, git.resolve(root, text)), Side(git.WORKTREE, None)
-
-
-def desired_at_side(root: Path, side: Side, at: dt.datetime) -> tuple[dict[str, Customer], Settings]:
-    """Desired state at `at` as the repository held it at `side`, with that side's settings."""
-    if side.commit is None:
-        settings = load_settings(root)
-        return load_desired(root, settings, at), settings
-    current = load_settings(root)
-    with tempfile.TemporaryDirectory(prefix="reconciler-rev-") as folder:
-        tree = Path(folder)
-        git.materialise(root, side.commit, [current.customers_dir, current.plans_dir, CONFIG_NAME], tree)
-        try:
-            settings = load_settings(tree)
-            return load_desired(tree, settings, at), settings
-        except InvalidInput as exc:
-            raise InvalidInput(
-                dataclasses.replace(problem, path=Path(f"{side.label}:{problem.path.relative_to(tree)}"))
-                for problem in exc.problems
-            ) from exc
-
-
-def diff_revisions(root: Path, before: Side, after: Side, at: dt.datetime) -> Plan:
-    """The change in desired state from `before` to `after`, as a plan against git itself."""
-    old, _ = desired_at_side(root, before, at)
-    new, settings = desired_at_side(root, after, at)
-    revision = git.current_revision(root) if after.commit is None else git.Revision(after.commit, False)
-    return Plan(
-        at=at, commit=revision.commit, dirty=revision.dirty, provider="git",
-        target=f"git {before.label}{'...' if before.merge_base else '..'}{after.label}",
-        changes=tuple(desired_changes(old, new, owned=settings.owned_fields, customers_dir=settings.customers_dir)),
-    )
-
-
-def desired_changes(
-    before: Mapping[str, Customer], after: Mapping[str, Customer], *, owned: Sequence[str] = (),
-    customers_dir: str = "customers.d",
-) -> Iterator[CustomerChange]:
-    """Per customer: created, updated, renamed or removed between two desired states."""
-    claimed: set[str] = set()
-    for key in sorted(after):
-        customer, old, renamed_from = after[key], before.get(key), None
-        if old is None:
-            renamed_from = next((name for name in customer.renamed_from if name in before and name not in after), None)
-            old = before.get(renamed_from) if renamed_from else None
-        if renamed_from:
-            claimed.add(renamed_from)
-        if old is None:
-            note = f"{customer.currency}, {customer.channels} channels, {customer.flow_speed} cps, {customer.status}"
-            yield CustomerChange(key, "create", tuple(diff_customers(None, customer)), customer.document(), None, None, note=note)
-            continue
-        changes = tuple(diff_customers(old, customer, owned=owned))
-        if changes or renamed_from:
-            action: Action = "rename" if renamed_from else "update"
-            yield CustomerChange(key, action, changes, customer.document(), None, None, renamed_from=renamed_from)
-    for key in sorted(before.keys() - after.keys() - claimed):
-        yield CustomerChange(key, "deactivate", (), None, None, None, note=f"removed from {customers_dir.strip('/')}/")
 
 
 # --- helpers ------------------------------------------------------------------------------

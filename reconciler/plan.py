@@ -262,7 +262,7 @@ def _plan_customer(
     if record is None:
         return CustomerChange(
             key, "create", tuple(diff_customers(None, customer)), _document(customer), None, None,
-            note=_create_note(customer),
+            note=create_note(customer),
         )
     if customer.currency != record.customer.currency:
         return Blocked(
@@ -312,7 +312,8 @@ def _document(customer: Customer) -> dict[str, Any]:
     return customer.document()
 
 
-def _create_note(customer: Customer) -> str:
+def create_note(customer: Customer) -> str:
+    """What a reviewer needs to see of a new customer at a glance."""
     return f"{customer.currency}, {customer.channels} channels, {customer.flow_speed} cps, {customer.status}"
 
 

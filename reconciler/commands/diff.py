@@ -11,8 +11,8 @@ from typing import Any
 
 from reconciler.commands import Session, add_at_option
 from reconciler.errors import ExitCode
-from reconciler.history import diff_revisions, resolve_range
 from reconciler.render import FORMATS, renderer
+from reconciler.revisions import diff_revisions, resolve_range
 
 
 def add_parser(subparsers: Any) -> None:
