@@ -10,17 +10,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import git
 from reconciler.config import CONFIG_NAME, Settings, load_settings
 from reconciler.desired import load_desired
-from reconciler.diff import diff_customers
 from reconciler.errors import InvalidInput
 from reconciler.model import Customer
-from reconciler.plan import Action, CustomerChange, Plan, create_note
+from reconciler.plan import Plan, PlanContext, compute_plan
+from reconciler.providers.base import LiveCustomer, ProviderInfo
 
 
 @dataclass(frozen=True)
@@ -69,39 +68,22 @@ def desired_at_side(root: Path, side: Side, at: dt.datetime) -> tuple[dict[str, 
 
 
 def diff_revisions(root: Path, before: Side, after: Side, at: dt.datetime) -> Plan:
-    """The change in desired state from `before` to `after`, as a plan against git itself."""
+    """The change in desired state from `before` to `after`, as a plan against git itself.
+
+    `before` stands in for the live platform, so a reviewer sees what the plan after the
+    merge will do, blocked changes (a currency change) and safety thresholds included.
+    """
     old, _ = desired_at_side(root, before, at)
     new, settings = desired_at_side(root, after, at)
     revision = git.current_revision(root) if after.commit is None else git.Revision(after.commit, False)
-    return Plan(
-        at=at, commit=revision.commit, dirty=revision.dirty, provider="git",
-        target=f"git {before.label}{'...' if before.merge_base else '..'}{after.label}",
-        changes=tuple(desired_changes(old, new, owned=settings.owned_fields, customers_dir=settings.customers_dir)),
+    target = f"git {before.label}{'...' if before.merge_base else '..'}{after.label}"
+    context = PlanContext(
+        at=at,
+        commit=revision.commit,
+        dirty=revision.dirty,
+        provider=ProviderInfo("git", target, frozenset()),
+        owned_fields=tuple(settings.owned_fields),
+        safety=settings.safety,
     )
-
-
-def desired_changes(
-    before: Mapping[str, Customer], after: Mapping[str, Customer], *, owned: Sequence[str] = (),
-    customers_dir: str = "customers.d",
-) -> Iterator[CustomerChange]:
-    """Per customer: created, updated, renamed or removed between two desired states."""
-    claimed: set[str] = set()
-    for key in sorted(after):
-        customer, old, renamed_from = after[key], before.get(key), None
-        if old is None:
-            renamed_from = next((name for name in customer.renamed_from if name in before and name not in after), None)
-            old = before.get(renamed_from) if renamed_from else None
-        if renamed_from:
-            claimed.add(renamed_from)
-        if old is None:
-            yield CustomerChange(
-                key, "create", tuple(diff_customers(None, customer)), customer.document(), None, None,
-                note=create_note(customer),
-            )
-            continue
-        changes = tuple(diff_customers(old, customer, owned=owned))
-        if changes or renamed_from:
-            action: Action = "rename" if renamed_from else "update"
-            yield CustomerChange(key, action, changes, customer.document(), None, None, renamed_from=renamed_from)
-    for key in sorted(before.keys() - after.keys() - claimed):
-        yield CustomerChange(key, "deactivate", (), None, None, None, note=f"removed from {customers_dir.strip('/')}/")
+    as_if_live = {key: LiveCustomer(key, customer, 0, managed=True, active=True) for key, customer in old.items()}
+    return compute_plan(new, as_if_live, context)

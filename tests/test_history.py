@@ -165,7 +165,7 @@ def test_diff_of_the_working_tree_against_the_upstream_merge_base(repo: GitRepo,
     assert outcome.code == 2
     assert outcome.out.splitlines()[1:] == [
         "  + northwind               create (EUR, 20 channels, 0 cps, active)",
-        "  - kiwi                    deactivate (removed from customers.d/)",
+        "  - kiwi                    deactivate (removed from git)",
         "1 to create, 0 to update, 1 to deactivate, 0 blocked.",
     ]
     assert " · git main...working tree" in outcome.out.splitlines()[0]
@@ -199,4 +199,19 @@ def test_diff_three_dots_starts_at_the_merge_base(repo: GitRepo, run: Run) -> No
         "  ~ kiwi                    update",
         "      channels              8 -> 12",
         "0 to create, 1 to update, 0 to deactivate, 0 blocked.",
+    ]
+
+
+def test_diff_shows_what_the_plan_will_block(tmp_path: Path, run: Run) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("customers.d/globex.yaml", "currency: EUR\nchannels: 10\n")
+    repo.commit("Globex")
+    repo.write("customers.d/globex.yaml", "currency: USD\nchannels: 10\n")
+    outcome = run(repo.root, "diff", "HEAD", "--detailed-exitcode")
+    assert outcome.code == 2
+    assert outcome.out.splitlines()[1:] == [
+        "  ! globex                  blocked: currency EUR -> USD; the platform fixes a customer's",
+        "                            currency at creation. Create a new customer in USD instead (a",
+        "                            new file), and deactivate this one by removing its file.",
+        "0 to create, 0 to update, 0 to deactivate, 1 blocked.",
     ]

@@ -37,4 +37,6 @@ def run(args: argparse.Namespace, session: Session) -> int:
     before, after = resolve_range(session.root, args.range)
     plan = diff_revisions(session.root, before, after, args.at or session.now)
     renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
-    return int(ExitCode.CHANGES if args.detailed_exitcode and plan.changes else ExitCode.OK)
+    # A blocked change is a change in git too; the live `plan` is what exits 3 for it.
+    changed = bool(plan.changes or plan.blocked)
+    return int(ExitCode.CHANGES if args.detailed_exitcode and changed else ExitCode.OK)
