@@ -6,7 +6,7 @@ shows a reviewer everything that is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from reconciler.errors import InvalidInput, Problem
 from reconciler.loader import SUFFIXES as SUFFIXES
 from reconciler.loader import Load, LoadedDocument, document_paths, load_document
 from reconciler.model import KEY_RE, Customer
-from reconciler.validation import field_path, validate
+from reconciler.validation import validate
 
 
 @dataclass(frozen=True)
@@ -139,15 +139,4 @@ def _listing(values: list[str]) -> str:
 
 
 def _problem(customer_file: CustomerFile, loc: tuple[str | int, ...], message: str) -> Problem:
-    mark = customer_file.document.locate(loc)
-    return Problem(
-        customer_file.document.path,
-        mark.line if mark else None,
-        mark.column if mark else None,
-        field_path(loc),
-        message,
-    )
-
-
-def by_key(customer_files: Mapping[str, CustomerFile]) -> dict[str, Customer]:
-    return {key: customer_file.customer for key, customer_file in customer_files.items()}
+    return customer_file.document.problem(loc, message)

@@ -91,6 +91,12 @@ class LoadedDocument:
                 return Mark(*mark)
         return None
 
+    def problem(self, loc: Sequence[str | int], message: str, *, key: bool = False) -> Problem:
+        """A problem with the field at LOC, placed as precisely as `locate` can."""
+        mark = self.locate(loc, key=key)
+        line, column = (mark.line, mark.column) if mark else (None, None)
+        return Problem(self.path, line, column, dotted(tuple(loc)), message)
+
 
 def positions_of(path: Path, source: bytes) -> Positions:
     """Positions in SOURCE, which `load_document` has already read without error."""

@@ -149,10 +149,9 @@ def load_overlay(path: Path, *, load: Load = load_document) -> Overlay | list[Pr
     if isinstance(result, list):
         return result
     if result.until is not None and result.until <= effective_at:
-        mark = document.locate(("until",))
         return [
-            Problem(
-                path, mark.line if mark else None, mark.column if mark else None, "until",
+            document.problem(
+                ("until",),
                 f"{instant_text(result.until)} is not after the change takes effect "
                 f"({instant_text(effective_at)}, from the file name); set a later instant or remove until",
             )

@@ -159,10 +159,7 @@ def _unknown_customer(overlay: Overlay, key: str, documents: Mapping[str, Any], 
 
 
 def _overlay_problem(overlay: Overlay, loc: Loc, key: bool, message: str) -> Problem:
-    mark = overlay.document.locate(loc, key=key)
-    return Problem(
-        overlay.path, mark.line if mark else None, mark.column if mark else None, field_path(loc), message
-    )
+    return overlay.document.problem(loc, message, key=key)
 
 
 # --- attributing a refused result ---------------------------------------------------------
