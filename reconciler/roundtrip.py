@@ -69,16 +69,24 @@ def _represent_decimal(representer: RoundTripRepresenter, amount: Decimal) -> An
     return representer.represent_scalar("tag:yaml.org,2002:float", format(amount, "f"))
 
 
-# PyYAML's resolver is YAML 1.1's: what it reads as other than a string must be quoted.
-_YAML_1_1 = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
+
+
+def _plain_is_safe(text: str) -> bool:
+    """Whether TEXT written plain reads back as itself to libyaml with YAML 1.1 rules, in a
+    flow list: the strictest place it can stand, and the oldest rules a reader may use."""
+    try:
+        return bool(yaml.load(f"[{text}]", Loader=yaml.CSafeLoader) == [text])
+    except yaml.YAMLError:
+        return False
 
 
 def _represent_str(representer: RoundTripRepresenter, text: str) -> Any:
     # We read YAML 1.2, where `NO`, `on` and `21:00` are strings. A YAML 1.1 reader (PyYAML,
-    # many editors and scripts) reads them as false, true and 1260: quote them, so every
-    # reader of a file we write sees the string we mean.
-    if _YAML_1_1.resolve(yaml.ScalarNode, text, (True, False)) != _STR:  # type: ignore[no-untyped-call]
+    # many editors and scripts) reads them as false, true and 1260, and libyaml refuses some
+    # plain scalars ruamel would write in a flow list (`[:0]`): quote them, so every reader
+    # of a file we write sees the string we mean.
+    if not _plain_is_safe(text):
         return representer.represent_scalar(_STR, text, style='"')
     return RoundTripRepresenter.represent_str(representer, text)
 

@@ -160,3 +160,12 @@ def test_strings_a_yaml_1_1_reader_would_misread_are_quoted(tmp_path: Path) -> N
     assert '  country: "NO"\n' in text and '  city: "on"\n' in text
     assert '    - from: 08:00\n      to: "21:00"\n' in text
     assert yaml.safe_load(text)["address"]["country"] == "NO"  # as PyYAML (YAML 1.1) reads it
+
+
+def test_a_string_libyaml_would_refuse_plain_in_a_flow_list_is_quoted(tmp_path: Path) -> None:
+    customer = Customer.model_validate({"currency": "USD", "address": {"lines": [":0", "a, b", "[x]"]}})
+    path = tmp_path / "acme.yaml"
+    text = customer_text(path, "acme", customer, schema="x.json")
+    assert '  lines: [":0", "a, b", "[x]"]\n' in text
+    path.write_text(text)
+    assert load_customers([path])["acme"].customer.address.lines == [":0", "a, b", "[x]"]
