@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.bulk import gc_paused
-from reconciler.diff import diff_customers
-from reconciler.errors import ExitCode, LockHeld, ProviderError, StalePlan, UnsafePlan
-from reconciler.plan import CustomerChange, Plan, fingerprint
+from reconciler.errors import LockHeld, ProviderError, StalePlan, UnsafePlan
+from reconciler.gc_pause import gc_paused
+from reconciler.model.diff import diff_customers
+from reconciler.plan.plan import Action, CustomerChange, Plan, fingerprint
 from reconciler.providers.base import AuditContext, Lease, LiveCustomer, Provider
 
 Status = Literal["applied", "skipped", "failed", "stale", "blocked"]
@@ -24,9 +24,11 @@ STATUSES: tuple[Status, ...] = ("applied", "skipped", "failed", "stale", "blocke
 
 
 @dataclass(frozen=True)
-class Outcome:
+class CustomerResult:
+    """What became of one customer of the plan."""
+
     key: str
-    action: str
+    action: Action | None  # None: a blocked customer, which the plan holds no action for
     status: Status
     message: str = ""
 
@@ -34,22 +36,13 @@ class Outcome:
 @dataclass(frozen=True)
 class ApplyReport:
     plan_id: str
-    outcomes: tuple[Outcome, ...]
+    results: tuple[CustomerResult, ...]
 
     def counts(self) -> dict[Status, int]:
         counts = dict.fromkeys(STATUSES, 0)
-        for outcome in self.outcomes:
-            counts[outcome.status] += 1
+        for result in self.results:
+            counts[result.status] += 1
         return counts
-
-    @property
-    def exit_code(self) -> ExitCode:
-        counts = self.counts()
-        if counts["failed"] or counts["stale"]:
-            return ExitCode.PARTIAL if counts["applied"] else ExitCode.ERROR
-        if counts["blocked"]:
-            return ExitCode.BLOCKED
-        return ExitCode.OK
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ class LockPolicy:
     sleep: Callable[[float], None]
 
 
-Progress = Callable[[int, int, Outcome], None]
+Progress = Callable[[int, int, CustomerResult], None]
 
 
 @contextmanager
@@ -109,8 +102,8 @@ def apply_plan(
             + "\n  ".join(plan.bulk_blocked)
         )
     changes = [change for change in plan.changes if only is None or change.key in only]
-    outcomes: list[Outcome] = [
-        Outcome(blocked.key, "blocked", "blocked", blocked.reason)
+    results: list[CustomerResult] = [
+        CustomerResult(blocked.key, None, "blocked", blocked.reason)
         for blocked in plan.blocked
         if only is None or blocked.key in only
     ]
@@ -132,12 +125,12 @@ def apply_plan(
             # the next run redoes; the lease is renewed between batches, outside them.
             with provider.transaction():
                 for done, (change, verdict) in enumerate(checked[start:start + batch_size], start=start + 1):
-                    outcome = _carry_out(change, verdict, provider, audit)
-                    outcomes.append(outcome)
+                    result = _carry_out(change, verdict, provider, audit)
+                    results.append(result)
                     if progress is not None:
-                        progress(done, total, outcome)
+                        progress(done, total, result)
             keep_alive()
-    return ApplyReport(plan.plan_id, tuple(outcomes))
+    return ApplyReport(plan.plan_id, tuple(results))
 
 
 def _keys_read(changes: list[CustomerChange]) -> set[str]:
@@ -157,20 +150,20 @@ class Verdict:
 
 def _check(change: CustomerChange, live: Mapping[str, LiveCustomer]) -> Verdict:
     current = live.get(change.renamed_from or change.key)
-    if change.action == "rename" and current is None:
+    if change.action is Action.RENAME and current is None:
         # A crash between the rename and the update leaves the record at its new key.
         current = live.get(change.key)
-    if change.action == "create":
+    if change.action is Action.CREATE:
         if current is None:
             return Verdict("go")
         if _matches(current, change):
             return Verdict("done", "already created")
         return Verdict("stale", "it was created live since the plan")
     if current is None:
-        if change.action in ("deactivate", "delete"):
+        if change.action.is_removal:
             return Verdict("done", "already gone")
         return Verdict("stale", "it no longer exists live")
-    if change.action == "deactivate" and not current.active:
+    if change.action is Action.DEACTIVATE and not current.active:
         return Verdict("done", "already inactive")
     if fingerprint(current) == change.fingerprint:
         return Verdict("go", record=current)
@@ -180,7 +173,7 @@ def _check(change: CustomerChange, live: Mapping[str, LiveCustomer]) -> Verdict:
 
 
 def _matches(current: LiveCustomer, change: CustomerChange) -> bool:
-    return current.active and change.desired is not None and current.customer == change.desired_customer()
+    return current.active and change.desired is not None and current.customer == change.desired
 
 
 def _what_moved(change: CustomerChange, current: LiveCustomer) -> str:
@@ -190,7 +183,7 @@ def _what_moved(change: CustomerChange, current: LiveCustomer) -> str:
     planned = {field_change.path: field_change.before for field_change in change.changes}
     now = {
         field_change.path: field_change.before
-        for field_change in diff_customers(current.customer, change.desired_customer())
+        for field_change in diff_customers(current.customer, change.desired)
     }
     moved = []
     for path in sorted(planned.keys() | now.keys()):
@@ -203,22 +196,24 @@ def _what_moved(change: CustomerChange, current: LiveCustomer) -> str:
     return "; ".join(moved) or "its live record changed since the plan"
 
 
-def _carry_out(change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext) -> Outcome:
+def _carry_out(change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext) -> CustomerResult:
     if verdict.kind != "go":
         status: Status = "skipped" if verdict.kind == "done" else "stale"
-        return Outcome(change.key, change.action, status, verdict.reason)
-    record = verdict.record
+        return CustomerResult(change.key, change.action, status, verdict.reason)
+    record, desired = verdict.record, change.desired
     try:
         if record is None:
-            provider.create(change.key, change.desired_customer(), audit)
-        elif change.action in ("update", "rename"):
+            assert desired is not None  # a create carries its customer
+            provider.create(change.key, desired, audit)
+        elif change.action.writes_fields:
+            assert desired is not None
             if record.key != change.key:
                 record = provider.rename(record.key, change.key, record.version, audit)
-            provider.update(change.key, change.desired_customer(), record.version, audit)
-        elif change.action == "deactivate":
+            provider.update(change.key, desired, record.version, audit)
+        elif change.action is Action.DEACTIVATE:
             provider.deactivate(change.key, record.version, audit)
         else:
             provider.delete(change.key, record.version, audit)
     except ProviderError as exc:
-        return Outcome(change.key, change.action, "failed", str(exc))
-    return Outcome(change.key, change.action, "applied")
+        return CustomerResult(change.key, change.action, "failed", str(exc))
+    return CustomerResult(change.key, change.action, "applied")

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.documents.loader import load_document
+from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput
-from reconciler.loader import load_document
-from reconciler.validation import validate
 
 CONFIG_NAME = "reconciler.toml"
 

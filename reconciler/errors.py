@@ -1,25 +1,14 @@
-"""The handled errors: each is a failure a user can act on, with the exit code it maps to.
+"""The handled errors: each is a failure a user can act on, and says what to do.
 
-Anything raised that is not a `ReconcilerError` is a bug, and the CLI shows its traceback.
+Every handled error type lives here. The CLI boundary (`cli`) maps them to exit codes;
+anything raised that is not a `ReconcilerError` is a bug, and the CLI shows its traceback.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-
-class ExitCode(enum.IntEnum):
-    """The same for every command (DESIGN.md, "Exit codes")."""
-
-    OK = 0
-    ERROR = 1
-    CHANGES = 2
-    BLOCKED = 3
-    PARTIAL = 4
-    INTERRUPTED = 130
 
 
 @dataclass(frozen=True, order=True)
@@ -44,8 +33,6 @@ class Problem:
 class ReconcilerError(Exception):
     """Base of every handled error. `str(error)` is the message shown to the user."""
 
-    exit_code: ExitCode = ExitCode.ERROR
-
 
 class InvalidInput(ReconcilerError):
     """One or more input files are invalid; every problem found is listed at once."""
@@ -66,8 +53,6 @@ class ConfigError(ReconcilerError):
 class UnsafePlan(ReconcilerError):
     """A plan breaks a safety rule (a threshold, a change the platform forbids)."""
 
-    exit_code = ExitCode.BLOCKED
-
 
 class StalePlan(ReconcilerError):
     """A saved plan no longer matches the live records it was computed against."""
@@ -87,3 +72,15 @@ class LockHeld(ProviderError):
 
 class GitError(ReconcilerError):
     """A git operation failed: not a repository, unknown revision, ..."""
+
+
+class UsageError(ReconcilerError):
+    """Bad command-line arguments, or a command used where it cannot run (no terminal to confirm on)."""
+
+
+class UnknownCustomer(ReconcilerError):
+    """A customer key that no file, commit or live record has."""
+
+
+class ExistingFile(ReconcilerError):
+    """A file the command would write is already there, and replacing it was not asked for."""

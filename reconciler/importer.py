@@ -14,21 +14,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from reconciler.customers import load_customers
-from reconciler.diff import money_text
-from reconciler.errors import ReconcilerError
-from reconciler.loader import SUFFIXES
-from reconciler.model import Customer
+from reconciler.desired.customers import load_customers
+from reconciler.documents.edit import new_text
+from reconciler.documents.loader import SUFFIXES
+from reconciler.errors import ExistingFile
+from reconciler.model.customer import Customer
+from reconciler.model.fields import DECIMAL_FIELDS, LEAF_MAPS, MONEY_FIELDS, canonical_document
 from reconciler.providers.base import LiveCustomer
-from reconciler.render.values import MONEY_FIELDS
-from reconciler.roundtrip import new_text
 
 Format = Literal["yaml", "toml"]
 SCHEMA = "schemas/customer.schema.json"
-
-
-class ExistingFile(ReconcilerError):
-    """A customer file is already there and --overwrite was not given."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +71,10 @@ def customer_text(path: Path, key: str, customer: Customer, *, schema: str, head
 
 
 def minimal_document(key: str, customer: Customer) -> dict[str, Any]:
-    """The customer's document without defaults, in the model's order; money as exact decimals."""
-    document = customer.model_dump(by_alias=True)
-    defaults = Customer(currency=customer.currency).model_dump(by_alias=True)
+    """The customer's canonical document without defaults, in the form's order; decimals as
+    `Decimal` of their canonical text, so they are written as numbers (25000.00, 7.5)."""
+    document = canonical_document(customer)
+    defaults = canonical_document(Customer(currency=customer.currency))
     minimal = _prune(document, defaults, "")
     if minimal.get("name") == key:
         del minimal["name"]
@@ -94,24 +90,23 @@ def _prune(document: Mapping[str, Any], defaults: Mapping[str, Any] | None, pref
         default = defaults.get(name) if defaults is not None else None
         if value is None or (defaults is not None and name in defaults and value == default):
             continue
-        if isinstance(value, Mapping) and path != "config.portal_access":
+        if isinstance(value, Mapping) and path not in LEAF_MAPS:
             branch = _prune(value, default if isinstance(default, Mapping) else None, f"{path}.")
             if branch:
                 kept[name] = branch
             continue
-        kept[name] = _exact(path, value)
+        kept[name] = _written(path, value)
     return kept
 
 
-def _exact(path: str, value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # Money with its cents (25000.00); other decimals as short as they are exact (30, 7.5).
-        if path in MONEY_FIELDS:
-            cents = value.quantize(Decimal("0.01"))
-            return cents if cents == value else Decimal(money_text(value))
-        return int(value) if value == value.to_integral_value() else Decimal(format(value.normalize(), "f"))
+def _written(path: str, value: Any) -> Any:
+    """A value as the file writes it: decimals as numbers (whole ones that are not money as
+    integers: 30, not 30.0), unset keys of list items left out."""
+    if path in DECIMAL_FIELDS and isinstance(value, str):
+        amount = Decimal(value)
+        return int(amount) if path not in MONEY_FIELDS and amount == amount.to_integral_value() else amount
     if isinstance(value, list):
-        return [_exact(path, item) for item in value]
+        return [_written(path, item) for item in value]
     if isinstance(value, Mapping):
-        return {name: _exact(f"{path}.{name}", item) for name, item in value.items() if item is not None}
+        return {name: _written(f"{path}.{name}", item) for name, item in value.items() if item is not None}
     return value

@@ -10,15 +10,16 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler import git
-from reconciler.bulk import gc_paused
 from reconciler.config import CONFIG_NAME, Settings
-from reconciler.desired import load_desired, load_plans
+from reconciler.desired.overlays import change_instants
+from reconciler.desired.state import load_desired, load_plans
+from reconciler.documents.loader import SUFFIXES, Load, load_document
 from reconciler.errors import ReconcilerError
-from reconciler.git import Revision
-from reconciler.loader import SUFFIXES, Load, load_document
-from reconciler.overlays import change_instants
-from reconciler.plan import Plan, PlanContext, compute_plan
+from reconciler.gc_pause import gc_paused
+from reconciler.history import git
+from reconciler.history.git import Revision
+from reconciler.plan.compute import PlanContext, compute_plan
+from reconciler.plan.plan import Plan
 from reconciler.providers import create_provider
 from reconciler.providers.base import LiveCustomer, Provider
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reconciler.model import Customer
-from reconciler.overlays import OverlayDocument
-from reconciler.plan_file import PLAN_SCHEMA  # written by hand: the plan is not a pydantic model
+from reconciler.desired.overlays import OverlayDocument
+from reconciler.model.customer import Customer
+from reconciler.plan.file import PLAN_SCHEMA  # written by hand: the plan is not a pydantic model
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE_ID = "https://reconciler.invalid/schemas/"

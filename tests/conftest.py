@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from reconciler.cli import main
+from invoke import Outcome, invoke
 
 # Live stores for the tests: SQLite in tmp_path, a real PostgreSQL server per session.
 pytest_plugins = ["live_stores"]
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "customers.d"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one CLI run did: its exit code and everything it printed."""
-
-    code: int
-    out: str
-    err: str
-
-    def assert_success(self) -> Outcome:
-        assert self.code == 0, f"exit {self.code}\nstdout:\n{self.out}\nstderr:\n{self.err}"
-        return self
 
 
 Run = Callable[..., Outcome]
@@ -44,17 +32,16 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
-    """`run(root, "validate", ...)` runs the CLI in-process with ROOT as -C."""
-    monkeypatch.setenv("USER", "tester")
-    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path / "cache"))
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`run(root, "validate", ...)` runs the CLI with ROOT as -C, as user "tester", with a
+    document cache of its own and no colour, at the real time (a test that needs a pinned
+    clock calls `invoke` itself)."""
     monkeypatch.delenv("GITHUB_ACTOR", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
 
-    def invoke(root: Path, *args: str) -> Outcome:
-        capsys.readouterr()
-        code = main(["-C", str(root), *args])
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
+    def run_in(root: Path, *args: str, **options: Any) -> Outcome:
+        environ = {**os.environ, "USER": "tester", "RECONCILER_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"}
+        options.setdefault("now", dt.datetime.now(dt.UTC))
+        options.setdefault("environ", environ)
+        return invoke(root, *args, **options)
 
-    return invoke
+    return run_in

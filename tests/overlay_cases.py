@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from reconciler.loader import LoadedDocument
-from reconciler.overlays import Overlay
+from reconciler.desired.overlays import Overlay
+from reconciler.documents.loader import LoadedDocument
 
 KEYS = ["acme", "globex", "kiwi"]
 FIELDS = ["channels", "notes", "config", "tags"]

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from reconciler.apply import LockPolicy, apply_plan
 from reconciler.config import SafetySection
-from reconciler.model import Customer
-from reconciler.plan import PlanContext, compute_plan
+from reconciler.model.customer import Customer
+from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext
 

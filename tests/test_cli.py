@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from reconciler import cli
-from reconciler.commands import Session, validate
+from reconciler.commands import validate
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
 from reconciler.errors import ConflictError, UnsafePlan
 
 
 def _raising(error: BaseException) -> object:
-    def run(args: argparse.Namespace, session: Session) -> int:
+    def run(args: argparse.Namespace, session: Session) -> Outcome:
         raise error
 
     return run

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import Catalogs, load_settings
-from reconciler.customers import customer_paths, load_customers
-from reconciler.documents import flatten
+from reconciler.desired.customers import customer_paths, load_customers
 from reconciler.errors import InvalidInput
-from reconciler.model import Customer
+from reconciler.model.customer import Customer
+from reconciler.model.fields import flatten
 
 REPO = Path(__file__).resolve().parents[1]
 

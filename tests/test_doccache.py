@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.commands import cache_dir
-from reconciler.doccache import LOADER_REVISION, DocumentCache, cache_file, cached_loading
+from reconciler.commands.session import cache_dir
+from reconciler.documents.cache import LOADER_REVISION, DocumentCache, cache_file, cached_loading
+from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
-from reconciler.loader import load_document
 
 
 def _customer(tmp_path: Path, text: str = "currency: USD\nchannels: 10\n") -> Path:

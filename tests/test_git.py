@@ -1,4 +1,4 @@
-"""reconciler.git: git failures as clear errors, blobs in batch, history with renames; and
+"""reconciler.history.git: git failures as clear errors, blobs in batch, history with renames; and
 `plan --changed-since`."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from conftest import EXAMPLES, REPO, Run
 from git_repos import GitRepo
 
-from reconciler import git
 from reconciler.errors import GitError
+from reconciler.history import git
 
 
 def test_not_a_git_repository(tmp_path: Path, run: Run) -> None:
@@ -124,7 +124,7 @@ def test_plan_changed_since_follows_overlay_edits_and_config(tmp_path: Path, run
 
 def test_git_missing_from_path_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from reconciler.errors import GitError
-    from reconciler.git import run_git
+    from reconciler.history.git import run_git
 
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GitError) as caught:

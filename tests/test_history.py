@@ -73,10 +73,10 @@ def test_log_follows_renames_overlays_and_reverts(repo: GitRepo, run: Run) -> No
         "      channels                100 -> 150\n"
         f"{c[6]}  2026-01-05T09:00:00Z  Dana Whitfield  Add Acme and Kiwi\n"
         "    customers.d/acme.yaml: added\n"
-        "      currency                (unset) -> USD\n"
         "      name                    (unset) -> Acme Telecom\n"
         "      channels                (unset) -> 100\n"
         "      debit_limit             (unset) -> 1000.00\n"
+        "      currency                (unset) -> USD\n"
         "      config.tags             (unset) -> [wholesale]\n"
         "      config.reseller         (unset) -> direct\n"
         "      notes                   (unset) -> Net-30 terms.\n"
@@ -91,8 +91,8 @@ def test_log_of_a_toml_customer_shows_only_its_own_overlays(repo: GitRepo, run: 
         "      channels                (unset) -> 10\n"
         f"{repo.short('HEAD~6')}  2026-01-05T09:00:00Z  Dana Whitfield  Add Acme and Kiwi\n"
         "    customers.d/kiwi.toml: added\n"
-        "      currency                (unset) -> NZD\n"
         "      channels                (unset) -> 8\n"
+        "      currency                (unset) -> NZD\n"
     )
 
 
@@ -126,7 +126,7 @@ def test_blame_names_the_commit_behind_each_value(repo: GitRepo, run: Run) -> No
         f"channels         300                           {overlay}  2026-03-10  Priya Raman  {plans}\n"
         f"debit_limit      1000.00                       {revert}  2026-03-12  Priya Raman\n"
         f"currency         USD                           {first}  2026-01-05  Dana Whitfield\n"
-        f"config.tags      [wholesale, peak]             {overlay}  2026-03-10  Priya Raman  {plans}\n"
+        f"config.tags      [peak, wholesale]             {overlay}  2026-03-10  Priya Raman  {plans}\n"
         f"config.reseller  direct                        {first}  2026-01-05  Dana Whitfield\n"
         f"notes            Net-30 terms.                 {first}  2026-01-05  Dana Whitfield\n"
         "(34 more fields at their defaults; --all lists them)\n"

@@ -10,9 +10,9 @@ import pytest
 from customer_cases import customers
 from hypothesis import given, settings
 
-from reconciler.customers import load_customers
+from reconciler.desired.customers import load_customers
 from reconciler.importer import customer_text
-from reconciler.model import Customer
+from reconciler.model.customer import Customer
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".toml"])

@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.documents.loader import (
+    MAX_FILE_BYTES,
+    LoadedDocument,
+    Mark,
+    load_document,
+    parse_yaml,
+)
 from reconciler.errors import InvalidInput
-from reconciler.loader import MAX_FILE_BYTES, LoadedDocument, Mark, load_document, parse_yaml
 
 SYNTAX_HINT = "check the indentation, colons and quotes here"
 DUPLICATE_HINT = "a key may appear only once in a mapping, remove one of them"

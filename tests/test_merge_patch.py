@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.merge_patch import merge_patch, patched_fields
+from reconciler.documents.merge_patch import merge_patch, patched_fields
 
 RFC_7386_APPENDIX_A = [
     ({"a": "b"}, {"a": "c"}, {"a": "c"}),

@@ -8,13 +8,14 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from reconciler.model import Customer, Window
+from reconciler.model.customer import Customer, Window
+from reconciler.model.fields import canonical_document
 
 
 def test_money_is_decimal_and_keeps_its_digits() -> None:
     customer = Customer.model_validate({"currency": "USD", "debit_limit": Decimal("25000.10"), "tax_percent": "7.25"})
     assert customer.debit_limit == Decimal("25000.10")
-    assert customer.document()["debit_limit"] == "25000.10"
+    assert canonical_document(customer)["debit_limit"] == "25000.10"
     assert customer.tax_percent == Decimal("7.25")
 
 

@@ -15,11 +15,11 @@ from invoke import run_cli, write_files
 from overlay_cases import INSTANTS, overlay_sets
 
 from reconciler.config import Settings
-from reconciler.desired import load_base, load_desired, load_plans
-from reconciler.diff import diff_customers
+from reconciler.desired.overlays import Overlay
+from reconciler.desired.schedule import documents_at
+from reconciler.desired.state import load_base, load_desired, load_plans
 from reconciler.errors import InvalidInput
-from reconciler.overlays import Overlay
-from reconciler.schedule import documents_at
+from reconciler.model.diff import diff_customers
 
 REPO = Path(__file__).resolve().parent.parent
 UTC = dt.UTC
@@ -93,7 +93,7 @@ def test_a_customers_life(
     acme = load_desired(acme_project, Settings(), at(instant))["acme"]
     assert (acme.channels, acme.flow_speed, acme.debit_limit) == (channels, flow_speed, debit_limit)
     assert acme.name == "acme"  # the key, as for a customer file without a name
-    assert acme.config.tags == ["wholesale", "us-east"]  # what no overlay touches stays
+    assert acme.config.tags == ["us-east", "wholesale"]  # what no overlay touches stays (a set: sorted)
 
 
 def test_the_change_at_an_instant_is_exactly_the_overlays_fields(acme_project: Path) -> None:

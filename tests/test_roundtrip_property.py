@@ -11,11 +11,11 @@ from customer_cases import customers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.customers import load_customers
+from reconciler.desired.customers import load_customers
+from reconciler.documents.edit import patch_text
+from reconciler.documents.merge_patch import merge_patch
 from reconciler.importer import customer_text, minimal_document
-from reconciler.merge_patch import merge_patch
-from reconciler.model import Customer
-from reconciler.roundtrip import patch_text
+from reconciler.model.customer import Customer
 
 OPTIONAL = ["name", "notes", "config", "timeouts", "address", "verification", "day_time_restriction", "channels"]
 

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.customers import customer_paths, load_customers
+from reconciler.desired.customers import customer_paths, load_customers
+from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
-from reconciler.loader import load_document
 from reconciler.schemas import generated_schemas, render
 
 REPO = Path(__file__).resolve().parents[1]

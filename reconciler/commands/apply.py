@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import socket
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.apply import ApplyReport, LockPolicy, Outcome, apply_plan
-from reconciler.commands import Session, actor, add_at_option, add_customer_option
-from reconciler.errors import ExitCode, ReconcilerError, StalePlan
-from reconciler.plan import Plan
-from reconciler.plan_file import load_plan
+from reconciler.apply import ApplyReport, CustomerResult, LockPolicy, apply_plan
+from reconciler.commands.options import add_at_option, add_customer_option
+from reconciler.commands.outcome import Outcome, apply_outcome, plan_outcome
+from reconciler.commands.session import Session
+from reconciler.errors import StalePlan, UsageError
+from reconciler.plan.file import load_plan
+from reconciler.plan.plan import Plan
 from reconciler.providers.base import AuditContext
 from reconciler.reconcile import open_provider
 from reconciler.render import renderer
@@ -42,7 +41,7 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         if args.plan_file:
@@ -59,21 +58,21 @@ def run(args: argparse.Namespace, session: Session) -> int:
             plan = session.plan(settings, provider, args, allow_bulk=args.allow_bulk)
             renderer("text", color=session.color()).render(plan, session.stdout)
         if not plan.changes:
-            return int(ExitCode.BLOCKED if plan.blocked or plan.bulk_blocked else ExitCode.OK)
+            return plan_outcome(plan, detailed=False)
         if not args.plan_file and not args.yes and not plan.bulk_blocked and not _confirmed(session):
             print("Nothing applied.", file=session.stdout)
-            return int(ExitCode.OK)
-        name = actor(session.environ)
+            return Outcome.DONE
+        name = session.actor()
         safety = settings.safety
         report = apply_plan(
             plan, provider,
             AuditContext(actor=name, commit=plan.commit, plan_id=plan.plan_id),
             LockPolicy(
-                holder=f"{name}@{socket.gethostname()} pid {os.getpid()}",
+                holder=session.lock_holder(),
                 ttl=dt.timedelta(seconds=safety.lock_ttl_seconds),
                 wait=dt.timedelta(seconds=safety.lock_wait_seconds),
-                clock=lambda: dt.datetime.now(dt.UTC),
-                sleep=time.sleep,
+                clock=session.world.clock,
+                sleep=session.world.sleep,
             ),
             only=args.customers if args.plan_file else None,
             partial=args.partial,
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
             batch_size=safety.apply_batch_size,
         )
     _summarise(report, session.stdout)
-    return int(report.exit_code)
+    return apply_outcome(report)
 
 
 def _allow_bulk(plan: Plan) -> Plan:
@@ -90,19 +89,19 @@ def _allow_bulk(plan: Plan) -> Plan:
 
 
 def _confirmed(session: Session) -> bool:
-    if not session.stdin_is_tty:
-        raise ReconcilerError("refusing to apply without confirmation: not a terminal; pass --yes")
-    answer = input("Apply these changes? [y/N] ")
+    if not session.world.stdin_is_tty:
+        raise UsageError("refusing to apply without confirmation: not a terminal; pass --yes")
+    answer = session.world.ask("Apply these changes? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
 
 def _progress_bar(stream: TextIO) -> Any:
-    def progress(done: int, total: int, outcome: Outcome) -> None:
+    def progress(done: int, total: int, result: CustomerResult) -> None:
         if total < PROGRESS_MIN:
             return
         width = 30
         filled = width * done // total
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {outcome.key[:30]:<30}")
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {result.key[:30]:<30}")
         if done == total:
             stream.write("\n")
         stream.flush()
@@ -111,9 +110,9 @@ def _progress_bar(stream: TextIO) -> Any:
 
 
 def _summarise(report: ApplyReport, out: TextIO) -> None:
-    for outcome in report.outcomes:
-        if outcome.status != "applied":
-            print(f"  {outcome.status:<8} {outcome.key}: {outcome.message}", file=out)
+    for result in report.results:
+        if result.status != "applied":
+            print(f"  {result.status:<8} {result.key}: {result.message}", file=out)
     counts = report.counts()
     print(
         f"Applied {counts['applied']}, skipped {counts['skipped']}, failed {counts['failed']}, "

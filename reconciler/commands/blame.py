@@ -6,10 +6,11 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from reconciler.commands import Session, add_at_option
-from reconciler.commands.log import utc
-from reconciler.errors import ExitCode
-from reconciler.history import BlameLine, customer_blame
+from reconciler.commands.options import add_at_option
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.history.blame import BlameLine, customer_blame
+from reconciler.model.types import instant_text
 from reconciler.render import write_json
 from reconciler.render.values import show_value
 
@@ -30,13 +31,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     lines = customer_blame(session.root, session.settings(), args.key, args.at or session.now)
     if args.format == "json":
         write_json([_json(line) for line in lines], session.stdout)
     else:
         render_blame(lines, session.stdout, defaults=args.all)
-    return int(ExitCode.OK)
+    return Outcome.DONE
 
 
 def render_blame(lines: Sequence[BlameLine], out: TextIO, *, defaults: bool = False) -> None:
@@ -52,7 +53,7 @@ def render_blame(lines: Sequence[BlameLine], out: TextIO, *, defaults: bool = Fa
         elif line.commit is None:
             text += "(default)"
         else:
-            text += f"{line.commit.short}  {utc(line.commit.date)[:10]}  {line.commit.author}"
+            text += f"{line.commit.short}  {instant_text(line.commit.date)[:10]}  {line.commit.author}"
         if line.overlay:
             text += f"  {line.source}"
         out.write(text.rstrip() + "\n")
@@ -66,7 +67,7 @@ def _json(line: BlameLine) -> dict[str, Any]:
         "value": line.value,
         "commit": commit.sha if commit else None,
         "author": commit.author if commit else None,
-        "date": utc(commit.date) if commit else None,
+        "date": instant_text(commit.date) if commit else None,
         "source": line.source or None,
         "uncommitted": line.uncommitted,
     }

@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from reconciler.commands import Session, parse_instant
-from reconciler.compact import compaction_edits, plan_compaction, write_edits
-from reconciler.desired import load_schedule
-from reconciler.errors import ExitCode, ReconcilerError
-from reconciler.overlays import instant_text
+from reconciler.commands.options import parse_instant
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.desired.compact import compaction_edits, plan_compaction, write_edits
+from reconciler.desired.state import load_schedule
+from reconciler.errors import UsageError
+from reconciler.model.types import instant_text
 
 
 def add_parser(subparsers: Any) -> None:
@@ -26,10 +28,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--write", action="store_true", help="rewrite and remove the files (default: only show)")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     if args.before > session.now:
         # Folding a change that is still to come would make it take effect at the next apply.
-        raise ReconcilerError(
+        raise UsageError(
             f"--before {instant_text(args.before)} is in the future: compact folds only changes that "
             f"have taken effect; give an instant up to now ({instant_text(session.now)})"
         )
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
         print(f"keep {_shown(overlay.path, session.root)}: {reason}", file=out)
     if not compaction.folded:
         print(f"Nothing to fold before {instant_text(args.before)}.", file=out)
-        return int(ExitCode.OK)
+        return Outcome.DONE
     edits = compaction_edits(base, compaction, session.root / settings.customers_dir)
     lines = []
     for edit in edits:
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
         print(f"Folded {count} {noun}.", file=out)
     else:
         print(f"{count} {noun} to fold; nothing written (run with --write to do it).", file=out)
-    return int(ExitCode.OK)
+    return Outcome.DONE
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reconciler.commands import Session, add_at_option
-from reconciler.errors import ExitCode
+from reconciler.commands.options import add_at_option
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.history.revisions import diff_revisions, resolve_range
 from reconciler.render import FORMATS, renderer
-from reconciler.revisions import diff_revisions, resolve_range
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,11 +33,11 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     before, after = resolve_range(session.root, args.range)
     plan = diff_revisions(session.root, before, after, args.at or session.now)
     renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
     # A blocked change is a change in git too; the live `plan` is what exits 3 for it.
     changed = bool(plan.changes or plan.blocked)
-    return int(ExitCode.CHANGES if args.detailed_exitcode and changed else ExitCode.OK)
+    return Outcome.CHANGES if args.detailed_exitcode and changed else Outcome.DONE

@@ -4,19 +4,29 @@ someone on the platform made the difference. Exit 2 when it differs, 0 when it d
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from io import StringIO
 from typing import Any, TextIO
 
-from reconciler.commands import Session, add_at_option, add_customer_option
-from reconciler.drift import ORIGIN_TEXT, CustomerDrift, Drift, FieldDrift, find_drift, written_text
-from reconciler.errors import ExitCode
+from reconciler.commands.options import add_at_option, add_customer_option
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.model.types import instant_text
+from reconciler.plan.drift import (
+    ORIGIN_TEXT,
+    CustomerDrift,
+    Drift,
+    FieldDrift,
+    find_drift,
+    written_text,
+)
+from reconciler.plan.plan import Action
 from reconciler.reconcile import open_provider
 from reconciler.render import write_json
+from reconciler.render.text import SYMBOLS as TEXT_SYMBOLS
 from reconciler.render.values import show_value
 
 FIELD_WIDTH = 22
-SYMBOLS = {"create": "+", "update": "~", "rename": "~", "deactivate": "-", "delete": "-", "blocked": "!"}
+SYMBOLS: dict[Action | None, str] = {None: "!"} | dict(TEXT_SYMBOLS)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -33,7 +43,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="text (default), markdown or json")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         plan = session.plan(settings, provider, args, allow_bulk=True)
@@ -48,12 +58,12 @@ def run(args: argparse.Namespace, session: Session) -> int:
         session.stdout.write(f"### {title}\n\n```\n{text.getvalue()}```\n")
     else:
         render_drift(drift, session.stdout)
-    return int(ExitCode.CHANGES if drift.customers else ExitCode.OK)
+    return Outcome.CHANGES if drift.customers else Outcome.DONE
 
 
 def render_drift(drift: Drift, out: TextIO) -> None:
     plan = drift.plan
-    at = plan.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = instant_text(plan.at)
     commit = plan.commit[:7] if plan.commit else "no commit"
     out.write(f"Drift at {at} · commit {commit}{' (uncommitted changes)' if plan.dirty else ''} · {plan.target}\n")
     for customer in drift.customers:
@@ -65,7 +75,7 @@ def render_drift(drift: Drift, out: TextIO) -> None:
 
 def _customer(customer: CustomerDrift, out: TextIO) -> None:
     symbol = SYMBOLS[customer.action]
-    title = customer.summary or customer.action
+    title = customer.summary or (str(customer.action) if customer.action else "blocked")
     if customer.fields and not customer.summary:
         title = ""
     out.write(f"  {symbol} {customer.key:<24}{title}".rstrip() + "\n")
@@ -111,7 +121,7 @@ def _json(drift: Drift) -> dict[str, Any]:
         "customers": [
             {
                 "key": customer.key,
-                "action": customer.action,
+                "action": str(customer.action) if customer.action else "blocked",
                 "origin": customer.origin,
                 "summary": customer.summary,
                 "fields": [

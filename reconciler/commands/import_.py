@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reconciler.commands import Session
-from reconciler.errors import ExitCode, ReconcilerError
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.errors import UnknownCustomer
 from reconciler.importer import import_customers
-from reconciler.overlays import instant_text
+from reconciler.model.types import instant_text
 from reconciler.reconcile import open_provider
 
 
@@ -26,14 +27,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace customer files that already exist")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         live = provider.read(args.keys or None)
         target = provider.describe().target
     missing = sorted(set(args.keys) - live.keys())
     if missing:
-        raise ReconcilerError(f"not in the live store ({target}): {', '.join(missing)}")
+        raise UnknownCustomer(f"not in the live store ({target}): {', '.join(missing)}")
     for key in sorted(key for key, record in live.items() if not record.active):
         print(f"skipped {key}: deactivated on the live platform (a file would reactivate it)", file=session.stderr)
     active = {key: record for key, record in live.items() if record.active}
@@ -52,4 +53,4 @@ def run(args: argparse.Namespace, session: Session) -> int:
         "`reconciler plan` should now show no changes.",
         file=session.stdout,
     )
-    return int(ExitCode.OK)
+    return Outcome.DONE

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from datetime import UTC
 from typing import Any, get_args
 
-from reconciler.commands import Session
-from reconciler.errors import ExitCode
-from reconciler.model import Status
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.model.customer import Status
+from reconciler.model.types import instant_text
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditRecord, Provider, StoreState
 from reconciler.render.values import show_value
@@ -43,7 +43,7 @@ def add_parser(subparsers: Any) -> None:
     history.add_argument("--limit", type=int, default=None, metavar="N", help="only the N newest writes")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     live = session.settings().live
     with create_provider(live.provider, live.options, environ=session.environ, root=session.root) as provider:
         state = provider.open()
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
             lines = _init(provider, state) if args.live_command == "init" else _status(provider, state)
     for line in lines:
         print(line, file=session.stdout)
-    return int(ExitCode.OK)
+    return Outcome.DONE
 
 
 def _init(provider: Provider, state: StoreState) -> list[str]:
@@ -87,7 +87,7 @@ def _status(provider: Provider, state: StoreState) -> list[str]:
     elif (lease := provider.lock_status()) is None:
         lines.append("lock: free")
     else:
-        until = lease.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        until = instant_text(lease.expires_at)
         lines.append(f"lock: held by {lease.holder} until {until}")
     return lines
 
@@ -105,7 +105,7 @@ def history_lines(provider: Provider, key: str, limit: int | None = None) -> lis
     lines: list[str] = []
     for records in writes:
         first = records[0]
-        at = first.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        at = instant_text(first.at)
         commit = f"commit {first.commit[:7]}" if first.commit else "no commit"
         plan = f" · plan {first.plan_id[:8]}" if first.plan_id else ""
         lines.append(f"{at}  {first.action:<10} {first.key} · {commit}{plan} · by {first.actor}")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from reconciler.commands import Session
-from reconciler.errors import ExitCode
-from reconciler.history import LogEntry, customer_log
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.history.log import LogEntry, customer_log
+from reconciler.model.types import instant_text
 from reconciler.render import write_json
 from reconciler.render.values import show_value
 
@@ -29,19 +29,19 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     entries = customer_log(session.root, session.settings(), args.key)
     if args.format == "json":
         write_json([_json(entry) for entry in entries], session.stdout)
     else:
         render_log(entries, session.stdout)
-    return int(ExitCode.OK)
+    return Outcome.DONE
 
 
 def render_log(entries: Sequence[LogEntry], out: TextIO) -> None:
     for entry in entries:
         commit = entry.commit
-        out.write(f"{commit.short}  {utc(commit.date)}  {commit.author}  {commit.subject}\n")
+        out.write(f"{commit.short}  {instant_text(commit.date)}  {commit.author}  {commit.subject}\n")
         for section in entry.sections:
             out.write(f"    {section.path}: {section.what}\n")
             width = max([FIELD_WIDTH, *(len(change.path) + 2 for change in section.changes)])
@@ -49,10 +49,6 @@ def render_log(entries: Sequence[LogEntry], out: TextIO) -> None:
                 before = show_value(change.path, change.before, "")
                 after = show_value(change.path, change.after, "")
                 out.write(f"      {change.path:<{width}}{_one_line(before)} -> {_one_line(after)}\n")
-
-
-def utc(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _one_line(text: str, width: int = 60) -> str:
@@ -66,7 +62,7 @@ def _json(entry: LogEntry) -> dict[str, Any]:
         "commit": commit.sha,
         "author": commit.author,
         "email": commit.email,
-        "date": utc(commit.date),
+        "date": instant_text(commit.date),
         "subject": commit.subject,
         "files": [
             {

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reconciler.commands import Session, add_at_option
-from reconciler.desired import load_plans
-from reconciler.errors import ExitCode
-from reconciler.overlays import instant_text, next_change
+from reconciler.commands.options import add_at_option
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.desired.overlays import next_change
+from reconciler.desired.state import load_plans
+from reconciler.model.types import instant_text
 
 
 def add_parser(subparsers: Any) -> None:
@@ -20,8 +22,8 @@ def add_parser(subparsers: Any) -> None:
     add_at_option(parser)
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     instant = next_change(load_plans(session.root, session.settings()), args.at or session.now)
     if instant is not None:
         print(instant_text(instant), file=session.stdout)
-    return int(ExitCode.OK)
+    return Outcome.DONE

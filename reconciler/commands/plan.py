@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from reconciler.commands import Session, add_at_option, add_customer_option
-from reconciler.errors import ExitCode
-from reconciler.plan import Plan
-from reconciler.plan_file import save_plan
+from reconciler.commands.options import add_at_option, add_customer_option
+from reconciler.commands.outcome import Outcome, plan_outcome
+from reconciler.commands.session import Session
+from reconciler.plan.file import save_plan
 from reconciler.reconcile import open_provider
 from reconciler.render import FORMATS, renderer
 
@@ -35,7 +35,7 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         plan = session.plan(settings, provider, args, allow_bulk=args.allow_bulk, changed_since=args.changed_since)
@@ -43,12 +43,5 @@ def run(args: argparse.Namespace, session: Session) -> int:
     if args.out:
         save_plan(plan, args.out)
         print(f"Saved plan {plan.plan_id} to {args.out}; apply it with: reconciler apply {args.out}", file=session.stderr)
-    return int(plan_exit_code(plan, detailed=args.detailed_exitcode))
+    return plan_outcome(plan, detailed=args.detailed_exitcode)
 
-
-def plan_exit_code(plan: Plan, *, detailed: bool) -> ExitCode:
-    if plan.blocked or plan.bulk_blocked:
-        return ExitCode.BLOCKED
-    if detailed and plan.changes:
-        return ExitCode.CHANGES
-    return ExitCode.OK

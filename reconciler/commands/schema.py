@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from reconciler.commands import Session
-from reconciler.errors import ExitCode
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
 from reconciler.schemas import write_schemas
 
 
@@ -19,11 +19,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to write them (default: ROOT/schemas)")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     directory = args.dir or session.root / "schemas"
     changed = write_schemas(directory)
     for path in changed:
         print(f"wrote {path}", file=session.stdout)
     if not changed:
         print(f"{directory}: up to date", file=session.stdout)
-    return int(ExitCode.OK)
+    return Outcome.DONE

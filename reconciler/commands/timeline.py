@@ -8,15 +8,16 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.commands import Session, parse_instant
-from reconciler.desired import load_schedule
-from reconciler.diff import FieldChange
-from reconciler.errors import ExitCode
-from reconciler.git import commits_adding
-from reconciler.overlays import instant_text
+from reconciler.commands.options import parse_instant
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.desired.state import load_schedule
+from reconciler.desired.timeline import ScheduledChange, build_timeline
+from reconciler.history.git import commits_adding
+from reconciler.model.diff import FieldChange
+from reconciler.model.types import instant_text
 from reconciler.render import write_json
 from reconciler.render.values import show_value
-from reconciler.timeline import ScheduledChange, build_timeline
 
 FIELD_WIDTH = 26
 
@@ -38,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--format", choices=("text", "markdown", "json"), default=None, help="text (default), markdown or json")
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     base, overlays = load_schedule(session.root, settings)
     commits = commits_adding(session.root, [overlay.path for overlay in overlays])
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
         base, overlays, commits=commits, keys=args.keys or None, start=args.start, end=args.end
     )
     RENDERERS[args.format or settings.output.format](entries, session.root, session.stdout)
-    return int(ExitCode.OK)
+    return Outcome.DONE
 
 
 def _by_customer(entries: Sequence[ScheduledChange]) -> list[tuple[str, list[ScheduledChange]]]:

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.commands import Session
-from reconciler.customers import CustomerFile, customer_paths, load_customers
-from reconciler.desired import customers_dir
-from reconciler.errors import ExitCode, InvalidInput, Problem
-from reconciler.overlays import Overlay, change_instants, load_overlay, overlay_paths
+from reconciler.commands.outcome import Outcome
+from reconciler.commands.session import Session
+from reconciler.desired.customers import CustomerFile, customer_paths, load_customers
+from reconciler.desired.overlays import Overlay, change_instants, load_overlay, overlay_paths
+from reconciler.desired.schedule import check_schedule
+from reconciler.desired.state import customers_dir
+from reconciler.errors import InvalidInput, Problem
 from reconciler.render import write_json
-from reconciler.schedule import check_schedule
 
 
 def add_parser(subparsers: Any) -> None:
@@ -36,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, session: Session) -> int:
+def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     roots = args.paths or [customers_dir(session.root, settings)]
     paths = _expand(roots)
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
     report = REPORTERS[args.format]
     if problems:
         report(InvalidInput(problems).problems, len(paths) + len(plan_paths), session.stdout)
-        return int(ExitCode.ERROR)
+        return Outcome.FAILED
     report([], len(customers or {}), session.stdout)
     if overlays and args.format != "json":
         instants = len(change_instants(overlays))
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
             f"(every customer checked at {_plural(instants, 'instant')}).",
             file=session.stdout,
         )
-    return int(ExitCode.OK)
+    return Outcome.DONE
 
 
 def _expand(roots: Sequence[Path]) -> list[Path]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from reconciler.model import Customer
+from reconciler.model.customer import Customer
 
 AuditAction = Literal["create", "update", "deactivate", "rename", "delete"]
 

@@ -2,19 +2,18 @@
 audit changes between two rows.
 
 Documents here are the Python form of `Customer.model_dump(by_alias=True)`: the shape of
-`Customer.document()` with money kept as `Decimal`, so values compare exactly
-(`Decimal("500.00") == Decimal("500")`) before they are turned into JSON for the audit.
+the canonical document with money kept as `Decimal` for the typed columns; the audit
+records them in the canonical form (`model.fields`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
-from functools import cache
 from typing import Any
 
-from reconciler.documents import flatten
-from reconciler.model import Customer
+from reconciler.model.customer import Customer
+from reconciler.model.diff import diff_documents
+from reconciler.model.fields import canonical, default_fields, flatten
 
 # Document path -> column. A path may end at a branch (address): its column is JSON.
 FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -92,40 +91,19 @@ def customer_from_row(row: Mapping[Any, Any]) -> Customer:
     return Customer.model_validate(document_from_row(row))
 
 
-def json_value(value: Any) -> Any:
-    """A document value as `Customer.document()` spells it (money as a string)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, list):
-        return [json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {key: json_value(item) for key, item in value.items()}
-    return value
-
-
-Change = tuple[str, Any, Any]  # (field path, before, after), JSON-compatible
+Change = tuple[str, Any, Any]  # (field path, before, after), canonical JSON values
 
 
 def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
-    """Every flattened field whose value differs (a path missing on one side is None)."""
-    old, new = flatten(before), flatten(after)
-    return [
-        (path, json_value(old.get(path)), json_value(new.get(path)))
-        for path in dict.fromkeys([*old, *new])
-        if old.get(path) != new.get(path)
-    ]
-
-
-@cache
-def _new_customer_fields() -> dict[str, Any]:
-    return flatten(document_of(Customer(currency="USD")))
+    """Every field whose value differs, as the audit records it."""
+    return [(change.path, change.before, change.after) for change in diff_documents(before, after)]
 
 
 def creation_changes(document: Mapping[str, Any]) -> list[Change]:
     """The fields a create sets away from a new customer's defaults; currency always."""
-    defaults = _new_customer_fields()
+    defaults = default_fields()
     return [
-        (path, None, json_value(value))
-        for path, value in flatten(document).items()
+        (path, None, value)
+        for path, value in flatten(canonical(document)).items()
         if path == "currency" or defaults.get(path) != value
     ]

@@ -49,7 +49,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 from reconciler.errors import ProviderError
-from reconciler.model import Status
+from reconciler.model.customer import Status
 from reconciler.providers.base import StoreState
 
 SCHEMA_VERSION = 2

@@ -29,9 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from reconciler.bulk import gc_paused
 from reconciler.errors import ConflictError, LockHeld, ProviderError
-from reconciler.model import Customer
+from reconciler.gc_pause import gc_paused
+from reconciler.model.customer import Customer
+from reconciler.model.fields import canonical
+from reconciler.model.types import instant_text
 from reconciler.providers import rows
 from reconciler.providers.base import (
     AuditAction,
@@ -234,7 +236,7 @@ class SqlProvider(Provider):
         with self._failures(key), self._connection(write=True) as connection:
             current = self._current(connection, key, expected_version)
             connection.execute(delete(customer).where(customer.c.key == key))
-            before = rows.json_value(rows.document_from_row(current))
+            before = canonical(rows.document_from_row(current))
             self._record(connection, now, audit_, key, "delete", [(None, before, None)])
 
     def rename(self, old_key: str, new_key: str, expected_version: int, audit_: AuditContext) -> LiveCustomer:
@@ -319,7 +321,7 @@ class SqlProvider(Provider):
             current = self._lease(connection, for_update=True)
             if current is not None and current.expires_at > now:
                 raise LockHeld(
-                    f"the lock on {self._target} is held by {current.holder} until {_instant(current.expires_at)}; "
+                    f"the lock on {self._target} is held by {current.holder} until {instant_text(current.expires_at)}; "
                     "wait until it is released or expires, then try again"
                 )
             taken = Lease(holder, now + ttl, secrets.token_hex(16))
@@ -332,7 +334,7 @@ class SqlProvider(Provider):
             current = self._lease(connection, for_update=True)
             if current is None or current.token != lease_.token:
                 now_held = (
-                    f"it is held by {current.holder} until {_instant(current.expires_at)}"
+                    f"it is held by {current.holder} until {instant_text(current.expires_at)}"
                     if current is not None and current.expires_at > now
                     else "it is free"
                 )
@@ -400,7 +402,3 @@ def _rule_values(values: Mapping[str, Any]) -> dict[str, str]:
         "customer_flow_speed_not_negative": str(values["flow_speed"]),
         "customer_minimum_payment_not_negative": str(values["minimum_payment"]),
     }
-
-
-def _instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

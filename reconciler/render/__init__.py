@@ -6,7 +6,7 @@ from __future__ import annotations
 from json import dump as dump_json
 from typing import Any, Protocol, TextIO
 
-from reconciler.plan import Plan
+from reconciler.plan.plan import Plan
 
 
 class Renderer(Protocol):

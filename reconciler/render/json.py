@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from reconciler.plan import Plan
+from reconciler.plan.plan import Plan
 from reconciler.render import write_json
 
 

@@ -9,12 +9,23 @@ from __future__ import annotations
 from io import StringIO
 from typing import TextIO
 
-from reconciler.diff import FieldChange
-from reconciler.plan import CustomerChange, Plan
-from reconciler.render.values import currency_of, header, show, show_value, summary_line
+from reconciler.model.diff import FieldChange
+from reconciler.plan.plan import Action, CustomerChange, Plan
+from reconciler.render.values import (
+    change_note,
+    currency_of,
+    header,
+    show,
+    show_value,
+    shown_counts,
+    summary_line,
+)
 
 LIMIT = 60_000
-ICONS = {"create": "🆕", "update": "✏️", "rename": "🔀", "deactivate": "⛔", "delete": "🗑️"}
+ICONS = {
+    Action.CREATE: "🆕", Action.UPDATE: "✏️", Action.ADOPT: "✏️", Action.REACTIVATE: "✏️", Action.RENAME: "🔀",
+    Action.DEACTIVATE: "⛔", Action.DELETE: "🗑️",
+}
 
 
 class MarkdownRenderer:
@@ -43,7 +54,7 @@ class MarkdownRenderer:
     def _head(self, plan: Plan) -> str:
         text = StringIO()
         text.write(f"### {header(plan)}\n\n")
-        counts = plan.counts()
+        counts = shown_counts(plan)
         text.write("| create | update | rename | deactivate | delete | blocked |\n")
         text.write("|---:|---:|---:|---:|---:|---:|\n")
         text.write(
@@ -64,8 +75,11 @@ class MarkdownRenderer:
 
 def _section(change: CustomerChange) -> str:
     text = StringIO()
-    what = change.action if not change.renamed_from else f"rename from <code>{change.renamed_from}</code>"
-    note = f" ({_escape(change.note)})" if change.note else ""
+    if change.renamed_from:
+        what = f"rename from <code>{change.renamed_from}</code>"
+    else:
+        what = "update" if change.action in (Action.ADOPT, Action.REACTIVATE) else str(change.action)
+    note = f" ({_escape(change_note(change))})" if change_note(change) else ""
     if not change.changes:
         return f"\n{ICONS[change.action]} <code>{change.key}</code> {what}{note}\n"
     count = f", {len(change.changes)} field{'s' if len(change.changes) != 1 else ''}" if change.changes else ""

@@ -6,11 +6,14 @@ import difflib
 import textwrap
 from typing import TextIO
 
-from reconciler.diff import FieldChange
-from reconciler.plan import CustomerChange, Plan
-from reconciler.render.values import currency_of, header, show_value, summary_line
+from reconciler.model.diff import FieldChange
+from reconciler.plan.plan import Action, CustomerChange, Plan
+from reconciler.render.values import change_note, currency_of, header, show_value, summary_line
 
-SYMBOLS = {"create": "+", "update": "~", "rename": "~", "deactivate": "-", "delete": "-"}
+SYMBOLS = {
+    Action.CREATE: "+", Action.UPDATE: "~", Action.ADOPT: "~", Action.REACTIVATE: "~", Action.RENAME: "~",
+    Action.DEACTIVATE: "-", Action.DELETE: "-",
+}
 COLOURS = {"+": "32", "~": "33", "-": "31", "!": "35"}
 KEY_WIDTH = 24
 FIELD_WIDTH = 22
@@ -41,17 +44,17 @@ class TextRenderer:
 
     def _customer(self, change: CustomerChange, out: TextIO) -> None:
         symbol = SYMBOLS[change.action]
-        title: str = change.action
-        if change.action == "create" and change.note:
-            title = f"create ({change.note})"
-        elif change.renamed_from:
+        note = change_note(change)
+        if change.renamed_from:
             title = f"rename from {change.renamed_from}"
-        elif change.action in ("deactivate", "delete") and change.note:
-            title = f"{change.action} ({change.note})"
+        elif change.action.writes_fields and change.action is not Action.CREATE:
+            title = "update"  # adopt and reactivate say so on the next line
+        else:
+            title = f"{change.action} ({note})" if note else str(change.action)
         out.write(self._paint(symbol, f"  {symbol} {change.key:<{KEY_WIDTH}}{title}") + "\n")
-        if change.note and change.action in ("update", "rename"):
-            out.write(f"      ({change.note})\n")
-        if change.action == "create":
+        if note and change.action in (Action.ADOPT, Action.REACTIVATE):
+            out.write(f"      ({note})\n")
+        if change.action is Action.CREATE:
             return
         for field_change in change.changes:
             for line in _field_lines(field_change, currency_of(change)):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from reconciler.plan import CustomerChange, Plan
-
-MONEY_FIELDS = frozenset({"debit_limit", "minimum_payment", "config.daily_spend_limit"})
+from reconciler.model.fields import MONEY_FIELDS, decimal_text
+from reconciler.model.types import instant_text
+from reconciler.plan.plan import Action, CustomerChange, Plan
 
 
 def show(value: Any) -> str:
@@ -33,11 +32,33 @@ def show_value(path: str, value: Any, currency: str) -> str:
 
 
 def currency_of(change: CustomerChange) -> str:
-    return str((change.desired or {}).get("currency", ""))
+    return change.desired.currency if change.desired is not None else ""
+
+
+def change_note(change: CustomerChange) -> str:
+    """What a reviewer needs to see of a change at a glance, beside its action."""
+    if change.action is Action.CREATE and change.desired is not None:
+        customer = change.desired
+        flow_speed = decimal_text(customer.flow_speed)
+        return f"{customer.currency}, {customer.channels} channels, {flow_speed} cps, {customer.status}"
+    if change.action is Action.ADOPT:
+        return "adopt: the reconciler starts managing this live customer"
+    if change.action is Action.REACTIVATE:
+        return "reactivate: the customer is back in git"
+    if change.action.is_removal:
+        return f"removed from git in {change.removed_in[:7]}" if change.removed_in else "removed from git"
+    return ""
+
+
+def shown_counts(plan: Plan) -> dict[str, int]:
+    """Customers per action as a reviewer counts them: adopting and reactivating are updates."""
+    counts = plan.counts()
+    counts["update"] = counts[Action.UPDATE] + counts.pop(Action.ADOPT) + counts.pop(Action.REACTIVATE)
+    return counts
 
 
 def summary_line(plan: Plan) -> str:
-    counts = plan.counts()
+    counts = shown_counts(plan)
     parts = [
         f"{counts['create']} to create",
         f"{counts['update']} to update",
@@ -54,5 +75,5 @@ def summary_line(plan: Plan) -> str:
 def header(plan: Plan) -> str:
     commit = plan.commit[:7] if plan.commit else "no commit"
     dirty = " (uncommitted changes)" if plan.dirty else ""
-    at = plan.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = instant_text(plan.at)
     return f"Plan {plan.plan_id[:8]} · at {at} · commit {commit}{dirty} · {plan.target}"

@@ -18,7 +18,7 @@ import pytest
 from live_stores import postgres_database, postgres_server
 from sqlalchemy import insert
 
-from reconciler.model import Customer
+from reconciler.model.customer import Customer
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext, Provider
 from reconciler.providers.rows import document_of, row_from_document

@@ -20,11 +20,11 @@ from bench_providers import bench_customer, seed_store
 from reconciler.apply import LockPolicy, apply_plan
 from reconciler.cli import main
 from reconciler.config import load_settings
-from reconciler.customers import customer_paths, load_customers
-from reconciler.desired import load_desired
-from reconciler.doccache import DocumentCache
-from reconciler.git import Revision
-from reconciler.plan import PlanContext, compute_plan
+from reconciler.desired.customers import customer_paths, load_customers
+from reconciler.desired.state import load_desired
+from reconciler.documents.cache import DocumentCache
+from reconciler.history.git import Revision
+from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext
 from reconciler.reconcile import make_plan

@@ -11,8 +11,9 @@ import pytest
 from conftest import Run
 from sqlalchemy import text, update
 
-from reconciler.drift import find_drift, same
-from reconciler.plan import CustomerChange, Plan
+from reconciler.model.customer import Customer
+from reconciler.plan.drift import find_drift, same
+from reconciler.plan.plan import Action, CustomerChange, Plan
 from reconciler.providers.schema import customer
 
 
@@ -98,9 +99,9 @@ def test_drift_of_a_customer_deleted_or_deactivated_outside(spec: Any, run: Run,
 def test_drift_without_an_audit_is_of_unknown_origin() -> None:
     import datetime as dt
 
-    from reconciler.diff import FieldChange
+    from reconciler.model.diff import FieldChange
 
-    change = CustomerChange("acme", "update", (FieldChange("channels", 1, 2),), {"currency": "USD"}, "f", 1)
+    change = CustomerChange("acme", Action.UPDATE, (FieldChange("channels", 1, 2),), Customer(currency="USD"), "f", 1)
     plan = Plan(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), None, False, "x", "x", (change,))
     drift = find_drift(plan, None)
     assert [(field.change.path, field.origin) for field in drift.customers[0].fields] == [("channels", "unknown")]

@@ -11,9 +11,9 @@ import yaml
 from conftest import Run
 from sqlalchemy import text
 
-from reconciler.customers import customer_paths, load_customers
+from reconciler.desired.customers import customer_paths, load_customers
 from reconciler.importer import customer_text
-from reconciler.model import Customer
+from reconciler.model.customer import Customer
 from reconciler.providers.base import AuditContext
 
 AUDIT = AuditContext(actor="test", commit=None, plan_id=None)
@@ -41,7 +41,7 @@ currency: USD
 config:
   portal_access:
     cdr: show
-  tags: [wholesale, tier-1]
+  tags: [tier-1, wholesale]
   vars: |
     [routing]
     prefer = "a"

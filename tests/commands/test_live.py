@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import io
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler.commands import Session, live
-from reconciler.model import Customer
+from invoke import invoke
+
+from reconciler.model.customer import Customer
 from reconciler.providers.base import AuditContext
 
 AUDIT = AuditContext(actor="test", commit=None, plan_id=None)
@@ -22,14 +21,8 @@ def _configure(spec: Any) -> None:
 
 
 def _run(spec: Any, *argv: str) -> tuple[int, str]:
-    parser = argparse.ArgumentParser(prog="reconciler")
-    live.add_parser(parser.add_subparsers(dest="command"))
-    out = io.StringIO()
-    session = Session(
-        root=spec.root, environ=spec.environ, now=dt.datetime(2026, 11, 27, tzinfo=dt.UTC), stdout=out, stderr=out
-    )
-    code = live.run(parser.parse_args(["live", *argv]), session)
-    return code, out.getvalue()
+    outcome = invoke(spec.root, "live", *argv, environ=spec.environ)
+    return outcome.code, outcome.out + outcome.err
 
 
 def test_init_creates_the_store_then_finds_it(spec: Any) -> None:

@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Outcome, Run
+from conftest import Run
 from git_repos import GitRepo
+from invoke import NOW, Outcome
 from sqlalchemy import update
 
-from reconciler import apply
-from reconciler.commands import actor
+from reconciler.apply import CustomerResult
+from reconciler.cli import real_world
 from reconciler.commands.apply import _progress_bar
+from reconciler.commands.session import Session, World
+from reconciler.plan.plan import Action
 from reconciler.providers.base import AuditContext
 from reconciler.providers.schema import customer as customer_table
 
@@ -85,11 +88,11 @@ def test_a_changed_field_is_exactly_what_the_plan_shows(live: Path, run: Run) ->
     )
     saved = json.loads(run(live, "plan", "--format", "json", "--at", AT).out)
     assert [change["changes"] for change in saved["changes"]] == [[
-        {"field": "debit_limit", "before": "25000", "after": "30000.00"},
+        {"field": "debit_limit", "before": "25000.00", "after": "30000.00"},
         {
             "field": "config.tags",
-            "before": ["wholesale", "us-east", "tier-1"],
-            "after": ["wholesale", "tier-1", "wholesale-eu"],
+            "before": ["tier-1", "us-east", "wholesale"],
+            "after": ["tier-1", "wholesale", "wholesale-eu"],
             "added": ["wholesale-eu"],
             "removed": ["us-east"],
         },
@@ -124,14 +127,14 @@ def test_a_stale_saved_plan_is_refused_and_nothing_is_applied(live: Path, run: R
     assert outcome.err == (
         "error: the live platform changed since the plan was made; nothing was applied. "
         "Make a new plan (or apply the rest with --partial):\n"
-        "  acme-telecom: debit_limit is now 26000, the plan expected 25000\n"
+        "  acme-telecom: debit_limit is now 26000.00, the plan expected 25000.00\n"
     )
     assert provider.read(["northwind-voip"])["northwind-voip"].customer.channels == 20
 
     partial = run(live, "apply", str(plan_file), "--partial")
     assert partial.code == 4
     assert partial.out.splitlines() == [
-        "  stale    acme-telecom: debit_limit is now 26000, the plan expected 25000",
+        "  stale    acme-telecom: debit_limit is now 26000.00, the plan expected 25000.00",
         f"Applied 1, skipped 0, failed 0, stale 1, blocked 0 (plan {json.loads(plan_file.read_text())['plan_id']}).",
     ]
     assert provider.read(["northwind-voip"])["northwind-voip"].customer.channels == 25
@@ -347,25 +350,11 @@ def test_scheduled_changes_apply_at_their_instant(live: Path, run: Run) -> None:
     assert "      channels              400 -> 300\n" in _body(after)
 
 
-class _Terminal:
-    """A stdin that is a terminal and answers the confirmation prompt."""
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-
-    def isatty(self) -> bool:
-        return True
-
-    def readline(self) -> str:
-        return self.answer
-
-
 @pytest.mark.parametrize(("answer", "applied"), [("y\n", True), ("\n", False), ("no\n", False)])
 def test_apply_asks_on_a_terminal(
     live: Path, run: Run, spec: Any, monkeypatch: pytest.MonkeyPatch, answer: str, applied: bool
 ) -> None:
-    monkeypatch.setattr("sys.stdin", _Terminal(answer))
-    outcome = run(live, "apply", "--at", AT).assert_success()
+    outcome = run(live, "apply", "--at", AT, terminal=True, answers=[answer]).assert_success()
     assert "Apply these changes? [y/N] " in outcome.out
     assert (len(spec.make().read()) == 7) is applied
     if not applied:
@@ -376,7 +365,7 @@ def test_progress_bar_on_a_terminal() -> None:
     stream = io.StringIO()
     progress = _progress_bar(stream)
     for done in range(1, 41):
-        progress(done, 40, apply.Outcome(f"customer-{done}", "update", "applied"))
+        progress(done, 40, CustomerResult(f"customer-{done}", Action.UPDATE, "applied"))
     text = stream.getvalue()
     assert text.startswith("\r[" + "." * 30 + "] 1/40 customer-1")
     assert text.endswith("\r[" + "#" * 30 + "] 40/40 customer-40" + " " * 19 + "\n")
@@ -384,15 +373,20 @@ def test_progress_bar_on_a_terminal() -> None:
 
 def test_no_progress_bar_for_a_short_run() -> None:
     stream = io.StringIO()
-    _progress_bar(stream)(1, 3, apply.Outcome("acme", "update", "applied"))
+    _progress_bar(stream)(1, 3, CustomerResult("acme", Action.UPDATE, "applied"))
     assert stream.getvalue() == ""
 
 
-def test_the_actor_is_the_ci_user_then_the_login_then_the_account() -> None:
+def test_the_actor_is_the_ci_user_then_the_login_then_the_account(tmp_path: Path) -> None:
+    def actor(environ: dict[str, str]) -> str:
+        world = World(environ=environ, clock=lambda: NOW, stdout=io.StringIO(), stderr=io.StringIO(), account="svc")
+        return Session(root=tmp_path, world=world, now=NOW).actor()
+
     assert actor({"GITHUB_ACTOR": "octocat", "USER": "root"}) == "octocat"
     assert actor({"USER": "dana"}) == "dana"
     assert actor({"LOGNAME": "priya"}) == "priya"
-    assert actor({}) == pwd.getpwuid(os.getuid()).pw_name
+    assert actor({}) == "svc"
+    assert real_world().account == pwd.getpwuid(os.getuid()).pw_name
 
 
 def test_a_missing_or_garbled_plan_file_is_refused(project: Path, run: Run) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.customers import load_customers
+from reconciler.desired.customers import load_customers
 from reconciler.errors import InvalidInput
 
 BAD = Path(__file__).parent / "bad"

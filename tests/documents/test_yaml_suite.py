@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.documents.loader import parse_yaml
 from reconciler.errors import InvalidInput
-from reconciler.loader import parse_yaml
 
 SUITE = Path(__file__).resolve().parent / "yaml-test-suite"  # a copy; see its README.md
 

@@ -12,9 +12,10 @@ from typing import Any
 from customer_cases import customers
 from hypothesis import HealthCheck, given, settings
 
-from reconciler.diff import diff_customers
-from reconciler.model import Customer
-from reconciler.plan import PlanContext, compute_plan, fingerprint
+from reconciler.model.customer import Customer
+from reconciler.model.diff import diff_customers
+from reconciler.plan.compute import PlanContext, compute_plan
+from reconciler.plan.plan import fingerprint
 from reconciler.providers.base import AuditContext, Provider
 
 AUDIT = AuditContext(actor="property", commit=None, plan_id=None)

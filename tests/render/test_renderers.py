@@ -6,12 +6,14 @@ import datetime as dt
 import io
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import jsonschema
 
-from reconciler.diff import FieldChange
-from reconciler.plan import Blocked, CustomerChange, Plan
-from reconciler.plan_file import PLAN_SCHEMA
+from reconciler.model.customer import Customer
+from reconciler.model.diff import FieldChange
+from reconciler.plan.file import PLAN_SCHEMA, plan_from_json
+from reconciler.plan.plan import Action, Blocked, BlockRule, CustomerChange, Plan
 from reconciler.render import renderer
 from reconciler.render.markdown import MarkdownRenderer
 
@@ -27,20 +29,23 @@ def _plan(changes: tuple[CustomerChange, ...] = (), blocked: tuple[Blocked, ...]
 
 
 ACME = CustomerChange(
-    "acme-telecom", "update",
+    "acme-telecom", Action.UPDATE,
     (
         FieldChange("debit_limit", "500", "750.00"),
         FieldChange("config.tags", ["wholesale"], ["wholesale", "wholesale-eu"], ("wholesale-eu",), ()),
         FieldChange("config.vars", "a = 1\nb = 2\n", "a = 1\nb = 3\n"),
     ),
-    {"currency": "USD"}, "0123456789abcdef", 4,
+    Customer(currency="USD"), "0123456789abcdef", 4,
 )
 NORTHWIND = CustomerChange(
-    "northwind-voip", "create", (FieldChange("currency", None, "USD"),), {"currency": "USD"}, None, None,
-    note="USD, 50 channels, 5 cps, active",
+    "northwind-voip", Action.CREATE, (FieldChange("currency", None, "USD"),),
+    Customer(currency="USD", channels=50, flow_speed=Decimal(5)), None, None,
 )
-OLD = CustomerChange("old-reseller-ltd", "deactivate", (), None, "fedcba9876543210", 9, note="removed from git in 8d41c0b")
-GLOBEX = Blocked("globex", "currency", "currency USD -> EUR; the platform fixes a customer's currency at creation.")
+OLD = CustomerChange("old-reseller-ltd", Action.DEACTIVATE, (), None, "fedcba9876543210", 9, removed_in=COMMIT)
+GLOBEX = Blocked(
+    "globex", "currency", BlockRule.CURRENCY_FIXED,
+    "currency USD -> EUR; the platform fixes a customer's currency at creation.",
+)
 
 
 def _render(name: str, plan: Plan) -> str:
@@ -93,9 +98,9 @@ def test_markdown_puts_summary_and_blocked_first() -> None:
 def test_markdown_stays_under_the_limit_and_says_what_it_left_out() -> None:
     changes = tuple(
         CustomerChange(
-            f"customer-{index:05d}", "update",
+            f"customer-{index:05d}", Action.UPDATE,
             tuple(FieldChange(f"notes{field}", "x" * 40, "y" * 40) for field in range(5)),
-            {"currency": "USD"}, "0123456789abcdef", 1,
+            Customer(currency="USD"), "0123456789abcdef", 1,
         )
         for index in range(2_000)
     )
@@ -117,8 +122,10 @@ def test_json_is_the_saved_form_and_matches_the_schema() -> None:
     document = json.loads(_render("json", plan))
     jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(document)
     assert document["plan_id"] == plan.plan_id
-    assert Plan.from_json(document) == plan
-    assert document["counts"] == {"create": 1, "update": 1, "rename": 0, "deactivate": 1, "delete": 0, "blocked": 1}
+    assert plan_from_json(document, Path("plan.json")) == plan
+    assert document["counts"] == {
+        "create": 1, "update": 1, "adopt": 0, "reactivate": 0, "rename": 0, "deactivate": 1, "delete": 0, "blocked": 1,
+    }
 
 
 def test_plan_id_is_a_hash_of_the_content() -> None:

@@ -6,16 +6,31 @@ plan id is recomputed from the content, so an edited plan file is refused.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+from pydantic import ValidationError
 
+from reconciler.documents.loader import LoadedDocument
+from reconciler.documents.validation import problems_from
 from reconciler.errors import InvalidInput, Problem
-from reconciler.plan import ACTIONS, PLAN_FORMAT, Plan
+from reconciler.model.customer import Customer
+from reconciler.model.diff import FieldChange
+from reconciler.plan.plan import (
+    PLAN_FORMAT,
+    PLAN_ID_LENGTH,
+    Action,
+    Blocked,
+    BlockRule,
+    CustomerChange,
+    Plan,
+)
 
 _VALUE: dict[str, Any] = {"description": "A JSON value of the customer document (money as an exact string)."}
 
@@ -31,7 +46,9 @@ PLAN_SCHEMA: dict[str, Any] = {
     ],
     "additionalProperties": False,
     "properties": {
-        "plan_id": {"type": "string", "pattern": "^[0-9a-f]{16}$", "description": "Hash of the plan's content."},
+        "plan_id": {
+            "type": "string", "pattern": f"^[0-9a-f]{{{PLAN_ID_LENGTH}}}$", "description": "Hash of the plan's content.",
+        },
         "format": {"const": PLAN_FORMAT, "description": "Version of this file format."},
         "at": {"type": "string", "format": "date-time", "description": "The instant desired state was evaluated at."},
         "commit": {"type": ["string", "null"], "description": "The git commit desired state came from."},
@@ -62,9 +79,11 @@ PLAN_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "key": {"type": "string", "description": "The customer key."},
-                "action": {"enum": list(ACTIONS), "description": "What happens to the customer."},
+                "action": {"enum": [action.value for action in Action], "description": "What happens to the customer."},
                 "renamed_from": {"type": ["string", "null"], "description": "The live key it is renamed from."},
-                "note": {"type": "string", "description": "A short explanation for reviewers."},
+                "removed_in": {
+                    "type": ["string", "null"], "description": "A removal: the commit that removed the customer's file.",
+                },
                 "fingerprint": {
                     "type": ["string", "null"],
                     "description": "Hash of the live record the change was computed against (null for create).",
@@ -94,11 +113,12 @@ PLAN_SCHEMA: dict[str, Any] = {
         },
         "blocked": {
             "type": "object",
-            "required": ["key", "field", "reason"],
+            "required": ["key", "field", "rule", "reason"],
             "additionalProperties": False,
             "properties": {
                 "key": {"type": "string", "description": "The customer key."},
                 "field": {"type": "string", "description": "The field whose change is blocked."},
+                "rule": {"enum": [rule.value for rule in BlockRule], "description": "The rule that blocks it."},
                 "reason": {"type": "string", "description": "Why, and what to do instead."},
             },
         },
@@ -137,7 +157,7 @@ def load_plan(path: Path) -> Plan:
             Problem(path, None, None, ".".join(str(part) for part in error.absolute_path), error.message)
             for error in errors
         )
-    plan = Plan.from_json(data)
+    plan = plan_from_json(data, path)
     if plan.plan_id != data["plan_id"]:
         raise InvalidInput([
             Problem(
@@ -146,3 +166,44 @@ def load_plan(path: Path) -> Plan:
             )
         ])
     return plan
+
+
+def plan_from_json(data: Mapping[str, Any], path: Path) -> Plan:
+    """The plan a schema-valid plan file (PATH) holds; InvalidInput for a `desired` the model refuses."""
+    changes = tuple(_change(path, index, change) for index, change in enumerate(data["changes"]))
+    return Plan(
+        at=dt.datetime.fromisoformat(data["at"]).astimezone(dt.UTC),
+        commit=data["commit"],
+        dirty=data["dirty"],
+        provider=data["provider"],
+        target=data["target"],
+        fleet_size=data["fleet_size"],
+        changes=changes,
+        blocked=tuple(
+            Blocked(blocked["key"], blocked["field"], BlockRule(blocked["rule"]), blocked["reason"])
+            for blocked in data["blocked"]
+        ),
+        bulk_blocked=tuple(data["bulk_blocked"]),
+        warnings=tuple(data["warnings"]),
+        unmanaged=tuple(data["unmanaged"]),
+    )
+
+
+def _change(path: Path, index: int, data: Mapping[str, Any]) -> CustomerChange:
+    desired: Customer | None = None
+    if data["desired"] is not None:
+        try:
+            desired = Customer.model_validate(data["desired"])
+        except ValidationError as exc:
+            located = LoadedDocument(path, {"changes": [{}] * index + [{"desired": data["desired"]}]})
+            raise InvalidInput(problems_from(exc, located, Customer, base=("changes", index, "desired"))) from None
+    return CustomerChange(
+        key=data["key"],
+        action=Action(data["action"]),
+        changes=tuple(FieldChange.from_json(change) for change in data["changes"]),
+        desired=desired,
+        fingerprint=data["fingerprint"],
+        version=data["version"],
+        renamed_from=data.get("renamed_from"),
+        removed_in=data.get("removed_in"),
+    )

@@ -27,7 +27,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 from tomlkit.items import Item
 
-from reconciler.merge_patch import merge_patch
+from reconciler.documents.merge_patch import merge_patch
 
 Patch = Mapping[str, Any]
 

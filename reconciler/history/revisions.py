@@ -13,12 +13,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler import git
 from reconciler.config import CONFIG_NAME, Settings, load_settings
-from reconciler.desired import load_desired
+from reconciler.desired.state import load_desired
 from reconciler.errors import InvalidInput
-from reconciler.model import Customer
-from reconciler.plan import Plan, PlanContext, compute_plan
+from reconciler.history import git
+from reconciler.model.customer import Customer
+from reconciler.plan.compute import PlanContext, compute_plan
+from reconciler.plan.plan import Plan
 from reconciler.providers.base import LiveCustomer, ProviderInfo
 
 

@@ -1,5 +1,5 @@
-"""History in git: `log` (the commits that changed a customer's definition) and `blame` (the
-commit behind each current value). Desired state between two revisions is `revisions`.
+"""`log`: the commits that changed a customer's definition, each with its field changes.
+The commit behind each current value is `blame`; desired state between revisions, `revisions`.
 
 A customer's definition is its file in customers.d/ (followed across renames, by git's
 rename detection and by `renamed_from`) plus its entry in every overlay of plans/ that
@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from reconciler import git
 from reconciler.config import Settings
-from reconciler.desired import load_desired, load_plans
-from reconciler.diff import NOT_LIVE_FIELDS, FieldChange, money_text
-from reconciler.documents import flatten
-from reconciler.errors import InvalidInput, ReconcilerError
-from reconciler.loader import SUFFIXES, load_document
-from reconciler.overlays import effective_instant, instant_text
-from reconciler.schedule import in_effect
+from reconciler.desired.overlays import effective_instant
+from reconciler.documents.loader import SUFFIXES, load_document
+from reconciler.errors import InvalidInput, UnknownCustomer
+from reconciler.history import git
+from reconciler.model.diff import FieldChange, diff_documents
+from reconciler.model.types import instant_text
 
 
 @dataclass(frozen=True)
@@ -45,11 +42,7 @@ class LogEntry:
     sections: tuple[Section, ...]
 
 
-class UnknownCustomer(ReconcilerError):
-    """No file and no commit defines the customer."""
-
-
-class _Documents:
+class Documents:
     """Blob -> parsed document, each blob read and parsed once."""
 
     def __init__(self, root: Path) -> None:
@@ -78,7 +71,7 @@ def customer_log(root: Path, settings: Settings, key: str, *, rev: str = "HEAD")
     """The commits that changed `key`'s definition, newest first, each with its field changes."""
     customers_dir = settings.customers_dir.strip("/")
     plans_dir = settings.plans_dir.strip("/")
-    documents = _Documents(root)
+    documents = Documents(root)
     tracked = {key} | _current_renamed_from(root / customers_dir, key)
     entries: list[LogEntry] = []
     commits = list(git.log(root, [customers_dir, plans_dir], rev=rev))
@@ -88,22 +81,22 @@ def customer_log(root: Path, settings: Settings, key: str, *, rev: str = "HEAD")
         blob
         for commit in commits
         for change in commit.files
-        if _parent(change.path) == plans_dir or _stem(change.path) in tracked or _stem(change.old_path) in tracked
+        if parent(change.path) == plans_dir or stem(change.path) in tracked or stem(change.old_path) in tracked
         for blob in (change.old_blob, change.new_blob)
         if blob is not None
     )
     for commit in commits:
-        customer_files = [change for change in commit.files if _parent(change.path) == customers_dir and _is_data(change.path)]
+        customer_files = [change for change in commit.files if parent(change.path) == customers_dir and _is_data(change.path)]
         paired = _follow_renames(customer_files, tracked, documents)
         sections: list[Section] = []
         for change in customer_files:
             if change.status == "D" and any(removed is change for removed in paired.values()):
                 continue  # shown as the rename it is part of
-            if _stem(change.path) not in tracked and _stem(change.old_path) not in tracked:
+            if stem(change.path) not in tracked and stem(change.old_path) not in tracked:
                 continue
             sections.append(_customer_section(change, paired.get(change.path), documents))
         for change in commit.files:
-            if _parent(change.path) == plans_dir and _is_data(change.path):
+            if parent(change.path) == plans_dir and _is_data(change.path):
                 section = _overlay_section(change, tracked, documents)
                 if section is not None:
                     sections.append(section)
@@ -117,14 +110,14 @@ def customer_log(root: Path, settings: Settings, key: str, *, rev: str = "HEAD")
 
 
 def _follow_renames(
-    changes: list[git.FileChange], tracked: set[str], documents: _Documents
+    changes: list[git.FileChange], tracked: set[str], documents: Documents
 ) -> dict[str, git.FileChange]:
     """Extend `tracked` with the customer's earlier keys; new path -> the deletion that, with
     this add, is a rename git did not detect (renamed_from names the old key)."""
     paired: dict[str, git.FileChange] = {}
-    deleted = {_stem(change.old_path): change for change in changes if change.status == "D"}
+    deleted = {stem(change.old_path): change for change in changes if change.status == "D"}
     for change in changes:
-        new_key, old_key = _stem(change.path), _stem(change.old_path)
+        new_key, old_key = stem(change.path), stem(change.old_path)
         if new_key not in tracked:
             continue
         if change.status == "R":
@@ -138,7 +131,7 @@ def _follow_renames(
     return paired
 
 
-def _customer_section(change: git.FileChange, removed: git.FileChange | None, documents: _Documents) -> Section:
+def _customer_section(change: git.FileChange, removed: git.FileChange | None, documents: Documents) -> Section:
     old_blob, old_path = change.old_blob, change.old_path
     if removed is not None:
         old_blob, old_path = removed.old_blob, removed.old_path
@@ -155,11 +148,11 @@ def _customer_section(change: git.FileChange, removed: git.FileChange | None, do
     return Section(change.path, what, tuple(_diff(before, after)))
 
 
-def _overlay_section(change: git.FileChange, tracked: set[str], documents: _Documents) -> Section | None:
+def _overlay_section(change: git.FileChange, tracked: set[str], documents: Documents) -> Section | None:
     if not (documents.names_any(change.old_blob, tracked) or documents.names_any(change.new_blob, tracked)):
         return None
-    before = _entry_for(documents.get(change.old_blob, change.old_path), tracked)
-    after = _entry_for(documents.get(change.new_blob, change.path), tracked)
+    before = entry_for(documents.get(change.old_blob, change.old_path), tracked)
+    after = entry_for(documents.get(change.new_blob, change.path), tracked)
     if before is None and after is None:
         return None
     instant = effective_instant(Path(change.path))
@@ -177,7 +170,7 @@ def _overlay_section(change: git.FileChange, tracked: set[str], documents: _Docu
     return Section(change.path, what, tuple(_diff(before or {}, after or {})), overlay=True)
 
 
-def _entry_for(document: Mapping[str, Any], keys: set[str]) -> dict[str, Any] | None:
+def entry_for(document: Mapping[str, Any], keys: set[str]) -> dict[str, Any] | None:
     for section in ("customers", "create"):
         entries = document.get(section)
         if isinstance(entries, Mapping):
@@ -187,107 +180,8 @@ def _entry_for(document: Mapping[str, Any], keys: set[str]) -> dict[str, Any] | 
     return None
 
 
-def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterator[FieldChange]:
-    old, new = flatten(before), flatten(after)
-    for path in [*old, *(path for path in new if path not in old)]:
-        if old.get(path) != new.get(path) or (path in old) != (path in new):
-            yield FieldChange(path, plain(old.get(path)), plain(new.get(path)))
-
-
-def plain(value: Any) -> Any:
-    """A raw document value as JSON would hold it: money as exact text, times as HH:MM."""
-    if isinstance(value, Decimal):
-        return money_text(value)
-    if isinstance(value, dt.time):
-        return value.strftime("%H:%M")
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    if isinstance(value, dict):
-        return {name: plain(item) for name, item in value.items()}
-    return value
-
-
-# --- blame --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BlameLine:
-    path: str  # the field
-    value: Any  # its current value (JSON-compatible)
-    commit: git.Commit | None  # None: uncommitted, or never set (a default)
-    source: str  # the file that sets it: the customer file, an overlay, or "" for a default
-    uncommitted: bool = False
-    overlay: bool = False  # `source` is an overlay in plans/
-
-
-def customer_blame(root: Path, settings: Settings, key: str, at: dt.datetime) -> list[BlameLine]:
-    """For each field of `key`'s definition at `at`, the commit that set its value."""
-    desired = load_desired(root, settings, at)
-    if key not in desired:
-        raise UnknownCustomer(f"customer '{key}' is not defined at {instant_text(at)}")
-    leaves = {
-        path: plain(value)
-        for path, value in flatten(desired[key].model_dump(by_alias=True)).items()
-        if path not in NOT_LIVE_FIELDS
-    }
-    overlays = [overlay for overlay in in_effect(load_plans(root, settings), at) if key in overlay.customer_keys()]
-    customers_dir, plans_dir = settings.customers_dir.strip("/"), settings.plans_dir.strip("/")
-    file_path = next(
-        (f"{customers_dir}/{key}{suffix}" for suffix in SUFFIXES if (root / customers_dir / f"{key}{suffix}").exists()),
-        "",
-    )
-    # Which file each field's value comes from: the last overlay in effect that sets it, else the base file.
-    source = dict.fromkeys(leaves, file_path)
-    for overlay in overlays:
-        patch = overlay.create.get(key) or overlay.customers.get(key) or {}
-        name = f"{plans_dir}/{overlay.path.name}"
-        for path in leaves:
-            if key in overlay.create or any(_related(path, patched) for patched in flatten(patch)):
-                source[path] = name
-    found: dict[str, BlameLine] = {}
-    uncommitted = _uncommitted(root, set(source.values()) - {""}, key, plans_dir)
-    for path in leaves:
-        if path in uncommitted.get(source[path], set()):
-            found[path] = BlameLine(
-                path, leaves[path], None, source[path], uncommitted=True, overlay=_parent(source[path]) == plans_dir
-            )
-    pending = {path for path in leaves if path not in found}
-    if pending:
-        for logged in customer_log(root, settings, key) if git.has_revision(root, "HEAD") else []:
-            for section in logged.sections:
-                for path in list(pending):
-                    from_overlay = _parent(source[path]) == plans_dir
-                    if section.overlay != from_overlay or (from_overlay and section.path != source[path]):
-                        continue
-                    if any(_related(path, change.path) for change in section.changes):
-                        found[path] = BlameLine(path, leaves[path], logged.commit, section.path, overlay=section.overlay)
-                        pending.discard(path)
-            if not pending:
-                break
-    for path in pending:
-        found[path] = BlameLine(path, leaves[path], None, "")
-    return [found[path] for path in leaves]
-
-
-def _related(field: str, changed: str) -> bool:
-    """A change at `changed` sets `field` when one lies inside the other."""
-    return field == changed or field.startswith(changed + ".") or changed.startswith(field + ".")
-
-
-def _uncommitted(root: Path, files: set[str], key: str, plans_dir: str) -> dict[str, set[str]]:
-    """Fields of `key` that differ between HEAD and the working tree, per file."""
-    head = git.tree_files(root, "HEAD", sorted(files)) if files and git.has_revision(root, "HEAD") else {}
-    documents = _Documents(root)
-    result: dict[str, set[str]] = {}
-    for name in files:
-        before = documents.get(head.get(name), name)
-        now = load_document(root / name).data
-        if _parent(name) == plans_dir:
-            before, now = _entry_for(before, {key}) or {}, _entry_for(now, {key}) or {}
-        result[name] = {change.path for change in _diff(before, now)}
-    return result
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[FieldChange]:
+    return diff_documents(before, after)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -312,11 +206,11 @@ def _exists(directory: Path, key: str) -> bool:
 # Plain string work: this runs for every file of every commit (PurePosixPath is ~10x slower).
 
 
-def _parent(path: str) -> str:
+def parent(path: str) -> str:
     return path.rpartition("/")[0] or "."
 
 
-def _stem(path: str) -> str:
+def stem(path: str) -> str:
     return os.path.splitext(path.rpartition("/")[2])[0]
 
 

@@ -18,49 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import Field, WithJsonSchema
 
-from reconciler.bulk import gc_paused
+from reconciler.documents.loader import Load, LoadedDocument, document_paths, load_document
+from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
-from reconciler.loader import Load, LoadedDocument, document_paths, load_document
-from reconciler.model import KEY_PATTERN, Frozen
-from reconciler.validation import validate
+from reconciler.gc_pause import gc_paused
+from reconciler.model.types import KEY_PATTERN, Frozen, Instant, instant_text
 
 _NAME_RE = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})(?:T(?P<hour>\d{2})(?P<minute>\d{2})(?P<zone>Z?))?_(?P<slug>[a-z0-9][a-z0-9_-]*)"
 )
 
 
-def instant_text(instant: dt.datetime) -> str:
-    """An instant as ISO 8601 in UTC with a Z: 2026-12-24T18:00:00Z."""
-    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _instant(value: Any) -> Any:
-    # YAML 1.2 reads a timestamp as a string; TOML gives a datetime, with or without a zone.
-    text = value if isinstance(value, str) else value.isoformat() if isinstance(value, dt.datetime) else ""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise PydanticCustomError(
-                "instant", "'{text}' is not an instant; write it as 2026-12-27T06:00:00Z", {"text": text}
-            ) from None
-    if not isinstance(value, dt.datetime):
-        raise PydanticCustomError("instant", "is not an instant; write it as 2026-12-27T06:00:00Z")
-    if value.tzinfo is None:
-        raise PydanticCustomError(
-            "instant", "'{text}' has no time zone; add Z for UTC or an offset such as +01:00", {"text": text}
-        )
-    return value.astimezone(dt.UTC)
-
-
-Instant = Annotated[
-    dt.datetime,
-    BeforeValidator(_instant),
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"(Z|[+-]\d{2}:\d{2})$"}),
-]
 CustomerKey = Annotated[str, Field(pattern=KEY_PATTERN)]
 MergePatch = Annotated[
     dict[str, Any],

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from reconciler.bulk import gc_paused
 from reconciler.config import Catalogs
+from reconciler.documents.loader import SUFFIXES as SUFFIXES
+from reconciler.documents.loader import Load, LoadedDocument, document_paths, load_document
+from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
-from reconciler.loader import SUFFIXES as SUFFIXES
-from reconciler.loader import Load, LoadedDocument, document_paths, load_document
-from reconciler.model import KEY_RE, Customer
-from reconciler.validation import validate
+from reconciler.gc_pause import gc_paused
+from reconciler.model.customer import Customer
+from reconciler.model.types import KEY_RE
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,8 @@ def _cross_check(customer_files: Iterable[CustomerFile]) -> list[Problem]:
                     "names must be unique, ignoring case",
                 )
             )
-        for index, old_key in enumerate(customer_file.customer.renamed_from):
-            loc = ("renamed_from", index)
+        for old_key in customer_file.customer.renamed_from:
+            loc = _item_loc(customer_file, ("renamed_from",), old_key)
             if old_key in keys:
                 problems.append(
                     _problem(customer_file, loc, f"'{old_key}' is still a customer file; a renamed customer has one key")
@@ -123,7 +125,7 @@ def check_catalogs(customer_file: CustomerFile, catalogs: Catalogs) -> list[Prob
         (("config", "domain"), config.domain, catalogs.domains, "domains"),
         (("config", "invoice", "template"), config.invoice.template, catalogs.invoice_templates, "invoice_templates"),
     ]
-    checks += [(("config", "tags", index), tag, catalogs.tags, "tags") for index, tag in enumerate(config.tags)]
+    checks += [(_item_loc(customer_file, ("config", "tags"), tag), tag, catalogs.tags, "tags") for tag in config.tags]
     return [
         _problem(
             customer_file, loc,
@@ -136,6 +138,16 @@ def check_catalogs(customer_file: CustomerFile, catalogs: Catalogs) -> list[Prob
 
 def _listing(values: list[str]) -> str:
     return "one of: " + ", ".join(values) if values else "the catalog is empty"
+
+
+def _item_loc(customer_file: CustomerFile, loc: tuple[str, ...], item: str) -> tuple[str | int, ...]:
+    """Where ITEM of the set at LOC stands as the file writes it (the model keeps sets sorted)."""
+    written: Any = customer_file.document.data
+    for part in loc:
+        written = written.get(part) if isinstance(written, dict) else None
+    if isinstance(written, list) and item in written:
+        return (*loc, written.index(item))
+    return loc
 
 
 def _problem(customer_file: CustomerFile, loc: tuple[str | int, ...], message: str) -> Problem:

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.customers import CustomerFile
-from reconciler.loader import load_document
-from reconciler.merge_patch import merge_patch, patched_fields
-from reconciler.model import Customer
-from reconciler.overlays import Overlay, instant_text
-from reconciler.roundtrip import new_text, patch_text
-from reconciler.validation import field_path
+from reconciler.desired.customers import CustomerFile
+from reconciler.desired.overlays import Overlay
+from reconciler.documents.edit import new_text, patch_text
+from reconciler.documents.loader import load_document
+from reconciler.documents.merge_patch import merge_patch, patched_fields
+from reconciler.documents.validation import field_path
+from reconciler.model.customer import Customer
+from reconciler.model.types import instant_text
 
 
 @dataclass(frozen=True)

@@ -1,198 +1,35 @@
-"""Read one YAML or TOML file into plain data, with the line and column of every value.
+"""TOML documents: read with `tomllib` (floats as `Decimal`), positions found by a scan.
 
-YAML goes through `reconciler.yaml12` (YAML 1.2 core schema on PyYAML's C parser). TOML
-goes through `tomllib` with floats as `Decimal`; its local dates and times stay the
-`datetime.date` / `datetime.time` objects tomllib returns (the model converts times itself).
-tomllib gives no positions, so a light scan of the text finds where keys and values start.
-
-Whatever the input, the loader returns a `LoadedDocument` or raises `InvalidInput`.
+tomllib gives no positions, so a light scan of the text finds where keys and values
+start; it also finds keys set twice, which tomllib reports one at a time and without the
+key. The scan runs only when an error needs a position (see `loader.LoadedDocument`).
 """
 
 from __future__ import annotations
 
 import bisect
-import codecs
-import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from reconciler.documents.yaml12 import KeyPath, Mark, dotted
 from reconciler.errors import InvalidInput, Problem
-from reconciler.yaml12 import KeyPath, Mark, dotted, parse_yaml, parse_yaml_bytes
-
-__all__ = [
-    "MAX_FILE_BYTES", "SUFFIXES", "Load", "LoadedDocument", "Mark",
-    "document_paths", "load_document", "parse_yaml", "read_source",
-]
-
-MAX_FILE_BYTES = 1024 * 1024
-YAML_SUFFIXES = frozenset({".yaml", ".yml"})
-TOML_SUFFIXES = frozenset({".toml"})
-SUFFIXES = (".yaml", ".yml", ".toml")
-
-
-class Positions(NamedTuple):
-    """Where the parts of a document start: values and keys by key path, and which values
-    are block scalars (their content starts on the line after the mark)."""
-
-    marks: Mapping[KeyPath, tuple[int, int]]
-    key_marks: Mapping[KeyPath, tuple[int, int]]
-    block_scalars: frozenset[KeyPath]
-
-
-NO_POSITIONS = Positions({}, {}, frozenset())
-
-
-@dataclass(frozen=True)
-class LoadedDocument:
-    """A file's top-level mapping, and the bytes it was read from.
-
-    Positions are needed only to report an error, so they are not kept: the first call
-    that needs one reads `source` again. That keeps 100,000 loaded customers small, and
-    the document cache fast (it stores `data` alone).
-    """
-
-    path: Path
-    data: dict[str, Any]
-    source: bytes = b""
-
-    @cached_property
-    def positions(self) -> Positions:
-        return positions_of(self.path, self.source) if self.source else NO_POSITIONS
-
-    @property
-    def marks(self) -> Mapping[KeyPath, tuple[int, int]]:
-        return self.positions.marks
-
-    @property
-    def key_marks(self) -> Mapping[KeyPath, tuple[int, int]]:
-        return self.positions.key_marks
-
-    @property
-    def block_scalars(self) -> frozenset[KeyPath]:
-        return self.positions.block_scalars
-
-    def locate(self, loc: Sequence[str | int], *, key: bool = False) -> Mark | None:
-        """The mark of the longest prefix of LOC that has one; its key's mark when KEY and known."""
-        marks, key_marks, _ = self.positions
-        for end in range(len(loc), -1, -1):
-            prefix = tuple(loc[:end])
-            if key:
-                key_mark = key_marks.get(prefix)
-                if key_mark is not None:
-                    return Mark(*key_mark)
-            mark = marks.get(prefix)
-            if mark is not None:
-                return Mark(*mark)
-        return None
-
-    def problem(self, loc: Sequence[str | int], message: str, *, key: bool = False) -> Problem:
-        """A problem with the field at LOC, placed as precisely as `locate` can."""
-        mark = self.locate(loc, key=key)
-        line, column = (mark.line, mark.column) if mark else (None, None)
-        return Problem(self.path, line, column, dotted(tuple(loc)), message)
-
-
-def positions_of(path: Path, source: bytes) -> Positions:
-    """Positions in SOURCE, which `load_document` has already read without error."""
-    if source.startswith(codecs.BOM_UTF8):
-        source = source[len(codecs.BOM_UTF8) :]
-    if path.suffix.lower() in TOML_SUFFIXES:
-        scan = _TomlScan(source.decode("utf-8"), path)
-        return Positions(scan.marks, scan.key_marks, frozenset(scan.block_scalars))
-    _, marks, key_marks, block_scalars = parse_yaml_bytes(source, path)
-    return Positions(marks, key_marks, block_scalars)
-
-
-Load = Callable[[Path], "LoadedDocument"]
-"""How callers read a document: `load_document`, or a cache in front of it (`doccache`)."""
-
-
-def document_paths(directory: Path) -> list[Path]:
-    """The YAML and TOML files in `directory`, sorted by name; dotfiles are not documents."""
-    if not directory.is_dir():
-        return []
-    return sorted(path for path in directory.iterdir() if path.suffix in SUFFIXES and not path.name.startswith("."))
-
-
-def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
-    """Load PATH (or CONTENT, as read from PATH) by its suffix: .yaml/.yml or .toml."""
-    suffix = path.suffix.lower()
-    if suffix not in YAML_SUFFIXES and suffix not in TOML_SUFFIXES:
-        raise _invalid(path, f"'{path.suffix}' files are not read; write the document as .yaml, .yml or .toml")
-    if content is None:
-        content = read_source(path)
-    elif len(content) > MAX_FILE_BYTES:
-        raise _oversize(path, len(content))
-    if content.startswith(codecs.BOM_UTF8):
-        content = content[len(codecs.BOM_UTF8) :]
-    if not content.strip():
-        raise _invalid(path, "the file is empty; write the document in it")
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = content.count(b"\n", 0, exc.start) + 1
-        column = len(content[content.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
-        message = (
-            f"the file is not valid UTF-8: byte 0x{content[exc.start]:02x} at offset {exc.start} "
-            "cannot be decoded; save the file as UTF-8"
-        )
-        raise InvalidInput([Problem(path, line, column, "", message)]) from None
-    if suffix in TOML_SUFFIXES:
-        return LoadedDocument(path, _load_toml(path, text), content)
-    data, marks, _, _ = parse_yaml_bytes(content, path)
-    if type(data) is not dict:
-        mark = marks[()]
-        kind = "a sequence" if type(data) is list else "null" if data is None else "a single value"
-        message = f"the document is {kind}, not a mapping; write it as 'key: value' lines"
-        raise InvalidInput([Problem(path, mark.line, mark.column, "", message)])
-    return LoadedDocument(path, data, content)
-
-
-def read_source(path: Path) -> bytes:
-    """The bytes of PATH, refusing files over MAX_FILE_BYTES before reading them whole."""
-    try:
-        with path.open("rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            if size > MAX_FILE_BYTES:
-                raise _oversize(path, size)
-            content = stream.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise _invalid(path, f"cannot read the file: {exc.strerror or exc}") from None
-    if len(content) > MAX_FILE_BYTES:
-        raise _oversize(path, len(content))
-    return content
-
-
-def _oversize(path: Path, size: int) -> InvalidInput:
-    return _invalid(
-        path, f"the file is {size} bytes, more than the {MAX_FILE_BYTES} (1 MiB) allowed; split it or trim it"
-    )
-
-
-def _invalid(path: Path, message: str) -> InvalidInput:
-    return InvalidInput([Problem(path, None, None, "", message)])
-
-
-# --- TOML ---------------------------------------------------------------------------------
 
 _TOML_POSITION = re.compile(r"(.*) \((?:at line (\d+), column (\d+)|at end of document)\)", re.DOTALL)
 
 
-def _load_toml(path: Path, text: str) -> dict[str, Any]:
+def load_toml(path: Path, text: str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
-        duplicates = _TomlScan(text, path).duplicates
+        duplicates = TomlScan(text, path).duplicates
         raise InvalidInput(duplicates or [_toml_syntax_problem(path, text, str(exc))]) from None
     except (ValueError, RecursionError):
         # tomllib's own limits: an integer over 4300 digits, arrays nested ~1000 deep.
-        raise _invalid(path, "the TOML holds a number too long or values nested too deep to read; simplify it") from None
+        message = "the TOML holds a number too long or values nested too deep to read; simplify it"
+        raise InvalidInput([Problem(path, None, None, "", message)]) from None
     return data
 
 
@@ -216,7 +53,7 @@ _ML_BASIC_END = re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.DOTALL)
 _ML_LITERAL_END = re.compile(r"(?:[^']|'(?!''))*'''")
 
 
-class _TomlScan:
+class TomlScan:
     """Where each key and value of a TOML text starts, found line by line.
 
     Tracks `[table]` and `[[array]]` headers and `key = value` lines with dotted and

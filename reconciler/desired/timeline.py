@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from reconciler.customers import CustomerFile
-from reconciler.diff import FieldChange, diff_customers
+from reconciler.desired.customers import CustomerFile
+from reconciler.desired.overlays import Overlay, change_instants
+from reconciler.desired.schedule import evaluate
 from reconciler.errors import InvalidInput
-from reconciler.model import Customer
-from reconciler.overlays import Overlay, change_instants
-from reconciler.schedule import evaluate
+from reconciler.model.customer import Customer
+from reconciler.model.diff import FieldChange, diff_customers
 
 Event = Literal["starts", "ends"]
 Action = Literal["create", "update", "remove"]

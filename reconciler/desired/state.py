@@ -6,12 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 from reconciler.config import CONFIG_NAME, Settings
-from reconciler.customers import CustomerFile, customer_paths, load_customers
+from reconciler.desired.customers import CustomerFile, customer_paths, load_customers
+from reconciler.desired.overlays import Overlay, load_overlays, overlay_paths
+from reconciler.desired.schedule import check_schedule, customers_at
+from reconciler.documents.loader import Load, load_document
 from reconciler.errors import InvalidInput, Problem
-from reconciler.loader import Load, load_document
-from reconciler.model import Customer
-from reconciler.overlays import Overlay, load_overlays, overlay_paths
-from reconciler.schedule import check_schedule, customers_at
+from reconciler.model.customer import Customer
 
 
 def load_desired(

@@ -22,13 +22,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.customers import CustomerFile
+from reconciler.desired.customers import CustomerFile
+from reconciler.desired.overlays import Overlay, change_instants
+from reconciler.documents.loader import LoadedDocument
+from reconciler.documents.merge_patch import FieldLoc, merge_patch, patched_fields
+from reconciler.documents.validation import field_path, problems_from, show
 from reconciler.errors import InvalidInput, Problem
-from reconciler.loader import LoadedDocument
-from reconciler.merge_patch import FieldLoc, merge_patch, patched_fields
-from reconciler.model import Customer
-from reconciler.overlays import Overlay, change_instants, instant_text
-from reconciler.validation import field_path, problems_from, show
+from reconciler.model.customer import Customer
+from reconciler.model.types import instant_text
 
 Loc = tuple[str | int, ...]
 
@@ -49,12 +50,18 @@ def customers_at(
     base: Mapping[str, CustomerFile], overlays: Iterable[Overlay], at: dt.datetime
 ) -> dict[str, Customer]:
     """Every customer's validated definition at `at`; InvalidInput names the overlay lines at fault."""
+    return state_at(base, overlays, at).customers
+
+
+def state_at(base: Mapping[str, CustomerFile], overlays: Iterable[Overlay], at: dt.datetime) -> Evaluation:
+    """`customers_at`, with the record of which overlay set each field."""
+    overlays = list(overlays)
     problems = clashes(overlays)
     evaluation = evaluate(base, in_effect(overlays, at), at)
     problems.extend(evaluation.problems)
     if problems:
         raise InvalidInput(_first_per_place(problems))
-    return evaluation.customers
+    return evaluation
 
 
 def check_schedule(
@@ -71,6 +78,8 @@ def check_schedule(
 class Evaluation:
     customers: dict[str, Customer]
     problems: list[Problem]
+    # Customer key -> the overlay behind each field it set (`()`: it created the customer).
+    sources: Mapping[str, Mapping[FieldLoc, FieldSource]]
 
 
 def evaluate(base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], at: dt.datetime) -> Evaluation:
@@ -89,15 +98,19 @@ def evaluate(base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], at: 
             problems.extend(_attribute(exc, key, sources, base.get(key), at))
             continue
         customers[key] = customer if customer.name is not None else customer.model_copy(update={"name": key})
-    return Evaluation(customers, problems)
+    return Evaluation(customers, problems, replay.sources)
 
 
 # --- replaying overlays -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Source:
-    """The overlay that set a field, and where the customer's document sits in its file."""
+class FieldSource:
+    """The overlay that set a field, and where the customer's document sits in its file.
+
+    The replay keeps one per field an overlay set, so a refused result is reported at the
+    overlay's line and `blame` names the overlay behind a value without working it out again.
+    """
 
     overlay: Overlay
     section: str  # "customers" or "create"
@@ -109,7 +122,7 @@ class _Source:
 @dataclass
 class _Replay:
     documents: dict[str, dict[str, Any]]
-    sources: dict[str, dict[FieldLoc, _Source]] = field(default_factory=dict)
+    sources: dict[str, dict[FieldLoc, FieldSource]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -126,7 +139,7 @@ def _replay(base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], 
                 ))
                 continue
             documents[key] = copy.deepcopy(dict(document))
-            replay.sources[key] = {(): _Source(overlay, "create")}
+            replay.sources[key] = {(): FieldSource(overlay, "create")}
         for key, patch in overlay.customers.items():
             if key not in documents:
                 replay.problems.append(_unknown_customer(overlay, key, documents, at))
@@ -144,7 +157,7 @@ def _replay(base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], 
             for loc, _ in patched_fields(patch):
                 for older in [older for older in sources if older[: len(loc)] == loc]:
                     del sources[older]
-                sources[loc] = _Source(overlay, "customers")
+                sources[loc] = FieldSource(overlay, "customers")
     return replay
 
 
@@ -168,7 +181,7 @@ def _overlay_problem(overlay: Overlay, loc: Loc, key: bool, message: str) -> Pro
 def _attribute(
     exc: ValidationError,
     key: str,
-    sources: Mapping[FieldLoc, _Source],
+    sources: Mapping[FieldLoc, FieldSource],
     base_file: CustomerFile | None,
     at: dt.datetime,
 ) -> list[Problem]:
@@ -192,11 +205,11 @@ def _attribute(
     return problems
 
 
-def _source_of(loc: Loc, sources: Mapping[FieldLoc, _Source]) -> _Source | None:
+def _source_of(loc: Loc, sources: Mapping[FieldLoc, FieldSource]) -> FieldSource | None:
     """The overlay most responsible for an error at `loc`: the one that set the field or the
     closest to it, the latest on a tie; None when no overlay came near it (the base file's fault)."""
     best: tuple[int, bool, tuple[dt.datetime, str]] | None = None
-    chosen: _Source | None = None
+    chosen: FieldSource | None = None
     for path, source in sources.items():
         common = _common_prefix(path, loc)
         rank = (common, common == len(path), source.overlay.order)

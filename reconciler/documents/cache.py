@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
-from reconciler.bulk import gc_paused
-from reconciler.loader import Load, LoadedDocument, load_document, read_source
+from reconciler.documents.loader import Load, LoadedDocument, load_document, read_source
+from reconciler.gc_pause import gc_paused
 
 # Bump when the loader's output changes shape or meaning.
 LOADER_REVISION = f"{__version__}/2"

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from reconciler.documents.loader import LoadedDocument, Mark
+from reconciler.documents.yaml12 import dotted
 from reconciler.errors import Problem
-from reconciler.loader import LoadedDocument, Mark
-from reconciler.model import CLOCK_PATTERN, HOSTNAME_PATTERN, KEY_PATTERN, TAG_PATTERN
-from reconciler.yaml12 import dotted
+from reconciler.model.types import CLOCK_PATTERN, HOSTNAME_PATTERN, KEY_PATTERN, TAG_PATTERN
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

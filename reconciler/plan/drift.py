@@ -7,18 +7,16 @@ not the last value the reconciler wrote to that field, someone else changed it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from typing import Any, Literal
 
-from reconciler.diff import SET_FIELDS, FieldChange
-from reconciler.documents import flatten
-from reconciler.model import Customer
-from reconciler.plan import CustomerChange, Plan
+from reconciler.model.diff import FieldChange
+from reconciler.model.fields import DECIMAL_FIELDS, SET_FIELDS, default_fields
+from reconciler.model.types import instant_text
+from reconciler.plan.plan import Action, CustomerChange, Plan
 from reconciler.providers.base import AuditRecord
 
 Origin = Literal["outside", "unapplied", "unknown"]
@@ -27,7 +25,6 @@ ORIGIN_TEXT: dict[Origin, str] = {
     "unapplied": "in git, not yet applied",
     "unknown": "no audit record of the reconciler writing it",
 }
-DECIMAL_FIELDS = frozenset({"flow_speed", "debit_limit", "minimum_payment", "tax_percent", "config.daily_spend_limit"})
 
 AuditReader = Callable[[str], Sequence[AuditRecord]]
 
@@ -43,7 +40,7 @@ class FieldDrift:
 @dataclass(frozen=True)
 class CustomerDrift:
     key: str
-    action: str  # what apply would do: create, update, rename, deactivate, delete, blocked
+    action: Action | None  # what apply would do; None: blocked
     origin: Origin  # for the record as a whole (a missing, removed or deactivated customer)
     summary: str
     fields: tuple[FieldDrift, ...] = ()
@@ -74,32 +71,32 @@ def find_drift(plan: Plan, audit: AuditReader | None) -> Drift:
     """
     customers = [_customer(change, audit(change.key) if audit else None) for change in plan.changes]
     customers += [
-        CustomerDrift(blocked.key, "blocked", "unknown", f"blocked: {blocked.reason}") for blocked in plan.blocked
+        CustomerDrift(blocked.key, None, "unknown", f"blocked: {blocked.reason}") for blocked in plan.blocked
     ]
     return Drift(plan, tuple(sorted(customers, key=lambda customer: customer.key)), audited=audit is not None)
 
 
 def _customer(change: CustomerChange, records: Sequence[AuditRecord] | None) -> CustomerDrift:
     last_action = records[0].action if records else None
-    if change.action == "create":
+    if change.action is Action.CREATE:
         if last_action is not None and last_action != "delete":
-            return CustomerDrift(change.key, "create", "outside", "missing live: removed outside the reconciler")
-        return CustomerDrift(change.key, "create", "unapplied", "new in git, not yet created")
-    if change.action in ("deactivate", "delete"):
+            return CustomerDrift(change.key, Action.CREATE, "outside", "missing live: removed outside the reconciler")
+        return CustomerDrift(change.key, Action.CREATE, "unapplied", "new in git, not yet created")
+    if change.action.is_removal:
         return CustomerDrift(change.key, change.action, "unapplied", "removed from git, still active live")
-    if change.action == "rename":
+    if change.action is Action.RENAME:
         return CustomerDrift(
-            change.key, "rename", "unapplied", f"renamed in git from {change.renamed_from}, not yet applied",
+            change.key, Action.RENAME, "unapplied", f"renamed in git from {change.renamed_from}, not yet applied",
             tuple(_field(field, records) for field in change.changes),
         )
     fields = tuple(_field(field, records) for field in change.changes)
-    if "reactivate" in change.note:
+    if change.action is Action.REACTIVATE:
         origin: Origin = "unapplied" if last_action == "deactivate" else "outside" if records else "unknown"
         summary = "inactive live" + (": deactivated outside the reconciler" if origin == "outside" else "")
-        return CustomerDrift(change.key, "update", origin, summary, fields)
-    if "adopt" in change.note:
-        return CustomerDrift(change.key, "update", "unapplied", "not managed yet: the next apply adopts it", fields)
-    return CustomerDrift(change.key, "update", "unapplied", "", fields)
+        return CustomerDrift(change.key, change.action, origin, summary, fields)
+    if change.action is Action.ADOPT:
+        return CustomerDrift(change.key, change.action, "unapplied", "not managed yet: the next apply adopts it", fields)
+    return CustomerDrift(change.key, change.action, "unapplied", "", fields)
 
 
 def _field(change: FieldChange, records: Sequence[AuditRecord] | None) -> FieldDrift:
@@ -115,14 +112,9 @@ def _field(change: FieldChange, records: Sequence[AuditRecord] | None) -> FieldD
         last = next((record for record in records if record.action == "create"), None)
         if last is None:
             return FieldDrift(change, "unknown")
-        written = _defaults().get(change.path)
+        written = default_fields().get(change.path)
     origin: Origin = "unapplied" if same(change.path, change.before, written) else "outside"
     return FieldDrift(change, origin, last, written)
-
-
-@cache
-def _defaults() -> dict[str, Any]:
-    return flatten(Customer(currency="USD").document())
 
 
 def same(path: str, live: Any, written: Any) -> bool:
@@ -145,6 +137,6 @@ def _key(value: Any) -> str:
 
 def written_text(record: AuditRecord) -> str:
     """When and from where the reconciler last wrote a field, for a message."""
-    at = record.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = instant_text(record.at)
     commit = f" from commit {record.commit[:7]}" if record.commit else ""
     return f"on {at} by {record.actor}{commit}"

@@ -1,0 +1,37 @@
+"""Options several commands share, declared one way."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """`--at`: an ISO 8601 instant with a zone (2026-12-24T18:00:00Z), or a date (midnight UTC)."""
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an instant: write 2026-12-24T18:00:00Z or a date, 2026-12-24"
+        ) from None
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' has no time zone: add Z for UTC or an offset such as +01:00"
+        )
+    return instant.astimezone(dt.UTC)
+
+
+def add_at_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at", type=parse_instant, default=None, metavar="INSTANT",
+        help="evaluate desired state at this instant (ISO 8601 with zone, or a date); default: now",
+    )
+
+
+def add_customer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--customer", action="append", dest="customers", metavar="KEY",
+        help="only this customer (repeatable)",
+    )

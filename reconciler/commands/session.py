@@ -1,0 +1,113 @@
+"""What the outside world hands a command: the repository root, the environment, the clock,
+streams, and who and where the process is. The CLI builds it; a test builds its own."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from reconciler.config import Settings, load_settings
+from reconciler.documents.cache import cached_loading
+from reconciler.documents.loader import Load
+from reconciler.history.git import current_revision
+from reconciler.plan.plan import Plan
+from reconciler.providers.base import Provider
+from reconciler.reconcile import make_plan
+
+
+def _no_input(prompt: str) -> str:
+    raise EOFError(prompt)
+
+
+@dataclass(frozen=True)
+class World:
+    """The process's surroundings: environment, clock, streams, host and account.
+
+    `main` passes the real ones; tests pass a pinned clock and string streams. Commands
+    never reach past it for the time, the environment or a terminal.
+    """
+
+    environ: Mapping[str, str]
+    clock: Callable[[], dt.datetime]
+    stdout: TextIO
+    stderr: TextIO
+    sleep: Callable[[float], None] = lambda seconds: None
+    ask: Callable[[str], str] = _no_input  # a question on the terminal; its answer
+    stdin_is_tty: bool = False
+    host: str = "localhost"
+    pid: int = 0
+    account: str = "unknown"  # the operating-system account the process runs as
+
+
+@dataclass(frozen=True)
+class Session:
+    """One command's view of the world: its root, the instant it runs at, and the world."""
+
+    root: Path
+    world: World
+    now: dt.datetime
+    cache_dir: Path | None = None  # where parsed documents are cached (None: not cached)
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self.world.environ
+
+    @property
+    def stdout(self) -> TextIO:
+        return self.world.stdout
+
+    @property
+    def stderr(self) -> TextIO:
+        return self.world.stderr
+
+    def settings(self) -> Settings:
+        return load_settings(self.root)
+
+    def loading(self) -> AbstractContextManager[Load]:
+        """`with session.loading() as load:` reads documents through the cache, saved at the end."""
+        return cached_loading(self.cache_dir, self.root)
+
+    def plan(self, settings: Settings, provider: Provider, args: argparse.Namespace, **options: Any) -> Plan:
+        """`make_plan` as every command calls it: at `--at` or now, from the repository's
+        revision, for `--customer` keys, reading documents through the cache."""
+        with self.loading() as load:
+            return make_plan(
+                self.root, settings, provider,
+                at=args.at or self.now,
+                revision=current_revision(self.root),
+                only=args.customers,
+                load=load,
+                **options,
+            )
+
+    def is_tty(self, stream: TextIO) -> bool:
+        return bool(getattr(stream, "isatty", lambda: False)())
+
+    def color(self) -> bool:
+        """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+        return self.is_tty(self.stdout) and "NO_COLOR" not in self.environ
+
+    def actor(self) -> str:
+        """Who is running this, for audit records: the CI actor, else the login name, else the
+        account the process runs as (cron and containers often set no USER)."""
+        environ = self.environ
+        return environ.get("GITHUB_ACTOR") or environ.get("USER") or environ.get("LOGNAME") or self.world.account
+
+    def lock_holder(self) -> str:
+        """How this process names itself when it holds a lease."""
+        return f"{self.actor()}@{self.world.host} pid {self.world.pid}"
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path | None:
+    """Where parsed documents are cached: $RECONCILER_CACHE_DIR (empty: no cache), else the
+    user's cache folder. Never inside the repository."""
+    if "RECONCILER_CACHE_DIR" in environ:
+        chosen = environ["RECONCILER_CACHE_DIR"]
+        return Path(chosen) if chosen else None
+    base = environ.get("XDG_CACHE_HOME") or (str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else "")
+    return Path(base) / "reconciler" if base else None

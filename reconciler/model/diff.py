@@ -1,0 +1,89 @@
+"""Field-level differences: the one diff behind plans, audit records, history and drift.
+
+Documents are compared in their canonical form (`fields.canonical`), leaf by leaf along
+the field paths of `fields.flatten`. Lists that are sets on the platform (tags, top-up
+currencies) compare without regard to order and report what was added and removed; other
+lists (address lines, restriction windows) compare whole. Equal customers cost one model
+comparison: only a pair that differs is flattened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model.customer import Customer
+from reconciler.model.fields import (
+    NOT_LIVE_FIELDS,
+    SET_FIELDS,
+    canonical,
+    canonical_document,
+    field_order,
+    flatten,
+)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field's before and after, as canonical JSON values (money as exact strings)."""
+
+    path: str
+    before: Any
+    after: Any
+    added: tuple[Any, ...] = field(default=())
+    removed: tuple[Any, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"field": self.path, "before": self.before, "after": self.after}
+        if self.added or self.removed:
+            data["added"] = list(self.added)
+            data["removed"] = list(self.removed)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FieldChange:
+        return cls(
+            data["field"], data["before"], data["after"],
+            tuple(data.get("added", ())), tuple(data.get("removed", ())),
+        )
+
+
+def is_owned(path: str, owned: Collection[str]) -> bool:
+    """True when `path` is an owned field or lies inside one (owned `config` covers `config.tags`)."""
+    return any(path == prefix or path.startswith(prefix + ".") for prefix in owned)
+
+
+def diff_customers(
+    live: Customer | None, desired: Customer | None, *, owned: Collection[str] = ()
+) -> list[FieldChange]:
+    """Changes that turn `live` into `desired`, leaving out the repository's bookkeeping
+    (`renamed_from`) and the fields the platform owns; None on one side compares against nothing."""
+    if live is not None and desired is not None and live == desired:
+        return []
+    before = canonical_document(live) if live is not None else {}
+    after = canonical_document(desired) if desired is not None else {}
+    return diff_documents(before, after, skip=lambda path: path in NOT_LIVE_FIELDS or is_owned(path, owned))
+
+
+def diff_documents(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, skip: Callable[[str], bool] | None = None
+) -> list[FieldChange]:
+    """Every leaf that differs between two documents (raw or canonical; values are compared
+    and reported canonically), in the form's field order. A leaf present on one side only
+    is a change, even to or from null. `skip(path)` leaves a field out."""
+    old, new = flatten(canonical(before)), flatten(canonical(after))
+    changes: list[FieldChange] = []
+    for path in dict.fromkeys([*old, *new]):
+        if skip is not None and skip(path):
+            continue
+        was, now = old.get(path), new.get(path)
+        if path in SET_FIELDS and isinstance(was, list) and isinstance(now, list):
+            added = tuple(item for item in now if item not in was)
+            removed = tuple(item for item in was if item not in now)
+            if added or removed:
+                changes.append(FieldChange(path, was, now, added, removed))
+        elif was != now or (path in old) != (path in new):
+            changes.append(FieldChange(path, was, now))
+    changes.sort(key=lambda change: field_order(change.path))
+    return changes

@@ -1,0 +1,146 @@
+"""The fields of a customer, what kind each is, and the one canonical form of a customer.
+
+A field path is the dotted route to a leaf of a customer's document: `debit_limit`,
+`config.invoice.due_days`, `day_time_restriction.windows`. Lists and free-form maps
+(`config.portal_access`) are leaves: they are compared, shown and audited whole.
+
+The canonical form is the one JSON spelling of a customer, used by every writer (plan
+files, audit records, renderers, the stores, history, drift):
+
+- money (`MONEY_FIELDS`) as an exact decimal string with at least its cents: "500.00",
+  "0.1234"; other decimals as short as they are exact: "2.5", "40";
+- instants as `YYYY-MM-DDTHH:MM:SSZ` (`types.instant_text`), times of day as HH:MM;
+- set-like lists sorted (the model sorts them on validation);
+- keys in the form's order; `canonical_bytes` sorts them, so its digest identifies a
+  customer's content: equal customers give equal bytes, different ones different bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from reconciler.model.customer import Customer
+from reconciler.model.types import instant_text
+
+# Maps whose keys are data, not field names: a leaf, not a branch.
+LEAF_MAPS = frozenset({"config.portal_access"})
+# Lists whose order means nothing on the platform (the model keeps them sorted).
+SET_FIELDS = frozenset({"topup_currencies", "config.tags", "renamed_from"})
+# Amounts of the customer's currency.
+MONEY_FIELDS = frozenset({"debit_limit", "minimum_payment", "config.daily_spend_limit"})
+# Every decimal field: money, and the rates and shares that are not money.
+DECIMAL_FIELDS = MONEY_FIELDS | {"flow_speed", "tax_percent"}
+# Bookkeeping of the repository, not a field of the live account.
+NOT_LIVE_FIELDS = frozenset({"renamed_from"})
+
+
+def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested document into {dotted path: leaf value}."""
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and path not in LEAF_MAPS:
+            flat.update(flatten(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of `flatten`."""
+    document: dict[str, Any] = {}
+    for path, value in flat.items():
+        *parents, leaf = path.split(".")
+        branch = document
+        for parent in parents:
+            branch = branch.setdefault(parent, {})
+        branch[leaf] = value
+    return document
+
+
+# --- the canonical form -------------------------------------------------------------------
+
+
+def decimal_text(amount: Decimal, *, money: bool = False) -> str:
+    """The exact text of an amount: as short as it is exact ("2.5", "40"), or for money
+    with at least its cents ("500.00", "0.1234")."""
+    if amount == 0:
+        amount = Decimal(0)  # -0 and 0E-4 are zero
+    text = format(amount.normalize(), "f")
+    if not money:
+        return text
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def canonical(value: Any, path: str = "") -> Any:
+    """A value as JSON holds it, spelt the one canonical way; `path` is the field it is in
+    (decides whether a decimal is money)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return decimal_text(value, money=path in MONEY_FIELDS)
+    if isinstance(value, Mapping):
+        if path in LEAF_MAPS:
+            return {str(name): canonical(item) for name, item in value.items()}
+        return {str(name): canonical(item, f"{path}.{name}" if path else str(name)) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(item, path) for item in value]
+    if isinstance(value, dt.datetime):
+        return instant_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    raise TypeError(f"{path or 'value'}: {type(value).__name__} has no canonical JSON form")
+
+
+def canonical_document(customer: Customer) -> dict[str, Any]:
+    """The customer as its canonical JSON document, in the form's order."""
+    result: dict[str, Any] = canonical(customer.model_dump(by_alias=True))
+    return result
+
+
+def canonical_bytes(customer: Customer) -> bytes:
+    """The canonical document as bytes: keys sorted, no spaces, UTF-8."""
+    return json_bytes(canonical_document(customer))
+
+
+def json_bytes(document: Any) -> bytes:
+    """Any canonical JSON value as the bytes its digest is taken of."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def digest(customer: Customer) -> str:
+    """A short hash of the canonical bytes: equal customers, equal digests."""
+    return hashlib.blake2b(canonical_bytes(customer), digest_size=16).hexdigest()
+
+
+# --- the default customer -----------------------------------------------------------------
+
+
+@cache
+def default_fields() -> dict[str, Any]:
+    """A new customer's fields (as `flatten` of its canonical document), in the form's order.
+
+    Currency is required and has no default: the entry holds a placeholder, never a value
+    to compare with.
+    """
+    return flatten(canonical_document(Customer(currency="USD")))
+
+
+@cache
+def _order() -> dict[str, int]:
+    return {path: index for index, path in enumerate(default_fields())}
+
+
+def field_order(path: str) -> int:
+    """Where a field stands in the form (unknown paths last): for sorting changes."""
+    order = _order()
+    return order.get(path, len(order))

@@ -1,0 +1,267 @@
+"""The value types of a customer document: money, codes, names, text, times of day.
+
+Each type carries its constraints and the description editors show, so the customer
+model (`model.customer`) reads as the platform's form and nothing else. Money is
+`Decimal` end to end: the loaders never produce a float, and a float handed in by code
+is refused rather than rounded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+KEY_RE = re.compile(KEY_PATTERN)
+
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        use_attribute_docstrings=False,
+    )
+
+
+
+
+def _refuse_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise PydanticCustomError(
+            "money_float",
+            "a float cannot hold money exactly; write the amount as a decimal number",
+        )
+    return value
+
+
+def _money_json_schema(*, signed: bool, maximum: int | None = None) -> dict[str, Any]:
+    # Written as a number or a string of digits; at most 4 decimal places either way.
+    sign = "-?" if signed else ""
+    number: dict[str, Any] = {"type": "number"}
+    if not signed:
+        number["minimum"] = 0
+    if maximum is not None:
+        number["maximum"] = maximum
+    return {
+        "anyOf": [number, {"type": "string", "pattern": rf"^{sign}[0-9]{{1,14}}(\.[0-9]{{1,4}})?$"}],
+    }
+
+
+_MONEY = (BeforeValidator(_refuse_float), Field(max_digits=18, decimal_places=4, allow_inf_nan=False))
+SignedMoney = Annotated[Decimal, *_MONEY, WithJsonSchema(_money_json_schema(signed=True))]
+Money = Annotated[Decimal, *_MONEY, Field(ge=0), WithJsonSchema(_money_json_schema(signed=False))]
+Percent = Annotated[
+    Decimal, *_MONEY, Field(ge=0, le=100), WithJsonSchema(_money_json_schema(signed=False, maximum=100))
+]
+
+
+@cache
+def currency_codes() -> frozenset[str]:
+    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def _check_currency(code: str) -> str:
+    if code not in currency_codes():
+        raise PydanticCustomError(
+            "currency", "'{code}' is not an ISO 4217 currency code (upper case, e.g. USD, EUR, GBP)", {"code": code}
+        )
+    return code
+
+
+def _check_country(code: str) -> str:
+    if code not in country_codes():
+        raise PydanticCustomError(
+            "country", "'{code}' is not an ISO 3166-1 alpha-2 country code (upper case, e.g. US, GB, NO)", {"code": code}
+        )
+    return code
+
+
+Currency = Annotated[
+    str,
+    # The pattern is for editors; the check below gives the clearer message.
+    Field(json_schema_extra={"pattern": "^[A-Z]{3}$"}, description="ISO 4217 currency code, upper case."),
+    AfterValidator(_check_currency),
+]
+Country = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": "^[A-Z]{2}$"}, description="ISO 3166-1 alpha-2 country code, upper case."),
+    AfterValidator(_check_country),
+]
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def check_website(url: str) -> str:
+    # Validated as a URL but kept as written: a normalised form (trailing slash added)
+    # would show as a change against the platform on every plan.
+    try:
+        _HTTP_URL.validate_python(url)
+    except ValidationError as exc:
+        raise PydanticCustomError(
+            "website", "'{url}' is not an http(s) URL: {reason}", {"url": url, "reason": exc.errors()[0]["msg"]}
+        ) from None
+    return url
+
+
+HOSTNAME_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+Hostname = Annotated[
+    str,
+    Field(pattern=HOSTNAME_PATTERN, max_length=253, description="A fully qualified host name, lower case."),
+]
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
+Tag = Annotated[
+    str,
+    Field(
+        pattern=TAG_PATTERN,
+        description="A tag: letters, digits and _ . : / -, at most 64 characters.",
+    ),
+]
+def _no_control_characters(text: str) -> str:
+    # YAML's "\0" and TOML's "\u0000" escapes can put any character in a string; the
+    # platform's database refuses NUL, and no field means any control but tab and newline
+    # (nor half of a UTF-16 surrogate pair, which no database can store).
+    for character in text:
+        if (character < " " and character not in "\t\n\r") or character == "\x7f" or "\ud800" <= character <= "\udfff":
+            raise PydanticCustomError(
+                "control_character",
+                "contains the control character U+{code}; remove it",
+                {"code": f"{ord(character):04X}"},
+            )
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+ShortText = Annotated[Text, Field(min_length=1, max_length=255)]
+
+
+def unique(values: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError("unique", "'{value}' is listed twice", {"value": value})
+        seen.add(value)
+    return values
+
+
+def unique_set(values: list[Any]) -> list[Any]:
+    """A list the platform treats as a set: each item once, kept sorted, so two customers
+    that differ only in the order their tags were written are the same customer."""
+    return sorted(unique(values))
+
+
+def _hh_mm(value: Any) -> Any:
+    # TOML reads `from = 08:00:00` as a local time; YAML 1.2 reads `08:00` as a string.
+    if isinstance(value, dt.time):
+        if value.second or value.microsecond or value.tzinfo:
+            raise PydanticCustomError("hh_mm", "a window boundary is a time of day as HH:MM")
+        return value.strftime("%H:%M")
+    return value
+
+
+CLOCK_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+ClockTime = Annotated[
+    str,
+    BeforeValidator(_hh_mm),
+    Field(pattern=CLOCK_PATTERN),
+    WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN}),
+]
+
+
+
+
+def check_toml(text: str) -> None:
+    """Raise a validation error whose context carries the line inside the TOML text."""
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise PydanticCustomError(
+            "vars_toml",
+            "invalid TOML on line {toml_line} of the text: {reason}",
+            {"reason": _TOML_LINE_RE.sub("", str(exc)).strip(), "toml_line": line},
+        ) from None
+
+
+_TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _toml_error_line(message: str) -> int:
+    match = _TOML_LINE_RE.search(message)
+    return int(match.group(1)) if match else 1
+
+
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone", "'{name}' is not an IANA time zone (e.g. Europe/London, UTC)", {"name": name}
+        ) from None
+    return name
+
+
+
+
+Timezone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+# --- instants ----------------------------------------------------------------------------
+
+
+def instant_text(instant: dt.datetime) -> str:
+    """An instant as ISO 8601 in UTC with a Z: 2026-12-24T18:00:00Z."""
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(value: Any) -> Any:
+    # YAML 1.2 reads a timestamp as a string; TOML gives a datetime, with or without a zone.
+    text = value if isinstance(value, str) else value.isoformat() if isinstance(value, dt.datetime) else ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "instant", "'{text}' is not an instant; write it as 2026-12-27T06:00:00Z", {"text": text}
+            ) from None
+    if not isinstance(value, dt.datetime):
+        raise PydanticCustomError("instant", "is not an instant; write it as 2026-12-27T06:00:00Z")
+    if value.tzinfo is None:
+        raise PydanticCustomError(
+            "instant", "'{text}' has no time zone; add Z for UTC or an offset such as +01:00", {"text": text}
+        )
+    return value.astimezone(dt.UTC)
+
+
+Instant = Annotated[
+    dt.datetime,
+    BeforeValidator(_instant),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"(Z|[+-]\d{2}:\d{2})$"}),
+]

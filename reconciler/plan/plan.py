@@ -1,0 +1,159 @@
+"""The plan: what applying the desired state would change on the live platform, as a value.
+
+A plan records when it was evaluated, the commit it came from, the provider it was
+computed against, and per customer the action with field changes and a fingerprint of the
+live record it saw. What a change is (create, adopt, reactivate, ...) and why a change is
+blocked are typed values, never words in a message. The plan keeps `Customer` values;
+only the plan file (`plan.file`) serialises them, in the canonical form. Its id is a hash
+of that content, so a saved plan names itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model.customer import Customer
+from reconciler.model.diff import FieldChange
+from reconciler.model.fields import canonical_document, json_bytes
+from reconciler.model.types import instant_text
+from reconciler.providers.base import LiveCustomer
+
+PLAN_FORMAT = 2
+PLAN_ID_LENGTH = 16
+
+
+class Action(enum.StrEnum):
+    """What a planned change does to one customer on the live platform."""
+
+    CREATE = "create"  # a new live customer
+    UPDATE = "update"  # fields of a managed, active customer
+    ADOPT = "adopt"  # a live customer the reconciler did not manage, now written from git
+    REACTIVATE = "reactivate"  # a customer deactivated earlier, back in git
+    RENAME = "rename"  # a customer whose file was renamed: its live record moves to the new key
+    DEACTIVATE = "deactivate"  # removed from git: kept live, but inactive
+    DELETE = "delete"  # removed from git, and the configuration says to delete it
+
+    @property
+    def writes_fields(self) -> bool:
+        """The action writes the desired customer (all but deactivate and delete)."""
+        return self not in (Action.DEACTIVATE, Action.DELETE)
+
+    @property
+    def is_update(self) -> bool:
+        """An existing customer is written: what the update safety thresholds count."""
+        return self in (Action.UPDATE, Action.ADOPT, Action.REACTIVATE, Action.RENAME)
+
+    @property
+    def is_removal(self) -> bool:
+        return self in (Action.DEACTIVATE, Action.DELETE)
+
+
+class BlockRule(enum.StrEnum):
+    """Why the plan will not make a change."""
+
+    CURRENCY_FIXED = "currency_fixed"  # the platform fixes a customer's currency at creation
+
+
+@dataclass(frozen=True)
+class CustomerChange:
+    """One customer's planned action.
+
+    `desired` is the whole customer to write (None for deactivate and delete): applying a
+    saved plan needs nothing but the plan. `fingerprint` and `version` identify the live
+    record the change was computed against (None for a create).
+    """
+
+    key: str
+    action: Action
+    changes: tuple[FieldChange, ...]
+    desired: Customer | None
+    fingerprint: str | None
+    version: int | None
+    renamed_from: str | None = None
+    removed_in: str | None = None  # a removal: the commit that removed the customer's file
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "action": self.action.value,
+            "renamed_from": self.renamed_from,
+            "removed_in": self.removed_in,
+            "fingerprint": self.fingerprint,
+            "version": self.version,
+            "changes": [change.to_json() for change in self.changes],
+            "desired": canonical_document(self.desired) if self.desired is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A change the plan will not make: the rule, and why, with what to do instead."""
+
+    key: str
+    field: str
+    rule: BlockRule
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"key": self.key, "field": self.field, "rule": self.rule.value, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Plan:
+    at: dt.datetime
+    commit: str | None
+    dirty: bool
+    provider: str
+    target: str
+    changes: tuple[CustomerChange, ...]
+    blocked: tuple[Blocked, ...] = ()
+    warnings: tuple[str, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    fleet_size: int = 0
+    bulk_blocked: tuple[str, ...] = field(default=())
+
+    @property
+    def plan_id(self) -> str:
+        return hashlib.sha256(json_bytes(self._content())).hexdigest()[:PLAN_ID_LENGTH]
+
+    def counts(self) -> dict[str, int]:
+        """Customers per action, and blocked customers."""
+        counts: dict[str, int] = dict.fromkeys(Action, 0)
+        for change in self.changes:
+            counts[change.action] += 1
+        counts["blocked"] = len({blocked.key for blocked in self.blocked})
+        return counts
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.blocked
+
+    def _content(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "at": instant_text(self.at),
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "provider": self.provider,
+            "target": self.target,
+            "fleet_size": self.fleet_size,
+            "changes": [change.to_json() for change in self.changes],
+            "blocked": [blocked.to_json() for blocked in self.blocked],
+            "bulk_blocked": list(self.bulk_blocked),
+            "warnings": list(self.warnings),
+            "unmanaged": list(self.unmanaged),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plan_id": self.plan_id, **self._content(), "counts": self.counts()}
+
+
+def fingerprint(live: LiveCustomer) -> str:
+    """A hash of what the live record holds, by value (500.00 and 500.0000 agree)."""
+    content: Mapping[str, Any] = {"customer": canonical_document(live.customer), "active": live.active}
+    return hashlib.sha256(json_bytes(content)).hexdigest()[:16]
