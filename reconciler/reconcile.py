@@ -6,13 +6,14 @@ The CLI commands are thin shells around these; tests call them directly with a p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from reconciler.config import CONFIG_NAME, Settings
-from reconciler.desired.overlays import change_instants
-from reconciler.desired.state import load_desired, load_plans
+from reconciler.desired.overlays import Overlay, change_instants
+from reconciler.desired.schedule import customers_at
+from reconciler.desired.state import load_base, load_plans
 from reconciler.documents.loader import SUFFIXES, Load, load_document
 from reconciler.errors import ReconcilerError
 from reconciler.gc_pause import gc_paused
@@ -45,9 +46,10 @@ def make_plan(
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
     with gc_paused():
-        desired = load_desired(root, settings, at, load=load)
+        overlays = load_plans(root, settings, load=load)
+        desired = customers_at(load_base(root, settings, load=load), overlays, at)
         if changed_since is not None:
-            changed = changed_keys(root, settings, changed_since, at)
+            changed = changed_keys(root, settings, changed_since, at, overlays)
             if changed is not None:
                 only = changed if only is None else changed & set(only)
         if only is not None:
@@ -79,10 +81,12 @@ def _removed_in(
     return git.removal_commits(root, settings.customers_dir)
 
 
-def changed_keys(root: Path, settings: Settings, rev: str, at: dt.datetime) -> set[str] | None:
+def changed_keys(
+    root: Path, settings: Settings, rev: str, at: dt.datetime, overlays: Sequence[Overlay]
+) -> set[str] | None:
     """Customers whose effective definition may differ from what `rev` gave them: their file
-    changed since `rev` (working tree included), an overlay naming them changed, or an overlay
-    naming them starts or ends between `rev`'s commit time and `at`. None: everything may have
+    changed since `rev` (working tree included), an overlay naming them changed, or one of
+    `overlays` (loaded already) naming them starts or ends between `rev`'s commit time and `at`. None: everything may have
     changed (reconciler.toml changed)."""
     customers_dir, plans_dir = settings.customers_dir.strip("/"), settings.plans_dir.strip("/")
     changed = git.changed_since(root, rev, [customers_dir, plans_dir, CONFIG_NAME])
@@ -104,7 +108,7 @@ def changed_keys(root: Path, settings: Settings, rev: str, at: dt.datetime) -> s
             if (root / path).exists():
                 keys |= _named(location, None, root / path)
     since = git.commit_time(root, rev)
-    for overlay in load_plans(root, settings):
+    for overlay in overlays:
         if any(since < instant <= at for instant in change_instants([overlay])):
             keys |= overlay.customer_keys()
     return keys

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from reconciler.apply import ApplyReport, CustomerResult, LockPolicy, apply_plan
+from reconciler.apply import LockPolicy, apply_plan
 from reconciler.commands.options import add_at_option, add_customer_option
 from reconciler.commands.outcome import Outcome, apply_outcome, plan_outcome
 from reconciler.commands.session import Session
 from reconciler.errors import StalePlan, UsageError
 from reconciler.plan.file import load_plan
-from reconciler.plan.plan import Plan
+from reconciler.plan.safety import allow_bulk
 from reconciler.providers.base import AuditContext
 from reconciler.reconcile import open_provider
 from reconciler.render import renderer
-
-PROGRESS_MIN = 20  # customers; fewer finish before a bar is worth drawing
+from reconciler.render.apply import progress_bar, render_apply_report
 
 
 def add_parser(subparsers: Any) -> None:
@@ -53,7 +51,7 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
                     f"{info.target}; make a new plan"
                 )
             if args.allow_bulk and plan.bulk_blocked:
-                plan = _allow_bulk(plan)
+                plan = allow_bulk(plan)
         else:
             plan = session.plan(settings, provider, args, allow_bulk=args.allow_bulk)
             renderer("text", color=session.color()).render(plan, session.stdout)
@@ -76,16 +74,11 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             ),
             only=args.customers if args.plan_file else None,
             partial=args.partial,
-            progress=_progress_bar(session.stderr) if session.is_tty(session.stderr) else None,
+            progress=progress_bar(session.stderr) if session.is_tty(session.stderr) else None,
             batch_size=safety.apply_batch_size,
         )
-    _summarise(report, session.stdout)
+    render_apply_report(report, session.stdout)
     return apply_outcome(report)
-
-
-def _allow_bulk(plan: Plan) -> Plan:
-    warnings = (*plan.warnings, *(f"allowed by --allow-bulk: {rule}" for rule in plan.bulk_blocked))
-    return replace(plan, bulk_blocked=(), warnings=warnings)
 
 
 def _confirmed(session: Session) -> bool:
@@ -93,30 +86,3 @@ def _confirmed(session: Session) -> bool:
         raise UsageError("refusing to apply without confirmation: not a terminal; pass --yes")
     answer = session.world.ask("Apply these changes? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
-
-
-def _progress_bar(stream: TextIO) -> Any:
-    def progress(done: int, total: int, result: CustomerResult) -> None:
-        if total < PROGRESS_MIN:
-            return
-        width = 30
-        filled = width * done // total
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {result.key[:30]:<30}")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-
-    return progress
-
-
-def _summarise(report: ApplyReport, out: TextIO) -> None:
-    for result in report.results:
-        if result.status != "applied":
-            print(f"  {result.status:<8} {result.key}: {result.message}", file=out)
-    counts = report.counts()
-    print(
-        f"Applied {counts['applied']}, skipped {counts['skipped']}, failed {counts['failed']}, "
-        f"stale {counts['stale']}, blocked {counts['blocked']} (plan {report.plan_id}).",
-        file=out,
-    )
-

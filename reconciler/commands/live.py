@@ -4,16 +4,13 @@ holds, what was applied to a customer)."""
 from __future__ import annotations
 
 import argparse
-from collections import Counter
-from typing import Any, get_args
+from typing import Any
 
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
-from reconciler.model.customer import Status
-from reconciler.model.types import instant_text
+from reconciler.history.live import live_writes
 from reconciler.providers import create_provider
-from reconciler.providers.base import AuditRecord, Provider, StoreState
-from reconciler.render.values import show_value
+from reconciler.render.live import history_lines, init_lines, status_lines
 
 
 def add_parser(subparsers: Any) -> None:
@@ -47,101 +44,15 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     live = session.settings().live
     with create_provider(live.provider, live.options, environ=session.environ, root=session.root) as provider:
         state = provider.open()
+        info = provider.describe()
         if args.live_command == "history":
-            lines = history_lines(provider, args.key, args.limit)
+            writes = live_writes(provider, args.key) if "audit" in info.capabilities else None
+            lines = history_lines(info, args.key, writes[: args.limit] if writes is not None else None)
+        elif args.live_command == "init":
+            lines = init_lines(info, state)
         else:
-            lines = _init(provider, state) if args.live_command == "init" else _status(provider, state)
+            lease = provider.lock_status() if "lock" in info.capabilities else None
+            lines = status_lines(info, state, list(provider.read().values()), lease)
     for line in lines:
         print(line, file=session.stdout)
     return Outcome.DONE
-
-
-def _init(provider: Provider, state: StoreState) -> list[str]:
-    target = provider.describe().target
-    if state.schema_version is None:
-        return [f"{target}: ready (no schema to create)"]
-    if state.created:
-        return [f"{target}: schema version {state.schema_version} created"]
-    if state.migrated_from is not None:
-        return [f"{target}: schema version {state.migrated_from} migrated to {state.schema_version}"]
-    return [f"{target}: schema version {state.schema_version} ready"]
-
-
-def _status(provider: Provider, state: StoreState) -> list[str]:
-    info = provider.describe()
-    live = provider.read().values()
-    lines = [info.target]
-    if state.schema_version is not None:
-        lines.append(f"schema version: {state.schema_version}")
-    active = sum(record.active for record in live)
-    managed = sum(record.managed for record in live)
-    lines.append(
-        f"customers: {len(live)} ({active} active, {len(live) - active} inactive; "
-        f"{managed} managed, {len(live) - managed} unmanaged)"
-    )
-    statuses = Counter(record.customer.status for record in live)
-    if statuses:
-        lines.append("status: " + ", ".join(f"{status} {statuses[status]}" for status in get_args(Status) if statuses[status]))
-    if "lock" not in info.capabilities:
-        lines.append("lock: not supported by this provider")
-    elif (lease := provider.lock_status()) is None:
-        lines.append("lock: free")
-    else:
-        until = instant_text(lease.expires_at)
-        lines.append(f"lock: held by {lease.holder} until {until}")
-    return lines
-
-
-def history_lines(provider: Provider, key: str, limit: int | None = None) -> list[str]:
-    """One block per write to `key` (and to its earlier keys, before a rename), newest first."""
-    info = provider.describe()
-    if "audit" not in info.capabilities:
-        return [f"{info.target}: keeps no audit trail; no history to show"]
-    writes = _writes(provider, key)
-    if limit is not None:
-        writes = writes[:limit]
-    if not writes:
-        return [f"{key}: nothing applied to this customer in {info.target}"]
-    lines: list[str] = []
-    for records in writes:
-        first = records[0]
-        at = instant_text(first.at)
-        commit = f"commit {first.commit[:7]}" if first.commit else "no commit"
-        plan = f" · plan {first.plan_id[:8]}" if first.plan_id else ""
-        lines.append(f"{at}  {first.action:<10} {first.key} · {commit}{plan} · by {first.actor}")
-        for record in records:
-            if record.action == "rename":
-                lines.append(f"    key                     {record.before} -> {record.after}")
-            elif record.field is not None:
-                before, after = show_value(record.field, record.before, ""), show_value(record.field, record.after, "")
-                lines.append(f"    {record.field:<24}{_line(before)} -> {_line(after)}")
-    return lines
-
-
-def _writes(provider: Provider, key: str) -> list[list[AuditRecord]]:
-    """Audit records grouped by write, newest first; a rename leads on to the old key's writes."""
-    writes: list[list[AuditRecord]] = []
-    seen = {key}
-    keys = [key]
-    while keys:
-        current = keys.pop()
-        for record in provider.read_audit(current):
-            group = (record.at, record.action, record.commit, record.plan_id, record.actor, record.key)
-            if writes and _group(writes[-1][0]) == group:
-                writes[-1].append(record)
-            else:
-                writes.append([record])
-            if record.action == "rename" and isinstance(record.before, str) and record.before not in seen:
-                seen.add(record.before)
-                keys.append(record.before)
-    # Newest first between writes; within one, the order it recorded its fields in.
-    return [list(reversed(records)) for records in writes]
-
-
-def _group(record: AuditRecord) -> tuple[object, ...]:
-    return (record.at, record.action, record.commit, record.plan_id, record.actor, record.key)
-
-
-def _line(text: str, width: int = 60) -> str:
-    text = text.strip().replace("\n", " ⏎ ")
-    return text if len(text) <= width else text[: width - 1] + "…"

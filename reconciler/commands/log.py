@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any
 
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
-from reconciler.history.log import LogEntry, customer_log
-from reconciler.model.types import instant_text
-from reconciler.render import write_json
-from reconciler.render.values import show_value
-
-FIELD_WIDTH = 24
+from reconciler.history.log import customer_log
+from reconciler.render.log import render_log_as
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,45 +26,5 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     entries = customer_log(session.root, session.settings(), args.key)
-    if args.format == "json":
-        write_json([_json(entry) for entry in entries], session.stdout)
-    else:
-        render_log(entries, session.stdout)
+    render_log_as(args.format, entries, session.stdout)
     return Outcome.DONE
-
-
-def render_log(entries: Sequence[LogEntry], out: TextIO) -> None:
-    for entry in entries:
-        commit = entry.commit
-        out.write(f"{commit.short}  {instant_text(commit.date)}  {commit.author}  {commit.subject}\n")
-        for section in entry.sections:
-            out.write(f"    {section.path}: {section.what}\n")
-            width = max([FIELD_WIDTH, *(len(change.path) + 2 for change in section.changes)])
-            for change in section.changes:
-                before = show_value(change.path, change.before, "")
-                after = show_value(change.path, change.after, "")
-                out.write(f"      {change.path:<{width}}{_one_line(before)} -> {_one_line(after)}\n")
-
-
-def _one_line(text: str, width: int = 60) -> str:
-    text = text.strip().replace("\n", " ⏎ ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _json(entry: LogEntry) -> dict[str, Any]:
-    commit = entry.commit
-    return {
-        "commit": commit.sha,
-        "author": commit.author,
-        "email": commit.email,
-        "date": instant_text(commit.date),
-        "subject": commit.subject,
-        "files": [
-            {
-                "path": section.path,
-                "what": section.what,
-                "changes": [change.to_json() for change in section.changes],
-            }
-            for section in entry.sections
-        ],
-    }

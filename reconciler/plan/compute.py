@@ -15,7 +15,7 @@ from reconciler.model.customer import Customer
 from reconciler.model.diff import diff_customers, is_owned
 from reconciler.model.fields import canonical_document, flatten, unflatten
 from reconciler.plan.plan import Action, Blocked, BlockRule, CustomerChange, Plan, fingerprint
-from reconciler.plan.safety import bulk_violations
+from reconciler.plan.safety import allow_bulk, bulk_violations
 from reconciler.providers.base import LiveCustomer, ProviderInfo
 
 
@@ -77,12 +77,8 @@ def compute_plan(
         changes=tuple(changes), blocked=tuple(blocked),
         unmanaged=tuple(unmanaged), fleet_size=sum(1 for record in live.values() if record.active),
     )
-    bulk = bulk_violations(plan, context.safety)
-    if bulk and not context.allow_bulk:
-        plan = replace(plan, bulk_blocked=tuple(bulk))
-    elif bulk:
-        plan = replace(plan, warnings=(*plan.warnings, *(f"allowed by --allow-bulk: {rule}" for rule in bulk)))
-    return plan
+    plan = replace(plan, bulk_blocked=tuple(bulk_violations(plan, context.safety)))
+    return allow_bulk(plan) if context.allow_bulk else plan
 
 
 def _renames(desired: Mapping[str, Customer], live: Mapping[str, LiveCustomer]) -> dict[str, str]:

@@ -5,6 +5,8 @@ Raised from the plan itself, so a saved plan carries its own verdict to `apply`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from reconciler.config import SafetySection
 from reconciler.plan.plan import Plan
 
@@ -33,3 +35,9 @@ def bulk_violations(plan: Plan, safety: SafetySection) -> list[str]:
                 f"more than safety.max_deactivation_share = {safety.max_deactivation_share:.0%}"
             )
     return violations
+
+
+def allow_bulk(plan: Plan) -> Plan:
+    """PLAN with the thresholds it goes over allowed (--allow-bulk): each becomes a warning."""
+    warnings = (*plan.warnings, *(f"allowed by --allow-bulk: {rule}" for rule in plan.bulk_blocked))
+    return replace(plan, bulk_blocked=(), warnings=warnings)

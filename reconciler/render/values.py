@@ -23,6 +23,12 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def one_line(text: str, width: int = 60) -> str:
+    """TEXT on one line (⏎ for its line breaks), cut to WIDTH characters with an ellipsis."""
+    text = text.strip().replace("\n", " ⏎ ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def show_value(path: str, value: Any, currency: str) -> str:
     """A field's value as a reviewer reads it: money with cents and its currency."""
     if path in MONEY_FIELDS and isinstance(value, str):

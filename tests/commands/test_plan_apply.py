@@ -20,11 +20,11 @@ from sqlalchemy import update
 
 from reconciler.apply import CustomerResult
 from reconciler.cli import real_world
-from reconciler.commands.apply import _progress_bar
 from reconciler.commands.session import Session, World
 from reconciler.plan.plan import Action
 from reconciler.providers.base import AuditContext
 from reconciler.providers.schema import customer as customer_table
+from reconciler.render.apply import progress_bar as _progress_bar
 
 AT = "2026-11-27T10:00:00Z"
 BEHIND = AuditContext(actor="someone-in-the-portal", commit=None, plan_id=None)

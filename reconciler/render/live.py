@@ -1,0 +1,69 @@
+"""`live init`, `live status` and `live history` output: lines for a terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Sequence
+from typing import get_args
+
+from reconciler.model.customer import Status
+from reconciler.model.types import instant_text
+from reconciler.providers.base import AuditRecord, Lease, LiveCustomer, ProviderInfo, StoreState
+from reconciler.render.values import one_line, show_value
+
+
+def init_lines(info: ProviderInfo, state: StoreState) -> list[str]:
+    target = info.target
+    if state.schema_version is None:
+        return [f"{target}: ready (no schema to create)"]
+    if state.created:
+        return [f"{target}: schema version {state.schema_version} created"]
+    if state.migrated_from is not None:
+        return [f"{target}: schema version {state.migrated_from} migrated to {state.schema_version}"]
+    return [f"{target}: schema version {state.schema_version} ready"]
+
+
+def status_lines(
+    info: ProviderInfo, state: StoreState, live: Collection[LiveCustomer], lease: Lease | None
+) -> list[str]:
+    """What the store holds, and who holds its lock (`lease` None: free, or no lock)."""
+    lines = [info.target]
+    if state.schema_version is not None:
+        lines.append(f"schema version: {state.schema_version}")
+    active = sum(record.active for record in live)
+    managed = sum(record.managed for record in live)
+    lines.append(
+        f"customers: {len(live)} ({active} active, {len(live) - active} inactive; "
+        f"{managed} managed, {len(live) - managed} unmanaged)"
+    )
+    statuses = Counter(record.customer.status for record in live)
+    if statuses:
+        lines.append("status: " + ", ".join(f"{status} {statuses[status]}" for status in get_args(Status) if statuses[status]))
+    if "lock" not in info.capabilities:
+        lines.append("lock: not supported by this provider")
+    elif lease is None:
+        lines.append("lock: free")
+    else:
+        lines.append(f"lock: held by {lease.holder} until {instant_text(lease.expires_at)}")
+    return lines
+
+
+def history_lines(info: ProviderInfo, key: str, writes: Sequence[Sequence[AuditRecord]] | None) -> list[str]:
+    """One block per write to `key`, newest first (`writes` None: the provider keeps no audit)."""
+    if writes is None:
+        return [f"{info.target}: keeps no audit trail; no history to show"]
+    if not writes:
+        return [f"{key}: nothing applied to this customer in {info.target}"]
+    lines: list[str] = []
+    for records in writes:
+        first = records[0]
+        commit = f"commit {first.commit[:7]}" if first.commit else "no commit"
+        plan = f" · plan {first.plan_id[:8]}" if first.plan_id else ""
+        lines.append(f"{instant_text(first.at)}  {first.action:<10} {first.key} · {commit}{plan} · by {first.actor}")
+        for record in records:
+            if record.action == "rename":
+                lines.append(f"    key                     {record.before} -> {record.after}")
+            elif record.field is not None:
+                before, after = show_value(record.field, record.before, ""), show_value(record.field, record.after, "")
+                lines.append(f"    {record.field:<24}{one_line(before)} -> {one_line(after)}")
+    return lines
