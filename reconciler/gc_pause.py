@@ -11,7 +11,7 @@ from contextlib import contextmanager
 def gc_paused() -> Iterator[None]:
     """Building many small objects triggers the collector for nothing: pause it for bulk loads.
 
-    Measured: the collector costs 13-31% of a cold 100k-customer run (DESIGN.md).
+    Measured: the collector costs 13-31% of a cold 100k-customer run (ARCHITECTURE.md, "What things cost").
     """
     was_enabled = gc.isenabled()
     gc.disable()

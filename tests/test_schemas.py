@@ -19,7 +19,7 @@ from reconciler.schemas import generated_schemas, render
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
-BAD = REPO / "tests" / "customers" / "bad"
+BAD = REPO / "tests" / "desired" / "bad_customers"
 
 
 @pytest.mark.parametrize("name", sorted(generated_schemas()))

@@ -1,6 +1,6 @@
 """Parsed documents by content hash: a file whose bytes have not changed is never parsed again.
 
-Parsing dominates a cold run (DESIGN.md, "What things cost"). The cache keeps what the
+Parsing dominates a cold run (ARCHITECTURE.md, "What things cost"). The cache keeps what the
 loader returned for each distinct content (suffix and bytes), so a warm `validate` or
 `plan` of 100,000 customers reads and hashes the files and skips the YAML parser.
 

@@ -1,9 +1,10 @@
 """Read one YAML or TOML file into plain data, with the line and column of every value.
 
-YAML goes through `reconciler.documents.yaml12` (YAML 1.2 core schema on PyYAML's C parser). TOML
-goes through `tomllib` with floats as `Decimal`; its local dates and times stay the
-`datetime.date` / `datetime.time` objects tomllib returns (the model converts times itself).
-tomllib gives no positions, so a light scan of the text finds where keys and values start.
+YAML goes through `documents.yaml12` (YAML 1.2 core schema on PyYAML's C parser), TOML
+through `documents.toml` (`tomllib` with floats as `Decimal`; its local dates and times
+stay the `datetime.date` / `datetime.time` objects tomllib returns, which the model
+converts itself). This module dispatches by suffix, reads files within their size limit,
+and keeps what a loaded document needs to place an error.
 
 Whatever the input, the loader returns a `LoadedDocument` or raises `InvalidInput`.
 """

@@ -13,6 +13,10 @@ Python object a tag asks for. This module reads the parser's events itself inste
 
 Events rather than PyYAML's composed nodes: the composer's resolver hook cannot tell
 `! 12` (a string) from `12`, and its recursive C composer has no depth limit.
+
+One module over the usual size: the composer is one state machine over the event stream,
+and its scalar rules, limits and messages are read together; split, each part would
+need the others to be understood.
 """
 
 from __future__ import annotations

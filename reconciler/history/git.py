@@ -1,7 +1,7 @@
 """The repository as the system of record: revisions, file contents at a revision, history.
 
 GitPython for metadata (`current_revision`); the `git` binary through a subprocess on the
-hot paths (history walks, blob reads), which DESIGN.md measured 5-35x faster. Every git
+hot paths (history walks, blob reads), measured 5-35x faster (ARCHITECTURE.md, "What things cost"). Every git
 failure becomes a `GitError` that says what went wrong: "not a git repository",
 "unknown revision X".
 """

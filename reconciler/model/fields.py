@@ -93,11 +93,12 @@ def canonical(value: Any, path: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [canonical(item, path) for item in value]
     if isinstance(value, dt.datetime):
-        return instant_text(value)
+        # A local date-time (TOML can write one) has no instant: it keeps its own text.
+        return instant_text(value) if value.tzinfo is not None else value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
-        return value.strftime("%H:%M")
+        return value.strftime("%H:%M") if not (value.second or value.microsecond or value.tzinfo) else value.isoformat()
     raise TypeError(f"{path or 'value'}: {type(value).__name__} has no canonical JSON form")
 
 

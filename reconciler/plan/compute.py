@@ -62,7 +62,8 @@ def compute_plan(
             changes.append(outcome)
 
     unmanaged: list[str] = []
-    for key in sorted(live.keys() - handled_live - desired.keys()):
+    # A live key a renamed file claims is the rename's, even when `only` left that file out.
+    for key in sorted(live.keys() - handled_live - desired.keys() - set(renamed.values())):
         if only is not None and key not in only:
             continue
         record = live[key]

@@ -19,9 +19,10 @@ def bulk_violations(plan: Plan, safety: SafetySection) -> list[str]:
     violations = []
     if updates > safety.max_updates:
         violations.append(f"{updates} customers to update, more than safety.max_updates = {safety.max_updates}")
+    removing = "delete" if safety.on_removal == "delete" else "deactivate"
     if removals > safety.max_deactivations:
         violations.append(
-            f"{removals} customers to deactivate, more than safety.max_deactivations = {safety.max_deactivations}"
+            f"{removals} customers to {removing}, more than safety.max_deactivations = {safety.max_deactivations}"
         )
     if fleet >= safety.min_fleet_for_share and fleet:
         if updates / fleet > safety.max_update_share:
@@ -31,7 +32,7 @@ def bulk_violations(plan: Plan, safety: SafetySection) -> list[str]:
             )
         if removals / fleet > safety.max_deactivation_share:
             violations.append(
-                f"{removals} of {fleet} live customers to deactivate ({removals / fleet:.0%}), "
+                f"{removals} of {fleet} live customers to {removing} ({removals / fleet:.0%}), "
                 f"more than safety.max_deactivation_share = {safety.max_deactivation_share:.0%}"
             )
     return violations

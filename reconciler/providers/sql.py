@@ -1,6 +1,8 @@
 """The SQL live store: one implementation over SQLAlchemy Core for SQLite and PostgreSQL.
 
-`sqlite.py` and `postgresql.py` only turn options into an engine. Concurrency is
+`sqlite.py` and `postgresql.py` only turn options into an engine. One module over the
+usual size: it is the whole provider contract on one store (customers, audit, lease), each
+method a transaction whose locking and failure handling the others share. Concurrency is
 optimistic: every write reads the row under a write lock (`SELECT ... FOR UPDATE` on
 PostgreSQL, `BEGIN IMMEDIATE` on SQLite), compares its version with the one the caller
 planned against, and writes with `version = version + 1`.

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from reconciler.config import load_settings
-from reconciler.history.log import customer_blame, customer_log
+from reconciler.history.blame import customer_blame
+from reconciler.history.log import customer_log
 from reconciler.history.revisions import diff_revisions, resolve_range
 
 CUSTOMERS = 500

@@ -180,8 +180,12 @@ def test_deactivate_keeps_the_record(provider: Provider) -> None:
     assert (deactivated.version, deactivated.active, deactivated.managed) == (2, False, True)
     live = provider.read()["acme"]
     assert (live.version, live.active, live.customer) == (2, False, small(status="penalty"))
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as caught:
         provider.deactivate("acme", 1, AUDIT)
+    assert str(caught.value) == (
+        "acme: the live record is at version 2, the plan expected version 1: "
+        "it changed since it was read; re-plan"
+    )
 
 
 def test_rename_moves_the_record(provider: Provider) -> None:
@@ -203,10 +207,51 @@ def test_rename_onto_an_existing_key_is_a_conflict(provider: Provider) -> None:
 def test_delete_removes_the_record(provider: Provider) -> None:
     provider.create("acme", small(), AUDIT)
     provider.create("globex", small(), AUDIT)
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as caught:
         provider.delete("acme", 2, AUDIT)
+    assert str(caught.value) == (
+        "acme: the live record is at version 1, the plan expected version 2: "
+        "it changed since it was read; re-plan"
+    )
     provider.delete("acme", 1, AUDIT)
     assert sorted(provider.read()) == ["globex"]
+
+
+WRITES: dict[str, Any] = {
+    "update": lambda provider, key, version: provider.update(key, small(channels=1), version, AUDIT),
+    "deactivate": lambda provider, key, version: provider.deactivate(key, version, AUDIT),
+    "delete": lambda provider, key, version: provider.delete(key, version, AUDIT),
+    "rename": lambda provider, key, version: provider.rename(key, "acme-new", version, AUDIT),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_every_write_against_a_stale_version_names_the_customer_both_versions_and_re_plan(
+    provider: Provider, write: str
+) -> None:
+    provider.create("acme", small(), AUDIT)
+    provider.update("acme", small(channels=2), 1, AUDIT)
+    provider.update("acme", small(channels=3), 2, AUDIT)
+    with pytest.raises(ConflictError) as caught:
+        WRITES[write](provider, "acme", 2)
+    assert str(caught.value) == (
+        "acme: the live record is at version 3, the plan expected version 2: "
+        "it changed since it was read; re-plan"
+    )
+    live = provider.read()
+    assert (sorted(live), live["acme"].version, live["acme"].customer.channels) == (["acme"], 3, 3)
+    assert [record.action for record in provider.read_audit()] == ["update", "update", "create"]
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_every_write_to_a_missing_customer_names_it_and_says_to_re_plan(provider: Provider, write: str) -> None:
+    with pytest.raises(ConflictError) as caught:
+        WRITES[write](provider, "ghost", 5)
+    assert str(caught.value) == (
+        "ghost: not in the live store (the plan expected version 5): "
+        "it was removed or renamed since it was read; re-plan"
+    )
+    assert (provider.read(), provider.read_audit()) == ({}, [])
 
 
 def test_a_customer_written_by_the_platform_is_unmanaged_until_updated(provider: Provider, spec: Any) -> None:
@@ -354,8 +399,12 @@ def test_a_refused_write_leaves_no_audit_record(provider: Provider) -> None:
     provider.create("acme", small(), AUDIT)
     with pytest.raises(ProviderError):
         provider.update("acme", small(currency="EUR", channels=9), 1, AUDIT)
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as caught:
         provider.update("acme", small(channels=9), 7, AUDIT)
+    assert str(caught.value) == (
+        "acme: the live record is at version 1, the plan expected version 7: "
+        "it changed since it was read; re-plan"
+    )
     assert [record.action for record in provider.read_audit()] == ["create"]
 
 
@@ -387,8 +436,12 @@ def test_a_refused_write_inside_a_transaction_leaves_the_others(provider: Provid
         provider.create("acme", small(), AUDIT)
         with pytest.raises(ProviderError):
             provider.update("globex", small(currency="EUR"), 1, AUDIT)
-        with pytest.raises(ConflictError):
+        with pytest.raises(ConflictError) as caught:
             provider.update("globex", small(), 9, AUDIT)
+        assert str(caught.value) == (
+            "globex: the live record is at version 1, the plan expected version 9: "
+            "it changed since it was read; re-plan"
+        )
         provider.update("globex", small(channels=2), 1, AUDIT)
     live = provider.read()
     assert (live["acme"].version, live["globex"].version, live["globex"].customer.channels) == (1, 2, 2)
@@ -446,9 +499,16 @@ def test_release_frees_the_lock(provider: Provider) -> None:
 
 
 def test_the_lock_is_shared_between_provider_instances(provider: Provider, spec: Any) -> None:
-    provider.acquire_lock("alice@ci", timedelta(minutes=5))
-    with spec.make() as other, pytest.raises(LockHeld):
-        other.acquire_lock("bob", timedelta(minutes=5))
+    lease = provider.acquire_lock("alice@ci", timedelta(minutes=5))
+    with spec.make() as other:
+        with pytest.raises(LockHeld) as caught:
+            other.acquire_lock("bob", timedelta(minutes=5))
+        assert other.lock_status() == lease
+    until = lease.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert str(caught.value) == (
+        f"the lock on {provider.describe().target} is held by alice@ci until {until}; "
+        "wait until it is released or expires, then try again"
+    )
 
 
 # --- two processes --------------------------------------------------------------------------
@@ -484,7 +544,10 @@ def test_of_two_processes_writing_the_same_version_exactly_one_wins(provider: Pr
             assert worker.exitcode == 0
         (lost, loser_message), (won, channels) = outcomes
         assert (lost, won) == ("conflict", "won")
-        assert loser_message.startswith(f"acme: the live record is at version {version + 1}, ")
+        assert loser_message == (
+            f"acme: the live record is at version {version + 1}, the plan expected version {version}: "
+            "it changed since it was read; re-plan"
+        )
         live = provider.read()["acme"]
         assert (live.version, live.customer.channels) == (version + 1, channels)
 

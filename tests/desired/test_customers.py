@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from reconciler.config import Catalogs, load_settings
 from reconciler.desired.customers import customer_paths, load_customers
 from reconciler.errors import InvalidInput
 from reconciler.model.customer import Customer
 from reconciler.model.fields import flatten
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _write(directory: Path, name: str, text: str) -> Path:
@@ -129,24 +128,3 @@ def test_an_oversize_file_is_refused(tmp_path: Path) -> None:
     path.write_text("currency: USD\nnotes: " + "x" * (1024 * 1024) + "\n", encoding="utf-8")
     problems = _problems([path])
     assert len(problems) == 1 and "1 MiB" in problems[0]
-
-
-def test_settings_errors_name_the_line_and_field(tmp_path: Path) -> None:
-    _write(tmp_path, "reconciler.toml", '[safety]\nmax_updates = -1\non_removal = "purge"\n\n[live]\nprovidr = "x"\n')
-    with pytest.raises(InvalidInput) as caught:
-        load_settings(tmp_path)
-    path = tmp_path / "reconciler.toml"
-    assert str(caught.value).splitlines() == [
-        f"{path}:2:15: safety.max_updates: must be at least 0, not -1",
-        f"{path}:3:14: safety.on_removal: 'purge' is not one of: deactivate, delete",
-        f"{path}:6:1: live.providr: unknown field 'providr'; did you mean 'provider'?",
-    ]
-
-
-def test_settings_syntax_errors_name_the_line(tmp_path: Path) -> None:
-    _write(tmp_path, "reconciler.toml", "[safety]\nmax_updates = \n")
-    with pytest.raises(InvalidInput) as caught:
-        load_settings(tmp_path)
-    assert str(caught.value) == (
-        f"{tmp_path / 'reconciler.toml'}:2:15: TOML syntax error: invalid value; fix the syntax here"
-    )

@@ -1,6 +1,6 @@
 """The bad-file corpus: every failure mode of a customer file, each with its exact message.
 
-Each file in tests/customers/bad/ is validated on its own; the expected problems are
+Each file in tests/desired/bad_customers/ is validated on its own; the expected problems are
 `:LINE:COLUMN: field: message` after the file's path.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from reconciler.desired.customers import load_customers
 from reconciler.errors import InvalidInput
 
-BAD = Path(__file__).parent / "bad"
+BAD = Path(__file__).parent / "bad_customers"
 
 EXPECTED: dict[str, list[str]] = {
     "Bad Name.yaml": [

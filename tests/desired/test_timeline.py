@@ -1,4 +1,5 @@
-"""`reconciler timeline` and `reconciler next-due`, on real files and a real git repository."""
+"""`reconciler timeline`: every scheduled change, customer by customer, on real files and a real
+git repository."""
 
 from __future__ import annotations
 
@@ -156,21 +157,3 @@ def test_timeline_refuses_an_invalid_future(project: Path) -> None:
         f"error: {project}/plans/2027-02-01_bad.yaml:4:15: customers.acme.channels: must be at least 0, not -1 "
         "(at 2027-02-01T00:00:00Z)\n"
     ))
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        ("2026-11-27T10:00:00Z", "2026-12-01T00:00:00Z\n"),
-        ("2026-12-01T00:00:00Z", "2026-12-24T18:00:00Z\n"),  # strictly after now
-        ("2026-12-26T12:00:00Z", "2026-12-27T06:00:00Z\n"),  # an until is a change too
-        ("2027-01-04T00:00:00Z", ""),  # nothing pending
-    ],
-)
-def test_next_due(project: Path, now: str, expected: str) -> None:
-    assert run_cli(project, "next-due", now=dt.datetime.fromisoformat(now)) == (0, expected)
-    assert run_cli(project, "next-due", "--at", now) == (0, expected)
-
-
-def test_next_due_without_plans(tmp_path: Path) -> None:
-    assert run_cli(tmp_path, "next-due") == (0, "")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from invoke import invoke, run_cli, write_files
@@ -20,7 +21,6 @@ from reconciler.desired.overlays import Overlay
 from reconciler.desired.schedule import documents_at
 from reconciler.desired.state import load_desired
 
-REPO = Path(__file__).resolve().parent.parent
 UTC = dt.UTC
 
 ACME = """\

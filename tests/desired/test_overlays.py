@@ -1,27 +1,21 @@
-"""Scheduled changes: the desired state at any time, and the validation of the future."""
+"""Scheduled changes (plans/ overlay files): a customer's life through them, and the validation of
+the future with every error at its file and line. The state at T itself is test_schedule.py's."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from conftest import REPO
 from invoke import run_cli, write_files
-from overlay_cases import INSTANTS, overlay_sets
 
 from reconciler.config import Settings
-from reconciler.desired.overlays import Overlay
-from reconciler.desired.schedule import documents_at
 from reconciler.desired.state import load_base, load_desired, load_plans
 from reconciler.errors import InvalidInput
 from reconciler.model.diff import diff_customers
 
-REPO = Path(__file__).resolve().parent.parent
 UTC = dt.UTC
 
 ACME = """\
@@ -305,44 +299,6 @@ def test_the_committed_overlay_schema_is_generated() -> None:
     from reconciler.schemas import overlay_schema, render
 
     assert (REPO / "schemas/overlay.schema.json").read_text(encoding="utf-8") == render(overlay_schema())
-
-
-# --- property: the state at any T is the merge patches in order ----------------------------
-
-def reference_merge_patch(target: Any, patch: Any) -> Any:
-    # RFC 7386, section 2, as written there.
-    if isinstance(patch, dict):
-        if not isinstance(target, dict):
-            target = {}
-        target = dict(target)
-        for name, value in patch.items():
-            if value is None:
-                target.pop(name, None)
-            else:
-                target[name] = reference_merge_patch(target.get(name), value)
-        return target
-    return patch
-
-
-def reference_state(base: dict[str, Any], overlays: list[Overlay], instant: dt.datetime) -> dict[str, Any]:
-    state = copy.deepcopy(base)
-    for overlay in sorted(overlays, key=lambda o: (o.effective_at, o.path.name)):
-        if overlay.effective_at <= instant and (overlay.until is None or instant < overlay.until):
-            state.update(copy.deepcopy(dict(overlay.create)))
-            for key, patch in overlay.customers.items():
-                state[key] = reference_merge_patch(state[key], patch)
-    return state
-
-
-@settings(max_examples=300, deadline=None)
-@given(overlay_sets(), st.sampled_from(INSTANTS), st.sampled_from([dt.timedelta(0), dt.timedelta(seconds=-1), dt.timedelta(hours=1)]))
-def test_the_state_at_any_instant_is_the_patches_in_order(
-    case: tuple[dict[str, dict[str, Any]], list[Overlay]], instant: dt.datetime, shift: dt.timedelta
-) -> None:
-    base, overlays = case
-    frozen = copy.deepcopy(base)
-    assert documents_at(base, overlays, instant + shift) == reference_state(base, overlays, instant + shift)
-    assert base == frozen  # nothing is patched in place
 
 
 def test_the_example_plans_are_real_files() -> None:

@@ -1,0 +1,110 @@
+"""TOML documents (`documents.toml`): values as tomllib reads them with floats as Decimal,
+syntax errors and keys set twice placed at their line, and the scan that finds positions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from reconciler.documents.loader import LoadedDocument, Mark, load_document
+from reconciler.errors import InvalidInput
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def load(tmp_path: Path, name: str, content: str | bytes) -> LoadedDocument:
+    return load_document(write(tmp_path, name, content))
+
+
+def problems(tmp_path: Path, name: str, content: str | bytes) -> list[str]:
+    path = write(tmp_path, name, content)
+    with pytest.raises(InvalidInput) as caught:
+        load_document(path)
+    return [str(problem).replace(f"{path}:", "FILE:", 1) for problem in caught.value.problems]
+
+
+TOML = '''# schema
+name = "Acme"
+debit_limit = 1.50
+"quoted key" = 1
+address.city = "Oslo"
+
+[config]
+tags = [
+  "wholesale",  # comment ]
+  "tier-1",
+]
+vars = """
+region = "eu"
+"""
+
+[config.invoice]
+due_days = 30
+
+[[day_time_restriction.windows]]
+from = 08:00:00
+[[day_time_restriction.windows]]
+to = 17:00:00
+'''
+
+
+def test_toml_syntax_error(tmp_path: Path) -> None:
+    assert problems(tmp_path, "acme.toml", 'name = "Acme"\nchannels = \n') == [
+        "FILE:2:12: TOML syntax error: invalid value; fix the syntax here"
+    ]
+
+
+def test_toml_syntax_error_at_end_of_document(tmp_path: Path) -> None:
+    assert problems(tmp_path, "acme.toml", 'name = "Acme') == [
+        "FILE:1:13: TOML syntax error: unterminated string; fix the syntax here"
+    ]
+
+
+def test_toml_duplicate_keys_and_tables(tmp_path: Path) -> None:
+    text = 'name = "Acme"\n[config]\ntags = ["a"]\ntags = ["b"]\n[address]\n[config]\n'
+    assert problems(tmp_path, "acme.toml", text) == [
+        "FILE:4:1: config.tags: key 'tags' is set twice (lines 3 and 4); keep only one",
+        "FILE:6:2: config: table [config] is declared twice (lines 2 and 6); keep only one",
+    ]
+
+
+def test_toml_values(tmp_path: Path) -> None:
+    data = load(tmp_path, "acme.toml", TOML).data
+    assert type(data["debit_limit"]) is Decimal
+    assert str(data["debit_limit"]) == "1.50"
+    assert data["day_time_restriction"]["windows"] == [{"from": dt.time(8)}, {"to": dt.time(17)}]
+    assert data["config"]["vars"] == 'region = "eu"\n'
+
+
+def test_toml_marks(tmp_path: Path) -> None:
+    document = load(tmp_path, "acme.toml", TOML)
+    assert document.marks[()] == Mark(1, 1)
+    assert document.marks[("name",)] == Mark(2, 8)
+    assert document.key_marks[("name",)] == Mark(2, 1)
+    assert document.key_marks[("quoted key",)] == Mark(4, 1)
+    assert document.key_marks[("address", "city")] == Mark(5, 9)
+    assert document.marks[("address",)] == Mark(5, 1)
+    assert document.marks[("config",)] == Mark(7, 1)
+    assert document.key_marks[("config",)] == Mark(7, 2)
+    assert document.marks[("config", "tags")] == Mark(8, 8)
+    assert document.key_marks[("config", "tags")] == Mark(8, 1)
+    assert document.marks[("config", "tags", 1)] == Mark(10, 3)
+    assert document.key_marks[("config", "vars")] == Mark(12, 1)
+    assert document.block_scalars == frozenset({("config", "vars")})
+    assert document.key_marks[("config", "invoice", "due_days")] == Mark(17, 1)
+    assert document.key_marks[("day_time_restriction", "windows", 0, "from")] == Mark(20, 1)
+    assert document.key_marks[("day_time_restriction", "windows", 1, "to")] == Mark(22, 1)
+    assert document.locate(("config", "invoice", "schedule")) == Mark(16, 1)
+
+
+def test_toml_scan_moves_past_a_stray_brace(tmp_path: Path) -> None:
+    assert problems(tmp_path, "acme.toml", "tags = [0}]\n") == [
+        "FILE:1:10: TOML syntax error: unclosed array; fix the syntax here"
+    ]

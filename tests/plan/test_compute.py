@@ -1,0 +1,278 @@
+"""The planner (`plan.compute.compute_plan`) over hand-built desired customers and live records:
+which action each customer gets, the field changes, what is blocked, and the safety verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from reconciler.config import SafetySection
+from reconciler.model.customer import Customer
+from reconciler.model.diff import FieldChange
+from reconciler.plan.compute import PlanContext, compute_plan
+from reconciler.plan.plan import Action, Blocked, BlockRule, CustomerChange, Plan, fingerprint
+from reconciler.providers.base import LiveCustomer, ProviderInfo
+
+AT = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
+PROVIDER = ProviderInfo("sqlite", "sqlite live.sqlite", frozenset({"transactions", "audit", "lock"}))
+
+
+def context(**options: object) -> PlanContext:
+    return PlanContext(at=AT, commit="abc1234", dirty=False, provider=PROVIDER, **options)  # type: ignore[arg-type]
+
+
+def customer(**fields: object) -> Customer:
+    return Customer.model_validate({"currency": "USD", **fields})
+
+
+def live(key: str, value: Customer, *, version: int = 3, managed: bool = True, active: bool = True) -> LiveCustomer:
+    return LiveCustomer(key, value, version, managed, active)
+
+
+def plan_of(
+    desired: dict[str, Customer], records: list[LiveCustomer], plan_context: PlanContext | None = None, **options: object
+) -> Plan:
+    return compute_plan(desired, {record.key: record for record in records}, plan_context or context(), **options)  # type: ignore[arg-type]
+
+
+# --- one customer ----------------------------------------------------------------------------
+
+
+def test_a_customer_only_in_git_is_created_with_every_field() -> None:
+    acme = customer(name="Acme", channels=10)
+    plan = plan_of({"acme": acme}, [])
+    [change] = plan.changes
+    assert (change.key, change.action, change.desired, change.fingerprint, change.version) == (
+        "acme", Action.CREATE, acme, None, None,
+    )
+    # Every field of the form but renamed_from (bookkeeping), each from nothing.
+    assert len(change.changes) == 41
+    assert change.changes[:5] == (
+        FieldChange("name", None, "Acme"),
+        FieldChange("channels", None, 10),
+        FieldChange("flow_speed", None, "0"),
+        FieldChange("status", None, "active"),
+        FieldChange("debit_limit", None, "0.00"),
+    )
+    assert all(field_change.before is None for field_change in change.changes)
+    assert "renamed_from" not in [field_change.path for field_change in change.changes]
+    assert (plan.at, plan.commit, plan.dirty, plan.provider, plan.target) == (
+        AT, "abc1234", False, "sqlite", "sqlite live.sqlite",
+    )
+    assert (plan.blocked, plan.unmanaged, plan.fleet_size, plan.bulk_blocked, plan.warnings) == ((), (), 0, (), ())
+
+
+def test_a_managed_active_customer_with_changed_fields_is_updated() -> None:
+    record = live("acme", customer(channels=10, debit_limit=Decimal("100")), version=7)
+    desired = customer(channels=20, debit_limit=Decimal("500.0"), config={"tags": ["b", "a"]})
+    plan = plan_of({"acme": desired}, [record])
+    assert plan.changes == (
+        CustomerChange(
+            "acme", Action.UPDATE,
+            (
+                FieldChange("channels", 10, 20),
+                FieldChange("debit_limit", "100.00", "500.00"),
+                FieldChange("config.tags", [], ["a", "b"], added=("a", "b")),
+            ),
+            desired, fingerprint(record), 7,
+        ),
+    )
+    assert plan.fleet_size == 1
+
+
+def test_an_unchanged_customer_is_not_in_the_plan() -> None:
+    record = live("acme", customer(channels=10, debit_limit=Decimal("500.0000")))
+    plan = plan_of({"acme": customer(channels=10, debit_limit=Decimal("500"))}, [record])
+    assert (plan.changes, plan.blocked, plan.empty) == ((), (), True)
+
+
+def test_an_unmanaged_live_customer_in_git_is_adopted_even_without_field_changes() -> None:
+    acme = customer(channels=10)
+    record = live("acme", acme, managed=False)
+    plan = plan_of({"acme": acme}, [record])
+    assert plan.changes == (CustomerChange("acme", Action.ADOPT, (), acme, fingerprint(record), 3),)
+    assert plan.unmanaged == ()
+
+
+def test_an_inactive_customer_back_in_git_is_reactivated() -> None:
+    acme = customer(channels=10)
+    record = live("acme", customer(channels=5), active=False)
+    plan = plan_of({"acme": acme}, [record])
+    assert plan.changes == (
+        CustomerChange("acme", Action.REACTIVATE, (FieldChange("channels", 5, 10),), acme, fingerprint(record), 3),
+    )
+    assert plan.fleet_size == 0  # an inactive record is not part of the live fleet
+
+
+def test_an_unmanaged_inactive_customer_is_adopted_not_reactivated() -> None:
+    acme = customer()
+    plan = plan_of({"acme": acme}, [live("acme", acme, managed=False, active=False)])
+    assert [change.action for change in plan.changes] == [Action.ADOPT]
+
+
+# --- renames -------------------------------------------------------------------------------
+
+
+def test_a_renamed_file_moves_its_live_record() -> None:
+    renamed = customer(channels=10, renamed_from=["acme"])
+    record = live("acme", customer(channels=10))
+    plan = plan_of({"acme-telecom": renamed}, [record])
+    assert plan.changes == (
+        CustomerChange(
+            "acme-telecom", Action.RENAME, (), renamed, fingerprint(record), 3, renamed_from="acme",
+        ),
+    )  # renamed_from itself is bookkeeping: no field change; and the old key is not deactivated
+
+
+def test_a_rename_with_field_changes_carries_them() -> None:
+    renamed = customer(channels=12, renamed_from=["acme", "acme-old"])
+    plan = plan_of({"acme-telecom": renamed}, [live("acme-old", customer(channels=10))])
+    [change] = plan.changes
+    assert (change.key, change.action, change.renamed_from, change.changes) == (
+        "acme-telecom", Action.RENAME, "acme-old", (FieldChange("channels", 10, 12),),
+    )
+
+
+def test_no_rename_when_the_old_key_is_still_in_git_or_the_new_key_is_live() -> None:
+    # The old key still has its own file: the renamed one is a new customer.
+    plan = plan_of(
+        {"acme": customer(), "acme-telecom": customer(renamed_from=["acme"])}, [live("acme", customer())]
+    )
+    assert [(change.key, change.action) for change in plan.changes] == [("acme-telecom", Action.CREATE)]
+    # The new key is live already: it is updated, and the old record is removed.
+    plan = plan_of(
+        {"acme-telecom": customer(channels=1, renamed_from=["acme"])},
+        [live("acme", customer()), live("acme-telecom", customer())],
+    )
+    assert [(change.key, change.action, change.renamed_from) for change in plan.changes] == [
+        ("acme-telecom", Action.UPDATE, None), ("acme", Action.DEACTIVATE, None),
+    ]
+
+
+# --- removals ------------------------------------------------------------------------------
+
+
+def test_a_managed_customer_removed_from_git_is_deactivated_by_default() -> None:
+    record = live("gone", customer(), version=9)
+    plan = plan_of({}, [record], context(removed_in={"gone": "def5678"}))
+    assert plan.changes == (
+        CustomerChange("gone", Action.DEACTIVATE, (), None, fingerprint(record), 9, removed_in="def5678"),
+    )
+
+
+def test_on_removal_delete_deletes() -> None:
+    record = live("gone", customer())
+    plan = plan_of({}, [record], context(safety=SafetySection(on_removal="delete")))
+    assert plan.changes == (CustomerChange("gone", Action.DELETE, (), None, fingerprint(record), 3),)
+
+
+def test_an_inactive_record_not_in_git_stays_as_it_is() -> None:
+    assert plan_of({}, [live("gone", customer(), active=False)]).changes == ()
+
+
+def test_unmanaged_records_not_in_git_are_listed_not_touched() -> None:
+    plan = plan_of({}, [live("zulu", customer(), managed=False), live("alpha", customer(), managed=False, active=False)])
+    assert (plan.changes, plan.unmanaged, plan.fleet_size) == ((), ("alpha", "zulu"), 1)
+
+
+# --- blocked and owned fields -----------------------------------------------------------------
+
+
+def test_a_currency_change_is_blocked_with_what_to_do_instead() -> None:
+    plan = plan_of({"globex": customer(currency="EUR", channels=5)}, [live("globex", customer(channels=1))])
+    assert plan.changes == ()
+    assert plan.blocked == (
+        Blocked(
+            "globex", "currency", BlockRule.CURRENCY_FIXED,
+            "currency USD -> EUR; the platform fixes a customer's currency at creation. Create a new "
+            "customer in EUR instead (a new file), and deactivate this one by removing its file.",
+        ),
+    )
+    assert (plan.counts()["blocked"], plan.empty) == (1, False)
+
+
+def test_owned_fields_keep_their_live_values_and_are_not_diffed() -> None:
+    record = live("acme", customer(status="penalty", channels=10, config={"tags": ["live-tag"], "reseller": "r1"}))
+    desired = customer(status="active", channels=20, config={"tags": ["git-tag"], "reseller": "r2"})
+    plan = plan_of({"acme": desired}, [record], context(owned_fields=("status", "config.tags")))
+    [change] = plan.changes
+    assert change.changes == (FieldChange("channels", 10, 20), FieldChange("config.reseller", "r1", "r2"))
+    assert change.desired is not None
+    assert (change.desired.status, change.desired.config.tags, change.desired.channels) == ("penalty", ["live-tag"], 20)
+    assert change.desired.config.reseller == "r2"
+
+
+def test_an_owned_block_covers_its_fields_and_a_change_only_there_is_no_change() -> None:
+    record = live("acme", customer(config={"tags": ["a"], "invoice": {"due_days": 30}}))
+    desired = customer(config={"tags": ["b"], "invoice": {"due_days": 60}})
+    assert plan_of({"acme": desired}, [record], context(owned_fields=("config",))).changes == ()
+
+
+# --- safety, fleet and only= -------------------------------------------------------------------
+
+
+def fleet(size: int) -> list[LiveCustomer]:
+    return [live(f"c{index:02}", customer(channels=1)) for index in range(size)]
+
+
+def test_bulk_thresholds_are_recorded_in_bulk_blocked() -> None:
+    desired = {f"c{index:02}": customer(channels=2) for index in range(3)}
+    plan = plan_of(desired, fleet(5), context(safety=SafetySection(max_updates=2, max_deactivations=1)))
+    assert [change.action for change in plan.changes] == [Action.UPDATE] * 3 + [Action.DEACTIVATE] * 2
+    assert plan.bulk_blocked == (
+        "3 customers to update, more than safety.max_updates = 2",
+        "2 customers to deactivate, more than safety.max_deactivations = 1",
+    )
+    assert plan.warnings == ()
+
+
+def test_allow_bulk_turns_the_thresholds_into_warnings() -> None:
+    desired = {f"c{index:02}": customer(channels=2) for index in range(3)}
+    safety = SafetySection(max_updates=2, max_deactivations=1)
+    plan = plan_of(desired, fleet(5), context(safety=safety, allow_bulk=True))
+    assert plan.bulk_blocked == ()
+    assert plan.warnings == (
+        "allowed by --allow-bulk: 3 customers to update, more than safety.max_updates = 2",
+        "allowed by --allow-bulk: 2 customers to deactivate, more than safety.max_deactivations = 1",
+    )
+    assert len(plan.changes) == 5
+
+
+def test_creates_do_not_count_towards_the_update_threshold() -> None:
+    desired = {f"new{index}": customer() for index in range(3)}
+    assert plan_of(desired, [], context(safety=SafetySection(max_updates=0))).bulk_blocked == ()
+
+
+def test_only_restricts_the_plan_to_those_keys() -> None:
+    records = [live("acme", customer(channels=1)), live("gone", customer()), live("other", customer(), managed=False)]
+    desired = {"acme": customer(channels=2), "globex": customer(), "kiwi": customer(currency="EUR")}
+    plan = plan_of(desired, records, only={"acme", "gone"})
+    assert [(change.key, change.action) for change in plan.changes] == [
+        ("acme", Action.UPDATE), ("gone", Action.DEACTIVATE),
+    ]
+    assert (plan.blocked, plan.unmanaged) == ((), ())
+    assert plan.fleet_size == 3  # the whole live fleet, whatever `only` selects
+    plan = plan_of(desired, records, only={"globex", "other"})
+    assert ([(change.key, change.action) for change in plan.changes], plan.unmanaged) == (
+        [("globex", Action.CREATE)], ("other",),
+    )
+
+
+def test_changes_are_in_key_order_with_removals_last() -> None:
+    records = [live("a-gone", customer()), live("m", customer(channels=1))]
+    desired = {"z": customer(), "m": customer(channels=2), "b": customer()}
+    plan = plan_of(desired, records)
+    assert [(change.key, change.action) for change in plan.changes] == [
+        ("b", Action.CREATE), ("m", Action.UPDATE), ("z", Action.CREATE), ("a-gone", Action.DEACTIVATE),
+    ]
+    assert plan.counts() == {
+        Action.CREATE: 2, Action.UPDATE: 1, Action.ADOPT: 0, Action.REACTIVATE: 0, Action.RENAME: 0,
+        Action.DEACTIVATE: 1, Action.DELETE: 0, "blocked": 0,
+    }
+
+
+def test_only_the_old_key_of_a_renamed_file_does_not_deactivate_it() -> None:
+    # `plan --customer acme` after acme.yaml became acme-telecom.yaml (renamed_from: [acme]).
+    renamed = customer(renamed_from=["acme"])
+    plan = plan_of({"acme-telecom": renamed}, [live("acme", customer())], only={"acme"})
+    assert (plan.changes, plan.unmanaged) == ((), ())
