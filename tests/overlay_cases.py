@@ -45,3 +45,24 @@ def overlay_sets(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], list[Overl
         name = f"{effective_at:%Y-%m-%dT%H%MZ}_{draw(st.sampled_from('xyz'))}{index}.yaml"
         overlays.append(fake_overlay(name, effective_at, until, customers, create))
     return base, overlays
+
+
+# A small repository of two customers and four scheduled changes (timeline, next-due).
+SCHEDULE_ACME = """\
+channels: 300
+flow_speed: 30
+debit_limit: 25000.00
+currency: USD
+"""
+
+SCHEDULE_FILES = {
+    "customers.d/acme.yaml": SCHEDULE_ACME,
+    "customers.d/globex.toml": 'currency = "EUR"\nchannels = 100\n',
+    "plans/2026-12-01_raise-limit.yaml": "reason: Credit review passed\ncustomers:\n  acme:\n    debit_limit: 30000.00\n",
+    "plans/2026-12-24T1800Z_xmas.yaml": (
+        "reason: Christmas peak\nuntil: 2026-12-27T06:00:00Z\n"
+        "customers:\n  acme:\n    channels: 400\n  globex:\n    channels: 150\n"
+    ),
+    "plans/2026-12-26_more-xmas.yaml": "reason: Boxing day\ncustomers:\n  acme:\n    channels: 450\n",
+    "plans/2027-01-04_newco.yaml": "reason: Newco signs\ncreate:\n  newco:\n    currency: GBP\n    channels: 10\n",
+}

@@ -10,33 +10,14 @@ from pathlib import Path
 
 import pytest
 from invoke import invoke, run_cli, write_files
+from overlay_cases import SCHEDULE_FILES
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 27, 10, tzinfo=UTC)
 
-ACME = """\
-channels: 300
-flow_speed: 30
-debit_limit: 25000.00
-currency: USD
-"""
-
-FILES = {
-    "customers.d/acme.yaml": ACME,
-    "customers.d/globex.toml": 'currency = "EUR"\nchannels = 100\n',
-    "plans/2026-12-01_raise-limit.yaml": "reason: Credit review passed\ncustomers:\n  acme:\n    debit_limit: 30000.00\n",
-    "plans/2026-12-24T1800Z_xmas.yaml": (
-        "reason: Christmas peak\nuntil: 2026-12-27T06:00:00Z\n"
-        "customers:\n  acme:\n    channels: 400\n  globex:\n    channels: 150\n"
-    ),
-    "plans/2026-12-26_more-xmas.yaml": "reason: Boxing day\ncustomers:\n  acme:\n    channels: 450\n",
-    "plans/2027-01-04_newco.yaml": "reason: Newco signs\ncreate:\n  newco:\n    currency: GBP\n    channels: 10\n",
-}
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return write_files(tmp_path, FILES)
+    return write_files(tmp_path, SCHEDULE_FILES)
 
 
 def git(root: Path, *argv: str) -> str:

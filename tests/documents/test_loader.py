@@ -8,6 +8,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from document_files import load, problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,23 +20,6 @@ from reconciler.documents.loader import (
     parse_yaml,
 )
 from reconciler.errors import InvalidInput, Problem
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return path
-
-
-def load(tmp_path: Path, name: str, content: str | bytes) -> LoadedDocument:
-    return load_document(write(tmp_path, name, content))
-
-
-def problems(tmp_path: Path, name: str, content: str | bytes) -> list[str]:
-    path = write(tmp_path, name, content)
-    with pytest.raises(InvalidInput) as caught:
-        load_document(path)
-    return [str(problem).replace(f"{path}:", "FILE:", 1) for problem in caught.value.problems]
 
 
 def test_document_must_be_a_mapping(tmp_path: Path) -> None:
