@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from reconciler.errors import LockHeld, ProviderError, StalePlan, UnsafePlan
 from reconciler.gc_pause import gc_paused
 from reconciler.model.diff import diff_customers
-from reconciler.plan.plan import Action, CustomerChange, Plan, fingerprint
-from reconciler.providers.base import AuditContext, Lease, LiveCustomer, Provider
+from reconciler.plan.plan import Action, CustomerChange, Override, Plan, fingerprint
+from reconciler.providers.base import AuditContext, Lease, LiveCustomer, LiveRecord, Provider
 
 Status = Literal["applied", "skipped", "failed", "stale", "blocked"]
 STATUSES: tuple[Status, ...] = ("applied", "skipped", "failed", "stale", "blocked")
@@ -145,10 +145,10 @@ class Verdict:
 
     kind: Literal["go", "done", "stale"]
     reason: str = ""
-    record: LiveCustomer | None = None
+    record: LiveRecord | None = None
 
 
-def _check(change: CustomerChange, live: Mapping[str, LiveCustomer]) -> Verdict:
+def _check(change: CustomerChange, live: Mapping[str, LiveRecord]) -> Verdict:
     current = live.get(change.renamed_from or change.key)
     if change.action is Action.RENAME and current is None:
         # A crash between the rename and the update leaves the record at its new key.
@@ -172,12 +172,15 @@ def _check(change: CustomerChange, live: Mapping[str, LiveCustomer]) -> Verdict:
     return Verdict("stale", _what_moved(change, current))
 
 
-def _matches(current: LiveCustomer, change: CustomerChange) -> bool:
-    return current.active and change.desired is not None and current.customer == change.desired
+def _matches(current: LiveRecord, change: CustomerChange) -> bool:
+    return (
+        isinstance(current, LiveCustomer) and current.active
+        and change.desired is not None and current.customer == change.desired
+    )
 
 
-def _what_moved(change: CustomerChange, current: LiveCustomer) -> str:
-    if change.desired is None:
+def _what_moved(change: CustomerChange, current: LiveRecord) -> str:
+    if change.desired is None or not isinstance(current, LiveCustomer):
         return "its live record changed since the plan"
     # `before` of the planned changes is the live value then; of a fresh diff, the value now.
     planned = {field_change.path: field_change.before for field_change in change.changes}
@@ -196,7 +199,16 @@ def _what_moved(change: CustomerChange, current: LiveCustomer) -> str:
     return "; ".join(moved) or "its live record changed since the plan"
 
 
+# What the audit records of an override the operator asked for.
+OVERRIDE_NOTES = {
+    Override.LIFT_PENALTY: "penalty lifted by --lift-penalty",
+    Override.REPAIR: "unreadable live record overwritten by --repair",
+}
+
+
 def _carry_out(change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext) -> CustomerResult:
+    if change.overrides:
+        audit = replace(audit, note="; ".join(OVERRIDE_NOTES[override] for override in change.overrides))
     if verdict.kind != "go":
         status: Status = "skipped" if verdict.kind == "done" else "stale"
         return CustomerResult(change.key, change.action, status, verdict.reason)

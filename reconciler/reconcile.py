@@ -22,7 +22,7 @@ from reconciler.history.git import Revision
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
 from reconciler.providers import create_provider
-from reconciler.providers.base import LiveCustomer, Provider
+from reconciler.providers.base import LiveCustomer, LiveRecord, Provider
 
 
 def open_provider(settings: Settings, *, environ: Mapping[str, str], root: Path) -> Provider:
@@ -39,10 +39,13 @@ def make_plan(
     only: Collection[str] | None = None,
     allow_bulk: bool = False,
     changed_since: str | None = None,
+    lift_penalty: Collection[str] = (),
+    repair: Collection[str] = (),
     load: Load = load_document,
 ) -> Plan:
     """Desired state at `at` against what `provider` holds now; with `changed_since`, only
-    the customers `changed_keys` finds (read from the provider alone)."""
+    the customers `changed_keys` finds (read from the provider alone). `lift_penalty` and
+    `repair` are the customers the operator set a rule aside for (see `PlanContext`)."""
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
     with gc_paused():
@@ -67,12 +70,46 @@ def make_plan(
             safety=settings.safety,
             allow_bulk=allow_bulk,
             removed_in=_removed_in(root, settings, desired, live),
+            ended=_ended(root, overlays, desired, at),
+            lift_penalty=frozenset(lift_penalty),
+            penalties_from_git=penalties_from_git(provider, live),
+            repair=frozenset(repair),
         )
         return compute_plan(desired, live, context, only=only)
 
 
+def _ended(
+    root: Path, overlays: Sequence[Overlay], desired: Mapping[str, Any], at: dt.datetime
+) -> dict[str, tuple[str, dt.datetime]]:
+    """Customers an overlay created and that are gone at `at` because it ended: the overlay's
+    file (relative to `root`) and its end, the latest such overlay for each."""
+    ended: dict[str, tuple[str, dt.datetime]] = {}
+    for overlay in overlays:
+        if overlay.until is None or overlay.until > at:
+            continue
+        shown = str(overlay.path.relative_to(root)) if overlay.path.is_relative_to(root) else str(overlay.path)
+        for key in overlay.create:
+            if key not in desired and (key not in ended or ended[key][1] <= overlay.until):
+                ended[key] = (shown, overlay.until)
+    return ended
+
+
+def penalties_from_git(provider: Provider, live: Mapping[str, LiveRecord]) -> frozenset[str]:
+    """Live customers in penalty because the reconciler's last write of their status set it
+    (from a file): asked of the audit only for customers in penalty, usually a handful."""
+    if "audit" not in provider.describe().capabilities:
+        return frozenset()
+    in_penalty = [
+        key for key, record in live.items() if isinstance(record, LiveCustomer) and record.customer.status == "penalty"
+    ]
+    return frozenset(
+        key for key in in_penalty
+        if next((record.after for record in provider.read_audit(key) if record.field == "status"), None) == "penalty"
+    )
+
+
 def _removed_in(
-    root: Path, settings: Settings, desired: Mapping[str, Any], live: Mapping[str, LiveCustomer]
+    root: Path, settings: Settings, desired: Mapping[str, Any], live: Mapping[str, LiveRecord]
 ) -> dict[str, str]:
     """The commits that removed the files of live customers no longer in git (asked of git
     only when there are such customers)."""

@@ -93,7 +93,7 @@ customers = st.fixed_dictionaries(
             },
         ),
         "verification": st.fixed_dictionaries(
-            {}, optional={"approved_cli_only": st.booleans(), "email": st.booleans(), "mobile": st.booleans()}
+            {}, optional={"approved_cli_only": st.booleans(), "require_email": st.booleans(), "require_mobile": st.booleans()}
         ),
         "day_time_restriction": st.fixed_dictionaries(
             {"timezone": st.sampled_from(["UTC", "Europe/London", "Pacific/Auckland"]),

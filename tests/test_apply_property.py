@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from reconciler.model.customer import Customer
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext
+from reconciler.reconcile import penalties_from_git
 
 KEYS = ["acme", "globex", "kiwi", "northwind"]
 AT = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -44,7 +46,10 @@ def test_apply_converges_from_any_fleet(tmp_path_factory: Any, steps: list[dict[
         context = PlanContext(at=AT, commit=None, dirty=False, provider=provider.describe(), safety=UNLIMITED)
         for step, fleet in enumerate(steps):
             desired = _fixed_currency(fleet)
-            plan = compute_plan(desired, provider.read(), context)
+            live = provider.read()
+            # The files are the only writer here: a penalty is theirs to lift, as make_plan finds.
+            context = replace(context, penalties_from_git=penalties_from_git(provider, live))
+            plan = compute_plan(desired, live, context)
             report = apply_plan(plan, provider, AuditContext("property", f"step-{step}", plan.plan_id), LOCK)
             assert report.counts()["applied"] == len(plan.changes)
             live = provider.read()

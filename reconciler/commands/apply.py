@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import LockPolicy, apply_plan
-from reconciler.commands.options import add_at_option, add_customer_option
+from reconciler.commands.options import add_at_option, add_customer_option, add_override_options
 from reconciler.commands.outcome import Outcome, apply_outcome, plan_outcome
 from reconciler.commands.session import Session
 from reconciler.errors import StalePlan, UsageError
@@ -31,6 +31,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("plan_file", nargs="?", type=Path, metavar="FILE", help="a plan saved by `plan --out`")
     add_customer_option(parser)
     add_at_option(parser)
+    add_override_options(parser)
     parser.add_argument("--allow-bulk", action="store_true", help="apply past the safety thresholds")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (pipelines)")
     parser.add_argument(
@@ -43,6 +44,11 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         if args.plan_file:
+            if args.lift_penalty or args.repair:
+                raise UsageError(
+                    "--lift-penalty and --repair belong to the plan: make it with "
+                    "`reconciler plan --lift-penalty KEY --out FILE`, review it, then apply FILE"
+                )
             plan = load_plan(args.plan_file)
             info = provider.describe()
             if (plan.provider, plan.target) != (info.name, info.target):
@@ -53,7 +59,9 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             if args.allow_bulk and plan.bulk_blocked:
                 plan = allow_bulk(plan)
         else:
-            plan = session.plan(settings, provider, args, allow_bulk=args.allow_bulk)
+            plan = session.plan(
+                settings, provider, args, allow_bulk=args.allow_bulk, lift_penalty=args.lift_penalty, repair=args.repair
+            )
             renderer("text", color=session.color()).render(plan, session.stdout)
         if not plan.changes:
             return plan_outcome(plan, detailed=False)

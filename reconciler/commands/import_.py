@@ -10,6 +10,7 @@ from reconciler.commands.session import Session
 from reconciler.errors import UnknownCustomer
 from reconciler.importer import import_customers
 from reconciler.model.types import instant_text
+from reconciler.providers.base import LiveCustomer, UnreadableCustomer
 from reconciler.reconcile import open_provider
 
 
@@ -37,7 +38,15 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         raise UnknownCustomer(f"not in the live store ({target}): {', '.join(missing)}")
     for key in sorted(key for key, record in live.items() if not record.active):
         print(f"skipped {key}: deactivated on the live platform (a file would reactivate it)", file=session.stderr)
-    active = {key: record for key, record in live.items() if record.active}
+    unreadable = sorted(key for key, record in live.items() if isinstance(record, UnreadableCustomer))
+    for key in unreadable:
+        record = live[key]
+        assert isinstance(record, UnreadableCustomer)
+        print(
+            f"skipped {key}: {record.describe()}; fix the record on the platform and import it again",
+            file=session.stderr,
+        )
+    active = {key: record for key, record in live.items() if record.active and isinstance(record, LiveCustomer)}
     imported = import_customers(
         session.root, settings.customers_dir, active, file_format=args.format, overwrite=args.overwrite,
         header=[f"Imported from {target} at {instant_text(session.now)}."],
@@ -53,4 +62,4 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         "`reconciler plan` should now show no changes.",
         file=session.stdout,
     )
-    return Outcome.DONE
+    return Outcome.BLOCKED if unreadable else Outcome.DONE

@@ -10,6 +10,7 @@ from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
 from reconciler.history.live import live_writes
 from reconciler.providers import create_provider
+from reconciler.providers.base import UnreadableCustomer
 from reconciler.render.live import history_lines, init_lines, status_lines
 
 
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         if args.live_command == "history":
             writes = live_writes(provider, args.key) if "audit" in info.capabilities else None
             lines = history_lines(info, args.key, writes[: args.limit] if writes is not None else None)
+            record = provider.read([args.key]).get(args.key)
+            if isinstance(record, UnreadableCustomer):
+                lines.insert(0, f"{args.key}: {record.describe()}")
         elif args.live_command == "init":
             lines = init_lines(info, state)
         else:

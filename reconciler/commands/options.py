@@ -35,3 +35,15 @@ def add_customer_option(parser: argparse.ArgumentParser) -> None:
         "--customer", action="append", dest="customers", metavar="KEY",
         help="only this customer (repeatable)",
     )
+
+
+def add_override_options(parser: argparse.ArgumentParser) -> None:
+    """The rules an operator may set aside for one customer; each is recorded in the audit."""
+    parser.add_argument(
+        "--lift-penalty", action="append", default=[], metavar="KEY",
+        help="write the file's status over a penalty the platform set for this customer (repeatable)",
+    )
+    parser.add_argument(
+        "--repair", action="append", default=[], metavar="KEY",
+        help="overwrite this customer's unreadable live record from its file (repeatable)",
+    )

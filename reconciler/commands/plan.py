@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from reconciler.commands.options import add_at_option, add_customer_option
+from reconciler.commands.options import add_at_option, add_customer_option, add_override_options
 from reconciler.commands.outcome import Outcome, plan_outcome
 from reconciler.commands.session import Session
 from reconciler.plan.file import save_plan
@@ -21,6 +21,7 @@ def add_parser(subparsers: Any) -> None:
     )
     add_customer_option(parser)
     add_at_option(parser)
+    add_override_options(parser)
     parser.add_argument("--out", type=Path, metavar="FILE", help="also save the plan as JSON, for `apply FILE`")
     parser.add_argument("--format", choices=FORMATS, default=None, help="text (default), markdown or json")
     parser.add_argument(
@@ -38,7 +39,10 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
-        plan = session.plan(settings, provider, args, allow_bulk=args.allow_bulk, changed_since=args.changed_since)
+        plan = session.plan(
+            settings, provider, args, allow_bulk=args.allow_bulk, changed_since=args.changed_since,
+            lift_penalty=args.lift_penalty, repair=args.repair,
+        )
     renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
     if args.out:
         save_plan(plan, args.out)

@@ -13,12 +13,17 @@ from typing import Any
 
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
-from reconciler.desired.customers import CustomerFile, customer_paths, load_customers
+from reconciler.desired.customers import (
+    CustomerFile,
+    customer_paths,
+    load_customers,
+    unset_warnings,
+)
 from reconciler.desired.overlays import Overlay, change_instants, load_overlay, overlay_paths
 from reconciler.desired.schedule import check_schedule
 from reconciler.desired.state import customers_dir
 from reconciler.errors import InvalidInput, Problem
-from reconciler.render.problems import plural, report_problems
+from reconciler.render.problems import Findings, plural, report_problems
 
 
 def add_parser(subparsers: Any) -> None:
@@ -55,10 +60,11 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     problems.extend(problem for result in loaded if not isinstance(result, Overlay) for problem in result)
     if customers is not None and overlays:
         problems.extend(check_schedule(customers, overlays))
+    warnings = unset_warnings(customers.values()) if customers is not None else []
+    findings = Findings(InvalidInput(problems).problems, warnings, len(paths), len(plan_paths))
+    report_problems(args.format, findings, session.stdout)
     if problems:
-        report_problems(args.format, InvalidInput(problems).problems, len(paths) + len(plan_paths), session.stdout)
         return Outcome.FAILED
-    report_problems(args.format, [], len(customers or {}), session.stdout)
     if overlays and args.format != "json":
         instants = len(change_instants(overlays))
         print(

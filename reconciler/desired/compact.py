@@ -26,8 +26,8 @@ from reconciler.desired.overlays import Overlay
 from reconciler.documents.edit import new_text, patch_text
 from reconciler.documents.loader import load_document
 from reconciler.documents.merge_patch import merge_patch, patched_fields
-from reconciler.documents.validation import field_path
 from reconciler.model.customer import Customer
+from reconciler.model.fields import field_path
 from reconciler.model.types import instant_text
 
 

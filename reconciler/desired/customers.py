@@ -116,6 +116,24 @@ def _cross_check(customer_files: Iterable[CustomerFile]) -> list[Problem]:
     return problems
 
 
+# Fields whose 0 means something the platform does not document: a file should say.
+UNDOCUMENTED_ZERO = ("channels", "flow_speed")
+
+
+def unset_warnings(customer_files: Iterable[CustomerFile]) -> list[Problem]:
+    """A warning for each customer file that leaves channels or flow_speed unset (it would be 0)."""
+    return [
+        Problem(
+            customer_file.document.path, None, None, name,
+            f"not set, so the customer gets {name} 0, and what 0 means on the platform is not documented; "
+            "set it explicitly",
+        )
+        for customer_file in customer_files
+        for name in UNDOCUMENTED_ZERO
+        if name not in customer_file.document.data
+    ]
+
+
 def check_catalogs(customer_file: CustomerFile, catalogs: Catalogs) -> list[Problem]:
     """Values that must come from a closed list in reconciler.toml, when that list is given."""
     config = customer_file.customer.config

@@ -26,9 +26,11 @@ from reconciler.desired.customers import CustomerFile
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.documents.loader import LoadedDocument
 from reconciler.documents.merge_patch import FieldLoc, merge_patch, patched_fields
-from reconciler.documents.validation import field_path, problems_from, show
+from reconciler.documents.validation import problems_from
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
+from reconciler.model.fields import field_path
+from reconciler.model.messages import show
 from reconciler.model.types import instant_text
 
 Loc = tuple[str | int, ...]

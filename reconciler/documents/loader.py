@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler.documents.toml import TomlScan, load_toml
-from reconciler.documents.yaml12 import KeyPath, Mark, dotted, parse_yaml, parse_yaml_bytes
+from reconciler.documents.yaml12 import KeyPath, Mark, parse_yaml, parse_yaml_bytes
 from reconciler.errors import InvalidInput, Problem
+from reconciler.model.fields import field_path
 
 __all__ = [
     "MAX_FILE_BYTES", "SUFFIXES", "Load", "LoadedDocument", "Mark",
@@ -93,7 +94,7 @@ class LoadedDocument:
         """A problem with the field at LOC, placed as precisely as `locate` can."""
         mark = self.locate(loc, key=key)
         line, column = (mark.line, mark.column) if mark else (None, None)
-        return Problem(self.path, line, column, dotted(tuple(loc)), message)
+        return Problem(self.path, line, column, field_path(tuple(loc)), message)
 
 
 def positions_of(path: Path, source: bytes) -> Positions:

@@ -14,8 +14,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from reconciler.documents.yaml12 import KeyPath, Mark, dotted
+from reconciler.documents.yaml12 import KeyPath, Mark
 from reconciler.errors import InvalidInput, Problem
+from reconciler.model.fields import field_path
 
 _TOML_POSITION = re.compile(r"(.*) \((?:at line (\d+), column (\d+)|at end of document)\)", re.DOTALL)
 
@@ -184,7 +185,7 @@ class TomlScan:
         first = self.defined.setdefault(key_path, at.line)
         if first != at.line:
             message = f"{what} (lines {first} and {at.line}); keep only one"
-            self.duplicates.append(Problem(self.path, at.line, at.column, dotted(key_path), message))
+            self.duplicates.append(Problem(self.path, at.line, at.column, field_path(key_path), message))
 
     def _value(self, pos: int, key_path: KeyPath | None, depth: int = 0) -> int:
         """Where the value at POS ends; marks the items of an array at KEY_PATH."""

@@ -7,33 +7,20 @@ sentences into ones that say what to write instead.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.documents.loader import LoadedDocument, Mark
-from reconciler.documents.yaml12 import dotted
 from reconciler.errors import Problem
-from reconciler.model.types import CLOCK_PATTERN, HOSTNAME_PATTERN, KEY_PATTERN, TAG_PATTERN
+from reconciler.model.fields import field_path
+from reconciler.model.messages import error_message
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 Loc = tuple[str | int, ...]
-
-# `('windows', 0, 'from')` -> `windows[0].from`: the loader names fields the same way.
-field_path = dotted
-
-# What a pattern asks for, in words: a reader should not have to decode a regex.
-PATTERN_MEANINGS = {
-    KEY_PATTERN: "a customer key: lower case letters, digits, '-' and '_', at most 64",
-    HOSTNAME_PATTERN: "a host name: lower case labels separated by dots, e.g. sip.example.com",
-    TAG_PATTERN: "a tag: letters, digits and _ . : / - without spaces, at most 64",
-    CLOCK_PATTERN: "a time of day as HH:MM between 00:00 and 24:00",
-}
-
 
 def validate(model: type[ModelT], document: LoadedDocument, *, base: Loc = ()) -> ModelT | list[Problem]:
     """Validate `document.data` (or the part of it at `base`) as `model`."""
@@ -55,7 +42,7 @@ def problems_from(
         is_key = error["type"] == "extra_forbidden" or "[key]" in error["loc"]
         mark = document.locate(loc, key=is_key)
         line, column = _position(mark, error, document, loc)
-        message = _message(error, model, loc[len(base):])
+        message = error_message(error, model, loc[len(base):])
         problems.append(Problem(document.path, line, column, field_path(loc), message))
     return problems
 
@@ -70,118 +57,26 @@ def _position(
 ) -> tuple[int | None, int | None]:
     if mark is None:
         return None, None
-    toml_line = (error.get("ctx") or {}).get("toml_line")
+    ctx = error.get("ctx") or {}
+    toml_line = ctx.get("toml_line")
     if isinstance(toml_line, int):
         # A line inside an embedded TOML text: a block scalar starts on the next line.
-        offset = 0 if loc in document.block_scalars else -1
-        return mark.line + toml_line + offset, None
+        line = mark.line + toml_line + (0 if loc in document.block_scalars else -1)
+        return line, _column_in_file(document, line, error.get("input"), toml_line, ctx.get("toml_column"))
     return mark.line, mark.column
 
 
-def _message(error: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
-    kind = error["type"]
-    value = error.get("input")
-    ctx: Mapping[str, Any] = error.get("ctx") or {}
-    if kind == "extra_forbidden":
-        return _unknown_field(model, loc)
-    if kind == "missing":
-        return "is required"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"{show(value)} is not a boolean; write true or false (unquoted)"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"{show(value)} is not a whole number"
-    if kind in ("decimal_type", "decimal_parsing"):
-        return f"{show(value)} is not a decimal number"
-    if kind in ("string_type",):
-        hint = "; quote it" if isinstance(value, bool | int) or value is None else ""
-        return f"{show(value)} is not a string{hint}"
-    if kind == "literal_error":
-        return f"{show(value)} is not one of: {_expected(ctx)}"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}, not {show(value)}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}, not {show(value)}"
-    if kind == "greater_than":
-        return f"must be more than {ctx['gt']}, not {show(value)}"
-    if kind == "decimal_max_places":
-        return f"{show(value)} has more than {ctx['decimal_places']} decimal places"
-    if kind == "decimal_max_digits":
-        return f"{show(value)} has more than {ctx['max_digits']} digits"
-    if kind == "finite_number":
-        return f"{show(value)} is not a finite number"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind == "string_too_long":
-        return f"is longer than {ctx['max_length']} characters"
-    if kind == "too_short":
-        return f"needs at least {ctx['min_length']} item(s)"
-    if kind == "too_long":
-        return f"has more than {ctx['max_length']} items"
-    if kind == "string_pattern_mismatch":
-        meaning = PATTERN_MEANINGS.get(str(ctx["pattern"]))
-        return f"{show(value)} is not {meaning}" if meaning else f"{show(value)} does not match {ctx['pattern']}"
-    if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
-        wanted = "a list" if kind == "list_type" else "a mapping"
-        return f"must be {wanted}, not {show(value)}"
-    if kind == "vars_toml":
-        return f"invalid TOML on line {ctx['toml_line']} of the text: {ctx['reason']}"
-    if kind == "value_error" and "email address" in str(error["msg"]):
-        reason = str(error["msg"]).split(": ", 1)[-1]
-        return f"{show(value)} is not an email address: {reason}"
-    if kind == "value_error":
-        # Raised by validators as ValueError: the text after pydantic's prefix is ours.
-        return str(error["msg"]).removeprefix("Value error, ")
-    return str(error["msg"])
-
-
-def _expected(ctx: Mapping[str, Any]) -> str:
-    expected = str(ctx.get("expected", ""))
-    return expected.replace("'", "").replace(" or ", ", ")
-
-
-def show(value: Any) -> str:
-    """A value as an error message quotes it: strings quoted, YAML's words for the rest."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "[" + ", ".join(show(item) for item in value) + "]"
-    return str(value)
-
-
-def _unknown_field(model: type[BaseModel], loc: Loc) -> str:
-    name = str(loc[-1])
-    known = _fields_at(model, loc[:-1])
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; known fields here: {', '.join(known)}"
-    return f"unknown field '{name}'{hint}"
-
-
-def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
-    """The field names (aliases where set) of the sub-model at `loc`."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None or isinstance(part, int):
-            continue
-        field = current.model_fields.get(str(part)) or next(
-            (f for f in current.model_fields.values() if f.alias == part), None
-        )
-        current = _model_in(field.annotation) if field is not None else None
-    if current is None:
-        return []
-    return [field.alias or name for name, field in current.model_fields.items()]
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in getattr(annotation, "__args__", ()):
-        found = _model_in(argument)
-        if found is not None:
-            return found
-    return None
+def _column_in_file(document: LoadedDocument, line: int, text: Any, toml_line: int, toml_column: Any) -> int | None:
+    """Where column TOML_COLUMN of line TOML_LINE of the embedded TEXT stands on LINE of the
+    file: found when the file's line ends with that line of the text (a block scalar, or a
+    TOML multi-line string), else unknown."""
+    if not isinstance(text, str) or not isinstance(toml_column, int):
+        return None
+    file_lines = document.source.decode("utf-8", "replace").splitlines()
+    text_lines = text.splitlines()
+    if not (0 < line <= len(file_lines) and 0 < toml_line <= len(text_lines)):
+        return None
+    in_file, in_text = file_lines[line - 1], text_lines[toml_line - 1]
+    if not in_file.endswith(in_text):
+        return None
+    return len(in_file) - len(in_text) + toml_column

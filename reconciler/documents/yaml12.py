@@ -39,6 +39,7 @@ from yaml.events import (
 )
 
 from reconciler.errors import InvalidInput, Problem
+from reconciler.model.fields import field_path
 
 KeyPath = tuple[str | int, ...]
 
@@ -201,17 +202,6 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def dotted(path: KeyPath | None) -> str:
-    """`('windows', 0, 'from')` -> `windows[0].from`, as validation names fields."""
-    text = ""
-    for part in path or ():
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
 # --- composing ----------------------------------------------------------------------------
 
 _NO_KEY = object()  # the mapping waits for a key
@@ -325,7 +315,7 @@ def _compose(parser: Any, path: Path) -> Parsed:
             try:
                 value = _plain(event.value) if event.tag is None and event.implicit[0] else _scalar(event)
             except _Refused as refused:
-                problems.append(Problem(path, start.line + 1, start.column + 1, dotted(node_path), refused.message))
+                problems.append(Problem(path, start.line + 1, start.column + 1, field_path(node_path), refused.message))
                 value = None
             if event.anchor is not None:
                 anchors[event.anchor] = (value, 1)
@@ -333,7 +323,7 @@ def _compose(parser: Any, path: Path) -> Parsed:
                 blocks.add(node_path)
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             if len(stack) >= MAX_DEPTH:
-                raise fail(start, dotted(node_path), f"the document nests more than {MAX_DEPTH} levels deep; flatten it")
+                raise fail(start, field_path(node_path), f"the document nests more than {MAX_DEPTH} levels deep; flatten it")
             nodes += 1
             tag = event.tag
             expected = "map" if cls is MappingStartEvent else "seq"
@@ -349,18 +339,18 @@ def _compose(parser: Any, path: Path) -> Parsed:
         elif cls is AliasEvent:
             name = event.anchor
             if name in open_anchors:
-                raise fail(start, dotted(node_path), f"alias *{name} refers to the node that contains it (a recursive structure); a file must be a tree, remove the alias")
+                raise fail(start, field_path(node_path), f"alias *{name} refers to the node that contains it (a recursive structure); a file must be a tree, remove the alias")
             aliases += 1
             if aliases > MAX_ALIASES:
-                raise fail(start, dotted(node_path), f"the document uses more than {MAX_ALIASES} aliases; write the values out instead")
+                raise fail(start, field_path(node_path), f"the document uses more than {MAX_ALIASES} aliases; write the values out instead")
             anchored = anchors.get(name)
             if anchored is None:
-                problems.append(Problem(path, start.line + 1, start.column + 1, dotted(node_path), f"alias *{name} has no anchor &{name} before it; define the anchor first or write the value out"))
+                problems.append(Problem(path, start.line + 1, start.column + 1, field_path(node_path), f"alias *{name} has no anchor &{name} before it; define the anchor first or write the value out"))
                 value = None
             else:
                 nodes += anchored[1]
                 if nodes > MAX_NODES:
-                    raise fail(start, dotted(node_path), f"aliases expand the document to more than {MAX_NODES} values (an alias bomb?); write the values out instead")
+                    raise fail(start, field_path(node_path), f"aliases expand the document to more than {MAX_NODES} values (an alias bomb?); write the values out instead")
                 value = _copy(anchored[0])
         elif cls is MappingEndEvent or cls is SequenceEndEvent:
             pass  # value and node_path were set above
@@ -368,7 +358,7 @@ def _compose(parser: Any, path: Path) -> Parsed:
             raise AssertionError(f"unexpected YAML event {event}")
 
         if nodes > MAX_NODES:
-            raise fail(start, dotted(node_path), f"the document holds more than {MAX_NODES} values; split it")
+            raise fail(start, field_path(node_path), f"the document holds more than {MAX_NODES} values; split it")
         # Place the finished node.
         if top is None:
             root = value
@@ -403,7 +393,7 @@ def _accept_key(
     problems: list[Problem], path: Path, mapping: _Frame, key: Any, event: Any, start: Any, key_marks: dict[KeyPath, Mark]
 ) -> Any:
     """The key to store the next value under, or _SKIP when the key is refused."""
-    where = dotted(mapping.path)
+    where = field_path(mapping.path)
     if type(key) is not str:
         if type(event) is ScalarEvent:
             problems.append(Problem(path, start.line + 1, start.column + 1, where, f"the key {_shown(event.value)} is read as {_kind(key)}, not a string; keys must be strings, so quote it if it is meant as text"))
@@ -418,7 +408,7 @@ def _accept_key(
     key_path = (*mapping.path, key)
     first = key_marks.get(key_path)
     if first is not None:
-        problems.append(Problem(path, start.line + 1, start.column + 1, dotted(key_path), f"duplicate key '{key}' (lines {first.line} and {start.line + 1}); a key may appear only once in a mapping, remove one of them"))
+        problems.append(Problem(path, start.line + 1, start.column + 1, field_path(key_path), f"duplicate key '{key}' (lines {first.line} and {start.line + 1}); a key may appear only once in a mapping, remove one of them"))
         return _SKIP
     key_marks[key_path] = Mark(start.line + 1, start.column + 1)
     return key
@@ -431,7 +421,7 @@ def _tag_problem(path: Path, start: Any, node_path: KeyPath | None, tag: str, ex
         message = f"the tag {shown} does not fit {kind}; remove the tag"
     else:
         message = _not_allowed(tag)
-    return Problem(path, start.line + 1, start.column + 1, dotted(node_path), message)
+    return Problem(path, start.line + 1, start.column + 1, field_path(node_path), message)
 
 
 def _syntax_problem(path: Path, exc: yaml.MarkedYAMLError) -> Problem:

@@ -19,12 +19,11 @@ from reconciler.desired.schedule import FieldSource, state_at
 from reconciler.desired.state import load_base, load_plans
 from reconciler.documents.loader import Load, load_document
 from reconciler.documents.merge_patch import FieldLoc
-from reconciler.documents.yaml12 import dotted
 from reconciler.errors import UnknownCustomer
 from reconciler.history import git
 from reconciler.history.log import Documents, customer_log, entry_for, parent
 from reconciler.model.diff import diff_documents
-from reconciler.model.fields import NOT_LIVE_FIELDS, canonical_document, flatten
+from reconciler.model.fields import NOT_LIVE_FIELDS, canonical_document, field_path, flatten
 from reconciler.model.types import instant_text
 
 
@@ -83,7 +82,7 @@ def customer_blame(
 def _source_file(path: str, sources: Mapping[FieldLoc, FieldSource], plans_dir: str) -> str | None:
     """The overlay file the value at `path` comes from: the latest in effect that set it
     (or created the customer); None when the customer's own file sets it."""
-    setters = [source for loc, source in sources.items() if not loc or _related(path, dotted(loc))]
+    setters = [source for loc, source in sources.items() if not loc or _related(path, field_path(loc))]
     if not setters:
         return None
     latest = max(setters, key=lambda source: source.overlay.order)

@@ -46,19 +46,13 @@ from reconciler.model.types import (
 
 Status = Literal["active", "inactive", "penalty", "pending_approval"]
 Visibility = Literal["show", "hide"]
-PortalFeature = Literal[
-    "alerts",
-    "balance",
-    "breakout",
-    "cdr",
-    "cli",
-    "did",
-    "invoices",
-    "payments",
-    "rates",
-    "routes",
-    "sip_users",
-    "support",
+# The platform does not publish its list of portal features: any feature name it uses.
+PORTAL_FEATURE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+PortalFeature = Annotated[str, Field(pattern=PORTAL_FEATURE_PATTERN)]
+PortalAccess = Annotated[
+    dict[PortalFeature, Visibility],
+    # pydantic writes the key pattern as patternProperties, which lets other keys through.
+    Field(json_schema_extra={"propertyNames": {"pattern": PORTAL_FEATURE_PATTERN}}),
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -72,7 +66,11 @@ class Invoice(Frozen):
     schedule: Literal["none", "daily", "weekly", "monthly"] = Field(
         default="none", description="How often an invoice is raised."
     )
-    due_days: StrictInt = Field(default=14, ge=0, le=365, description="Days after issue an invoice falls due.")
+    due_days: StrictInt | None = Field(
+        default=None, ge=0, le=365,
+        description="Invoice Due Days: the allowed number of days past the due date that the invoice can "
+        "go unpaid (unset: the platform's default). At most 365, a guard against a typo, not a platform limit.",
+    )
     template: ShortText | None = Field(default=None, description="Name of the invoice template.")
     create_on_payment: StrictBool = Field(
         default=False, description="Raise an invoice (receipt) for every payment received."
@@ -97,9 +95,10 @@ class Config(Frozen):
     p_asserted_id: Literal["default", "remove", "if_available", "required"] = Field(
         default="default", description="What to do with the P-Asserted-Identity header on outbound calls."
     )
-    portal_access: dict[PortalFeature, Visibility] = Field(
+    portal_access: PortalAccess = Field(
         default_factory=dict,
-        description="Customer portal pages to show or hide, by feature (unset: the platform default).",
+        description="Customer portal features to show or hide, by the platform's feature name "
+        "(e.g. cdr, invoices, payments); a feature not listed keeps the platform's default.",
     )
     tags: Annotated[list[Tag], AfterValidator(unique_set)] = Field(
         default_factory=list, description="Free-form labels, each at most once."
@@ -116,12 +115,19 @@ class Config(Frozen):
         default=None, description="The customer's id in an external accounting system."
     )
     rtp_firewall: Literal["locked", "unlocked"] = Field(
-        default="locked", description="Whether media must come from the signalling address (locked)."
+        default="locked", description="The platform's RTP firewall setting for the customer's media: locked or unlocked."
     )
-    call_recording_retention_days: StrictInt = Field(
-        default=0, ge=0, le=3650, description="Days call recordings are kept (0: not recorded)."
+    call_recording_retention_days: StrictInt | None = Field(
+        default=None, ge=0, le=3650,
+        description="Days the platform keeps the customer's call recordings (unset: the platform's default). "
+        "At most 3,650 (ten years), a guard against a typo.",
     )
-    domain: Hostname | None = Field(default=None, description="SIP domain of the customer.")
+    domain: Hostname | None = Field(
+        default=None,
+        description="The portal domain the customer signs in to, one of the platform's domains (it sets the "
+        "portal's brand, price points, support levels and features); with catalogs.domains in "
+        "reconciler.toml, one of those. Not a SIP domain.",
+    )
     daily_spend_limit: Money | None = Field(
         default=None, description="Most the customer may spend in one UTC day (unset: no limit)."
     )
@@ -138,11 +144,16 @@ class Config(Frozen):
 
 
 class Timeouts(Frozen):
-    """Call set-up timeouts, in seconds (unset: the platform default)."""
+    """Call set-up timeouts, in seconds (unset: the platform default). The upper bounds are guards
+    against a typo (a timeout in milliseconds), not platform limits."""
 
-    first_reply: StrictInt | None = Field(default=None, ge=1, le=300, description="Seconds to wait for any reply.")
-    pdd: StrictInt | None = Field(default=None, ge=1, le=300, description="Post-dial delay: seconds to wait for ringing.")
-    ring: StrictInt | None = Field(default=None, ge=1, le=3600, description="Seconds to let a call ring.")
+    first_reply: StrictInt | None = Field(
+        default=None, ge=1, le=300, description="Seconds to wait for any reply (1..300, a guard)."
+    )
+    pdd: StrictInt | None = Field(
+        default=None, ge=1, le=300, description="Post-dial delay: seconds to wait for ringing (1..300, a guard)."
+    )
+    ring: StrictInt | None = Field(default=None, ge=1, le=3600, description="Seconds to let a call ring (1..3600, a guard).")
 
 
 class Address(Frozen):
@@ -158,11 +169,22 @@ class Address(Frozen):
 
 
 class Verification(Frozen):
-    """What the customer has verified. An unverified customer cannot dial."""
+    """What the platform requires of the customer before and while it dials (the form's
+    Verification tab). A required verification not yet done keeps the customer from dialling."""
 
-    approved_cli_only: StrictBool = Field(default=False, description="Only caller IDs approved on the platform may be sent.")
-    email: StrictBool = Field(default=False, description="The customer's email address is verified.")
-    mobile: StrictBool = Field(default=False, description="The customer's mobile number is verified.")
+    approved_cli_only: StrictBool = Field(
+        default=False, description="Only caller IDs approved on the platform may be sent."
+    )
+    require_email: StrictBool = Field(
+        default=False,
+        description="Email Verification: force the customer to verify their email address in the portal; "
+        "until they do, they cannot dial. Set it when you create a customer by hand.",
+    )
+    require_mobile: StrictBool = Field(
+        default=False,
+        description="Mobile Verification: force the customer to verify their mobile number in the portal; "
+        "until they do, they cannot dial.",
+    )
 
 
 class Window(Frozen):
@@ -208,10 +230,20 @@ class Customer(Frozen):
     renamed_from: Annotated[
         list[Annotated[str, Field(pattern=KEY_PATTERN)]], AfterValidator(unique_set)
     ] = Field(default_factory=list, description="Earlier keys of this customer: a rename, not a delete and create.")
-    channels: StrictInt = Field(default=0, ge=0, le=100_000, description="Maximum concurrent calls.")
-    flow_speed: Money = Field(default=Decimal(0), description="Calls per second (CPS)."
+    channels: StrictInt = Field(
+        default=0, ge=0, le=100_000,
+        description="Maximum concurrent calls. What 0 means on the platform is not documented: set it. "
+        "At most 100,000, a guard against a typo, not a platform limit.",
     )
-    status: Status = Field(default="active", description="Account status.")
+    flow_speed: Money = Field(
+        default=Decimal(0),
+        description="Calls per second (CPS). What 0 means on the platform is not documented: set it.",
+    )
+    status: Status = Field(
+        default="active",
+        description="Account status. Removing the file sets inactive; penalty is usually the platform's own "
+        "(balance, alerts), and the reconciler leaves a penalty it did not ask for alone.",
+    )
     debit_limit: SignedMoney = Field(
         default=Decimal(0),
         description="How far below zero the balance may go; negative keeps a buffer above zero.",
@@ -231,7 +263,9 @@ class Customer(Frozen):
     config: Config = Field(default_factory=Config, description="The form's Config block.")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Call set-up timeouts in seconds.")
     address: Address = Field(default_factory=Address, description="Postal address.")
-    verification: Verification = Field(default_factory=Verification, description="Verification state.")
+    verification: Verification = Field(
+        default_factory=Verification, description="Verification the platform requires of the customer."
+    )
     notes: Text | None = Field(default=None, max_length=10_000, description="Free text notes.")
     day_time_restriction: DayTimeRestriction | None = Field(
         default=None, description="When calls are allowed (unset: at any time)."

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -38,6 +38,17 @@ MONEY_FIELDS = frozenset({"debit_limit", "minimum_payment", "config.daily_spend_
 DECIMAL_FIELDS = MONEY_FIELDS | {"flow_speed", "tax_percent"}
 # Bookkeeping of the repository, not a field of the live account.
 NOT_LIVE_FIELDS = frozenset({"renamed_from"})
+
+
+def field_path(path: Sequence[str | int] | None) -> str:
+    """`('windows', 0, 'from')` -> `windows[0].from`, as validation names fields."""
+    text = ""
+    for part in path or ():
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
 
 
 def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -86,6 +97,8 @@ def canonical(value: Any, path: str = "") -> Any:
         return value
     if isinstance(value, Decimal):
         return decimal_text(value, money=path in MONEY_FIELDS)
+    if isinstance(value, float):  # never from our files; a live store may hold one
+        return decimal_text(Decimal(repr(value)), money=path in MONEY_FIELDS)
     if isinstance(value, Mapping):
         if path in LEAF_MAPS:
             return {str(name): canonical(item) for name, item in value.items()}

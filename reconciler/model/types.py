@@ -86,7 +86,17 @@ def country_codes() -> frozenset[str]:
     return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
+# ISO 4217 codes that are not money an account can be kept in: precious metals, bond market
+# and accounting units, the SDR, the testing code and "no currency".
+NOT_MONEY = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"})
+
+
 def _check_currency(code: str) -> str:
+    if code in NOT_MONEY:
+        raise PydanticCustomError(
+            "currency", "'{code}' is an ISO 4217 code for something that is not money (a metal, a unit of "
+            "account, testing, or no currency); use the currency the account is kept in, e.g. USD", {"code": code}
+        )
     if code not in currency_codes():
         raise PydanticCustomError(
             "currency", "'{code}' is not an ISO 4217 currency code (upper case, e.g. USD, EUR, GBP)", {"code": code}
@@ -105,7 +115,10 @@ def _check_country(code: str) -> str:
 Currency = Annotated[
     str,
     # The pattern is for editors; the check below gives the clearer message.
-    Field(json_schema_extra={"pattern": "^[A-Z]{3}$"}, description="ISO 4217 currency code, upper case."),
+    Field(
+        json_schema_extra={"pattern": "^[A-Z]{3}$", "not": {"enum": sorted(NOT_MONEY)}},
+        description="ISO 4217 currency code, upper case; not one of the codes that are not money (XAU, XXX, ...).",
+    ),
     AfterValidator(_check_currency),
 ]
 Country = Annotated[
@@ -196,24 +209,20 @@ ClockTime = Annotated[
 
 
 def check_toml(text: str) -> None:
-    """Raise a validation error whose context carries the line inside the TOML text."""
+    """Raise a validation error whose context carries the line and column inside the TOML text."""
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = _toml_error_line(str(exc))
+        match = _TOML_LINE_RE.search(str(exc))
+        line, column = (int(match.group(1)), int(match.group(2))) if match else (1, 1)
         raise PydanticCustomError(
             "vars_toml",
             "invalid TOML on line {toml_line} of the text: {reason}",
-            {"reason": _TOML_LINE_RE.sub("", str(exc)).strip(), "toml_line": line},
+            {"reason": _TOML_LINE_RE.sub("", str(exc)).strip(), "toml_line": line, "toml_column": column},
         ) from None
 
 
 _TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-
-def _toml_error_line(message: str) -> int:
-    match = _TOML_LINE_RE.search(message)
-    return int(match.group(1)) if match else 1
 
 
 

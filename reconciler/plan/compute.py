@@ -12,11 +12,23 @@ from dataclasses import dataclass, field, replace
 
 from reconciler.config import SafetySection
 from reconciler.model.customer import Customer
-from reconciler.model.diff import diff_customers, is_owned
+from reconciler.model.diff import FieldChange, diff_customers, is_owned
 from reconciler.model.fields import canonical_document, flatten, unflatten
-from reconciler.plan.plan import Action, Blocked, BlockRule, CustomerChange, Plan, fingerprint
+from reconciler.plan.plan import (
+    Action,
+    Blocked,
+    BlockRule,
+    CustomerChange,
+    Held,
+    HoldReason,
+    Override,
+    Plan,
+    Removal,
+    RemovalCause,
+    fingerprint,
+)
 from reconciler.plan.safety import allow_bulk, bulk_violations
-from reconciler.providers.base import LiveCustomer, ProviderInfo
+from reconciler.providers.base import LiveRecord, ProviderInfo, UnreadableCustomer
 
 
 @dataclass(frozen=True)
@@ -32,11 +44,17 @@ class PlanContext:
     allow_bulk: bool = False
     # Customer key -> the commit that removed its file, for the note of a deactivation.
     removed_in: Mapping[str, str] = field(default_factory=dict)
+    # Customer key -> the overlay that created it (file, relative) and when it ended.
+    ended: Mapping[str, tuple[str, dt.datetime]] = field(default_factory=dict)
+    lift_penalty: frozenset[str] = frozenset()  # --lift-penalty KEY
+    # Customers in penalty because the reconciler wrote it (a file said so): git may lift it.
+    penalties_from_git: frozenset[str] = frozenset()
+    repair: frozenset[str] = frozenset()  # --repair KEY
 
 
 def compute_plan(
     desired: Mapping[str, Customer],
-    live: Mapping[str, LiveCustomer],
+    live: Mapping[str, LiveRecord],
     context: PlanContext,
     *,
     only: Collection[str] | None = None,
@@ -44,6 +62,7 @@ def compute_plan(
     """Compare desired with live state. `only` restricts the plan to those customer keys."""
     changes: list[CustomerChange] = []
     blocked: list[Blocked] = []
+    held: list[Held] = []
     renamed = _renames(desired, live)
     handled_live: set[str] = set()
 
@@ -58,8 +77,11 @@ def compute_plan(
         outcome = _plan_customer(key, customer, record, context)
         if isinstance(outcome, Blocked):
             blocked.append(outcome)
-        elif outcome is not None:
-            changes.append(outcome)
+            continue
+        change, kept = outcome
+        held.extend(kept)
+        if change is not None:
+            changes.append(change)
 
     unmanaged: list[str] = []
     # A live key a renamed file claims is the rename's, even when `only` left that file out.
@@ -75,14 +97,14 @@ def compute_plan(
     plan = Plan(
         at=context.at, commit=context.commit, dirty=context.dirty,
         provider=context.provider.name, target=context.provider.target,
-        changes=tuple(changes), blocked=tuple(blocked),
+        changes=tuple(changes), blocked=tuple(blocked), held=tuple(held),
         unmanaged=tuple(unmanaged), fleet_size=sum(1 for record in live.values() if record.active),
     )
     plan = replace(plan, bulk_blocked=tuple(bulk_violations(plan, context.safety)))
     return allow_bulk(plan) if context.allow_bulk else plan
 
 
-def _renames(desired: Mapping[str, Customer], live: Mapping[str, LiveCustomer]) -> dict[str, str]:
+def _renames(desired: Mapping[str, Customer], live: Mapping[str, LiveRecord]) -> dict[str, str]:
     """New key -> live old key, for customers whose file was renamed and not yet applied live."""
     renames: dict[str, str] = {}
     for key, customer in desired.items():
@@ -96,11 +118,13 @@ def _renames(desired: Mapping[str, Customer], live: Mapping[str, LiveCustomer]) 
 
 
 def _plan_customer(
-    key: str, customer: Customer, record: LiveCustomer | None, context: PlanContext
-) -> CustomerChange | Blocked | None:
+    key: str, customer: Customer, record: LiveRecord | None, context: PlanContext
+) -> Blocked | tuple[CustomerChange | None, list[Held]]:
     owned = context.owned_fields
     if record is None:
-        return CustomerChange(key, Action.CREATE, tuple(diff_customers(None, customer)), customer, None, None)
+        return CustomerChange(key, Action.CREATE, tuple(diff_customers(None, customer)), customer, None, None), []
+    if isinstance(record, UnreadableCustomer):
+        return _unreadable(key, customer, record, context)
     if customer.currency != record.customer.currency:
         return Blocked(
             key, "currency", BlockRule.CURRENCY_FIXED,
@@ -110,29 +134,67 @@ def _plan_customer(
         )
     # What is written keeps the live value of every field the platform owns.
     to_write = _keep_owned(customer, record.customer, owned) if owned else customer
+    held: list[Held] = []
+    overrides: tuple[Override, ...] = ()
+    if record.customer.status == "penalty" and to_write.status != "penalty" and key not in context.penalties_from_git:
+        # The platform put the customer in penalty itself (balance, alerts): its to lift.
+        if key in context.lift_penalty:
+            overrides = (Override.LIFT_PENALTY,)
+        else:
+            held.append(Held(key, "status", HoldReason.PENALTY, "penalty", to_write.status))
+            to_write = to_write.model_copy(update={"status": "penalty"})
     field_changes = tuple(diff_customers(record.customer, to_write, owned=owned))
     renamed_from = record.key if record.key != key else None
     if renamed_from is None and not field_changes and record.active and record.managed:
-        return None
+        return None, held
+    return CustomerChange(
+        key, _action(record, renamed_from), field_changes, to_write, fingerprint(record), record.version,
+        renamed_from=renamed_from, overrides=overrides,
+    ), held
+
+
+def _action(record: LiveRecord, renamed_from: str | None) -> Action:
     if renamed_from is not None:
-        action = Action.RENAME
-    elif not record.managed:
-        action = Action.ADOPT
-    elif not record.active:
-        action = Action.REACTIVATE
-    else:
-        action = Action.UPDATE
-    return CustomerChange(
-        key, action, field_changes, to_write, fingerprint(record), record.version, renamed_from=renamed_from
+        return Action.RENAME
+    if not record.managed:
+        return Action.ADOPT
+    if not record.active:
+        return Action.REACTIVATE
+    return Action.UPDATE
+
+
+def _unreadable(
+    key: str, customer: Customer, record: UnreadableCustomer, context: PlanContext
+) -> Blocked | tuple[CustomerChange, list[Held]]:
+    """A live record the model refuses: blocked, unless the operator asked to overwrite it."""
+    if key not in context.repair:
+        fields = ", ".join(dict.fromkeys(problem.field for problem in record.problems))
+        return Blocked(
+            key, fields, BlockRule.LIVE_UNREADABLE,
+            f"{record.describe()}. Fix the record on the platform, or overwrite it from its file "
+            f"with apply --repair {key}.",
+        )
+    wanted = flatten(canonical_document(customer))
+    changes = tuple(
+        FieldChange(path, problem.value, wanted.get(path))
+        for path, problem in {problem.field: problem for problem in record.problems}.items()
     )
+    change = CustomerChange(
+        key, _action(record, record.key if record.key != key else None), changes, customer,
+        fingerprint(record), record.version, renamed_from=record.key if record.key != key else None,
+        overrides=(Override.REPAIR,),
+    )
+    return change, []
 
 
-def _removal(record: LiveCustomer, context: PlanContext) -> CustomerChange:
+def _removal(record: LiveRecord, context: PlanContext) -> CustomerChange:
     action = Action.DELETE if context.safety.on_removal == "delete" else Action.DEACTIVATE
-    return CustomerChange(
-        record.key, action, (), None, fingerprint(record), record.version,
-        removed_in=context.removed_in.get(record.key),
-    )
+    ended = context.ended.get(record.key)
+    if ended is not None:
+        removal = Removal(RemovalCause.OVERLAY_ENDED, overlay=ended[0], until=ended[1])
+    else:
+        removal = Removal(RemovalCause.FILE_REMOVED, commit=context.removed_in.get(record.key))
+    return CustomerChange(record.key, action, (), None, fingerprint(record), record.version, removal=removal)
 
 
 def _keep_owned(customer: Customer, live: Customer, owned: Collection[str]) -> Customer:

@@ -29,7 +29,12 @@ from reconciler.plan.plan import (
     Blocked,
     BlockRule,
     CustomerChange,
+    Held,
+    HoldReason,
+    Override,
     Plan,
+    Removal,
+    RemovalCause,
 )
 
 _VALUE: dict[str, Any] = {"description": "A JSON value of the customer document (money as an exact string)."}
@@ -42,7 +47,7 @@ PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
         "plan_id", "format", "at", "commit", "dirty", "provider", "target", "fleet_size",
-        "changes", "blocked", "bulk_blocked", "warnings", "unmanaged",
+        "changes", "blocked", "held", "bulk_blocked", "warnings", "unmanaged",
     ],
     "additionalProperties": False,
     "properties": {
@@ -62,6 +67,10 @@ PLAN_SCHEMA: dict[str, Any] = {
         },
         "changes": {"type": "array", "items": {"$ref": "#/$defs/change"}, "description": "Per customer, the action."},
         "blocked": {"type": "array", "items": {"$ref": "#/$defs/blocked"}, "description": "Changes the plan will not make."},
+        "held": {
+            "type": "array", "items": {"$ref": "#/$defs/held"},
+            "description": "Live values the plan leaves as they are although git says otherwise (a penalty).",
+        },
         "bulk_blocked": {
             "type": "array", "items": {"type": "string"},
             "description": "Safety thresholds the plan goes over; apply needs --allow-bulk.",
@@ -75,14 +84,32 @@ PLAN_SCHEMA: dict[str, Any] = {
     "$defs": {
         "change": {
             "type": "object",
-            "required": ["key", "action", "changes", "desired", "fingerprint", "version"],
+            "required": ["key", "action", "changes", "desired", "fingerprint", "version", "removal", "overrides"],
             "additionalProperties": False,
             "properties": {
                 "key": {"type": "string", "description": "The customer key."},
                 "action": {"enum": [action.value for action in Action], "description": "What happens to the customer."},
                 "renamed_from": {"type": ["string", "null"], "description": "The live key it is renamed from."},
-                "removed_in": {
-                    "type": ["string", "null"], "description": "A removal: the commit that removed the customer's file.",
+                "removal": {
+                    "description": "Deactivate and delete: why (null for the other actions).",
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["cause", "commit", "overlay", "until"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "cause": {"enum": [cause.value for cause in RemovalCause], "description": "Why it is removed."},
+                                "commit": {"type": ["string", "null"], "description": "The commit that removed the file."},
+                                "overlay": {"type": ["string", "null"], "description": "The overlay that created it."},
+                                "until": {"type": ["string", "null"], "format": "date-time", "description": "When that overlay ended."},
+                            },
+                        },
+                    ],
+                },
+                "overrides": {
+                    "type": "array", "items": {"enum": [override.value for override in Override]},
+                    "description": "Rules the operator set aside for this customer (--lift-penalty, --repair).",
                 },
                 "fingerprint": {
                     "type": ["string", "null"],
@@ -109,6 +136,18 @@ PLAN_SCHEMA: dict[str, Any] = {
                     "type": ["object", "null"],
                     "description": "The whole customer document to write (see customer.schema.json).",
                 },
+            },
+        },
+        "held": {
+            "type": "object",
+            "required": ["key", "field", "reason", "live", "desired"],
+            "additionalProperties": False,
+            "properties": {
+                "key": {"type": "string", "description": "The customer key."},
+                "field": {"type": "string", "description": "The field left as it is live."},
+                "reason": {"enum": [reason.value for reason in HoldReason], "description": "Why."},
+                "live": _VALUE,
+                "desired": _VALUE,
             },
         },
         "blocked": {
@@ -183,6 +222,10 @@ def plan_from_json(data: Mapping[str, Any], path: Path) -> Plan:
             Blocked(blocked["key"], blocked["field"], BlockRule(blocked["rule"]), blocked["reason"])
             for blocked in data["blocked"]
         ),
+        held=tuple(
+            Held(held["key"], held["field"], HoldReason(held["reason"]), held["live"], held["desired"])
+            for held in data["held"]
+        ),
         bulk_blocked=tuple(data["bulk_blocked"]),
         warnings=tuple(data["warnings"]),
         unmanaged=tuple(data["unmanaged"]),
@@ -205,5 +248,13 @@ def _change(path: Path, index: int, data: Mapping[str, Any]) -> CustomerChange:
         fingerprint=data["fingerprint"],
         version=data["version"],
         renamed_from=data.get("renamed_from"),
-        removed_in=data.get("removed_in"),
+        removal=_removal(data["removal"]),
+        overrides=tuple(Override(override) for override in data["overrides"]),
     )
+
+
+def _removal(data: Mapping[str, Any] | None) -> Removal | None:
+    if data is None:
+        return None
+    until = dt.datetime.fromisoformat(data["until"]).astimezone(dt.UTC) if data["until"] is not None else None
+    return Removal(RemovalCause(data["cause"]), commit=data["commit"], overlay=data["overlay"], until=until)

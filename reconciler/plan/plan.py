@@ -21,7 +21,8 @@ from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
 from reconciler.model.fields import canonical_document, json_bytes
 from reconciler.model.types import instant_text
-from reconciler.providers.base import LiveCustomer
+from reconciler.providers.base import LiveRecord, UnreadableCustomer
+from reconciler.providers.records import unreadable_fingerprint
 
 PLAN_FORMAT = 2
 PLAN_ID_LENGTH = 16
@@ -57,6 +58,54 @@ class BlockRule(enum.StrEnum):
     """Why the plan will not make a change."""
 
     CURRENCY_FIXED = "currency_fixed"  # the platform fixes a customer's currency at creation
+    LIVE_UNREADABLE = "live_unreadable"  # the live record holds values the model refuses
+
+
+class Override(enum.StrEnum):
+    """A rule the operator set aside for one customer, named on the command line and recorded
+    in the audit."""
+
+    LIFT_PENALTY = "lift_penalty"  # --lift-penalty KEY: write the file's status over a penalty
+    REPAIR = "repair"  # --repair KEY: overwrite an unreadable live record from its file
+
+
+class RemovalCause(enum.StrEnum):
+    FILE_REMOVED = "file_removed"  # its file left customers.d/
+    OVERLAY_ENDED = "overlay_ended"  # an overlay created it, and its `until` has passed
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Why a live customer is deactivated (or deleted)."""
+
+    cause: RemovalCause
+    commit: str | None = None  # FILE_REMOVED: the commit that removed the file, when known
+    overlay: str | None = None  # OVERLAY_ENDED: the overlay file, relative to the repository
+    until: dt.datetime | None = None  # OVERLAY_ENDED: when it ended
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause.value, "commit": self.commit, "overlay": self.overlay,
+            "until": instant_text(self.until) if self.until is not None else None,
+        }
+
+
+class HoldReason(enum.StrEnum):
+    PENALTY = "penalty"  # the platform put the customer in penalty itself
+
+
+@dataclass(frozen=True)
+class Held:
+    """A live value the plan leaves as it is although git says otherwise, and why."""
+
+    key: str
+    field: str
+    reason: HoldReason
+    live: Any  # the value kept (canonical)
+    desired: Any  # what git says (canonical)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "field": self.field, "reason": self.reason.value, "live": self.live, "desired": self.desired}
 
 
 @dataclass(frozen=True)
@@ -75,14 +124,16 @@ class CustomerChange:
     fingerprint: str | None
     version: int | None
     renamed_from: str | None = None
-    removed_in: str | None = None  # a removal: the commit that removed the customer's file
+    removal: Removal | None = None  # deactivate and delete: why
+    overrides: tuple[Override, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "action": self.action.value,
             "renamed_from": self.renamed_from,
-            "removed_in": self.removed_in,
+            "removal": self.removal.to_json() if self.removal is not None else None,
+            "overrides": [override.value for override in self.overrides],
             "fingerprint": self.fingerprint,
             "version": self.version,
             "changes": [change.to_json() for change in self.changes],
@@ -116,6 +167,7 @@ class Plan:
     unmanaged: tuple[str, ...] = ()
     fleet_size: int = 0
     bulk_blocked: tuple[str, ...] = field(default=())
+    held: tuple[Held, ...] = ()
 
     @property
     def plan_id(self) -> str:
@@ -144,6 +196,7 @@ class Plan:
             "fleet_size": self.fleet_size,
             "changes": [change.to_json() for change in self.changes],
             "blocked": [blocked.to_json() for blocked in self.blocked],
+            "held": [held.to_json() for held in self.held],
             "bulk_blocked": list(self.bulk_blocked),
             "warnings": list(self.warnings),
             "unmanaged": list(self.unmanaged),
@@ -153,7 +206,9 @@ class Plan:
         return {"plan_id": self.plan_id, **self._content(), "counts": self.counts()}
 
 
-def fingerprint(live: LiveCustomer) -> str:
+def fingerprint(live: LiveRecord) -> str:
     """A hash of what the live record holds, by value (500.00 and 500.0000 agree)."""
+    if isinstance(live, UnreadableCustomer):
+        return unreadable_fingerprint(live)
     content: Mapping[str, Any] = {"customer": canonical_document(live.customer), "active": live.active}
     return hashlib.sha256(json_bytes(content)).hexdigest()[:16]

@@ -29,7 +29,42 @@ class LiveCustomer:
     customer: Customer
     version: int  # bumped by the store on every write
     managed: bool  # created or adopted (updated) by the reconciler
-    active: bool  # False once deactivated; `customer.status` still says what the platform holds
+    active: bool  # False once the reconciler deactivated it (its status is then inactive)
+
+
+@dataclass(frozen=True)
+class LiveProblem:
+    """One value of a live record that the customer model refuses."""
+
+    field: str  # the field path (`config.stir_shaken_attestation`)
+    value: str  # the value as a message shows it (quoted, control characters escaped, cut)
+    reason: str  # why the model refuses it
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.value} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class UnreadableCustomer:
+    """A live record the model refuses: a value we never modelled, a row edited by hand.
+
+    Reading never fails for the fleet because of one customer: the record comes back as
+    this, naming each refused field, and the plan blocks it alone (`apply --repair KEY`
+    overwrites it from its file).
+    """
+
+    key: str
+    version: int
+    managed: bool
+    active: bool
+    problems: tuple[LiveProblem, ...]
+    values: Mapping[str, Any]  # the record as read, for its fingerprint
+
+    def describe(self) -> str:
+        return "live record unreadable: " + "; ".join(str(problem) for problem in self.problems)
+
+
+LiveRecord = LiveCustomer | UnreadableCustomer
 
 
 @dataclass(frozen=True)
@@ -39,6 +74,7 @@ class ProviderInfo:
     name: str  # "sqlite"
     target: str  # "sqlite .reconciler/live.sqlite": never a password or other credential
     capabilities: frozenset[str]  # of "transactions", "audit", "lock"
+    mapping: tuple[tuple[str, str], ...] = ()  # field path -> the live system's name, where it has its own
 
 
 @dataclass(frozen=True)
@@ -48,17 +84,18 @@ class AuditContext:
     actor: str
     commit: str | None  # the source git commit
     plan_id: str | None
+    note: str | None = None  # an override the operator asked for (--lift-penalty, --repair)
 
 
 @dataclass(frozen=True)
 class AuditRecord:
     """One changed field of one write (or the write itself, where no field applies).
 
-    `field` is a dotted path from `documents.flatten`; `before` and `after` are the
-    JSON-compatible values of `Customer.document()` (money as strings). A create records
+    `field` is a field path (`model.fields.flatten`); `before` and `after` are values in
+    the canonical form (`model.fields.canonical`: money as exact strings). A create records
     the fields that differ from a new customer's defaults (always `currency`), with
-    `before` None. Deactivate records no field; rename records the keys as before/after;
-    delete records the whole document as `before`.
+    `before` None. Deactivate records the status it set (before: the status it had);
+    rename records the keys as before/after; delete records the whole document as `before`.
     """
 
     at: datetime
@@ -70,6 +107,7 @@ class AuditRecord:
     field: str | None
     before: Any
     after: Any
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +126,7 @@ class StoreState:
     created: bool  # the store was created just now
     schema_version: int | None  # None: the live system has no schema of ours
     migrated_from: int | None  # the version it had before this open migrated it
+    notes: tuple[str, ...] = ()  # what a migration has to tell the operator (rows that break a new rule)
 
 
 class Provider(ABC):
@@ -142,8 +181,12 @@ class Provider(ABC):
         return StoreState(created=False, schema_version=None, migrated_from=None)
 
     @abstractmethod
-    def read(self, keys: Collection[str] | None = None) -> dict[str, LiveCustomer]:
-        """Every live customer, or those of `keys` that exist (missing keys are absent)."""
+    def read(self, keys: Collection[str] | None = None) -> dict[str, LiveRecord]:
+        """Every live customer, or those of `keys` that exist (missing keys are absent).
+
+        A record the model refuses is an `UnreadableCustomer` naming each refused field
+        (`providers.records.live_record` makes one): never an exception for the fleet.
+        """
 
     @abstractmethod
     def create(self, key: str, customer: Customer, audit: AuditContext) -> LiveCustomer:
@@ -153,19 +196,21 @@ class Provider(ABC):
     def update(self, key: str, customer: Customer, expected_version: int, audit: AuditContext) -> LiveCustomer:
         """Write the whole of `customer` over the live record, which becomes managed and active.
 
-        An update is how the core adopts a live customer and reactivates a deactivated one.
+        An update is how the core adopts a live customer, reactivates a deactivated one (with
+        the status its file says) and repairs an unreadable one.
         """
 
     @abstractmethod
-    def deactivate(self, key: str, expected_version: int, audit: AuditContext) -> LiveCustomer:
-        """Mark the customer inactive (the record stays)."""
+    def deactivate(self, key: str, expected_version: int, audit: AuditContext) -> LiveRecord:
+        """Set the customer's platform status to inactive, so it stops dialling, and mark it
+        deactivated; the record stays. The audit records the status it had."""
 
     @abstractmethod
     def delete(self, key: str, expected_version: int, audit: AuditContext) -> None:
         """Remove the customer's record."""
 
     @abstractmethod
-    def rename(self, old_key: str, new_key: str, expected_version: int, audit: AuditContext) -> LiveCustomer:
+    def rename(self, old_key: str, new_key: str, expected_version: int, audit: AuditContext) -> LiveRecord:
         """Move the record to a new key; `ConflictError` if `new_key` exists."""
 
     @abstractmethod

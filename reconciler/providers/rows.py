@@ -8,12 +8,22 @@ records them in the canonical form (`model.fields`).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import JSON, Boolean, Dialect, select, type_coerce
+from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.customer import Customer
 from reconciler.model.diff import diff_documents
 from reconciler.model.fields import canonical, default_fields, flatten
+from reconciler.model.messages import show
+from reconciler.providers.base import LiveProblem, LiveRecord
+from reconciler.providers.records import live_record
+from reconciler.providers.schema import Money, UtcDateTime, customer
 
 # Document path -> column. A path may end at a branch (address): its column is JSON.
 FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -50,13 +60,14 @@ FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("timeouts.pdd", "timeout_pdd"),
     ("timeouts.ring", "timeout_ring"),
     ("address", "address"),
-    ("verification.approved_cli_only", "verified_approved_cli_only"),
-    ("verification.email", "verified_email"),
-    ("verification.mobile", "verified_mobile"),
+    ("verification.approved_cli_only", "approved_cli_only"),
+    ("verification.require_email", "require_email"),
+    ("verification.require_mobile", "require_mobile"),
     ("notes", "notes"),
     ("day_time_restriction", "day_time_restriction"),
 )
 _ROUTES = tuple((tuple(path.split(".")), column) for path, column in FIELD_COLUMNS)
+_FIELD_OF_COLUMN = {column: path for path, column in FIELD_COLUMNS}
 
 
 def document_of(customer: Customer) -> dict[str, Any]:
@@ -85,10 +96,59 @@ def document_from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
     return document
 
 
-def customer_from_row(row: Mapping[Any, Any]) -> Customer:
-    # Validated, not constructed: a row may have been written by the platform itself,
-    # not through a Customer (tests/bench/bench_providers.py measures the cost).
-    return Customer.model_validate(document_from_row(row))
+# The customer table as the database holds it, without SQLAlchemy's type processing: a row
+# someone wrote by hand (text in a money column, broken JSON) must not stop a read.
+RAW_CUSTOMER = select(*(type_coerce(column, NullType()).label(column.name) for column in customer.columns))
+
+
+def decode_row(row: Mapping[Any, Any], dialect: Dialect) -> tuple[dict[str, Any], list[LiveProblem]]:
+    """A raw row's values as their columns' types read them; a value its column cannot hold
+    is kept as it is and named in a problem."""
+    decoded: dict[str, Any] = {}
+    problems: list[LiveProblem] = []
+    for column in customer.columns:
+        value = row[column.name]
+        try:
+            decoded[column.name] = _decode(column.type, value, dialect)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            decoded[column.name] = value
+            field = _FIELD_OF_COLUMN.get(column.name, column.name)
+            problems.append(LiveProblem(field, show(value), f"the store's {column.name} column cannot hold it: {_reason(exc)}"))
+    return decoded, problems
+
+
+def _decode(kind: TypeEngine[Any], value: Any, dialect: Dialect) -> Any:
+    if value is None:
+        return None
+    if isinstance(kind, Money):
+        return kind.process_result_value(value if isinstance(value, int | Decimal) else Decimal(str(value)), dialect)
+    if isinstance(kind, JSON):
+        return json.loads(value) if isinstance(value, str | bytes) else value
+    if isinstance(kind, Boolean):
+        if value in (0, 1):  # True and False are 1 and 0
+            return bool(value)
+        raise ValueError("not a boolean")
+    if isinstance(kind, UtcDateTime):
+        return kind.process_result_value(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value), dialect)
+    return value
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return "not valid JSON"
+    if isinstance(exc, ArithmeticError):
+        return "not a number"
+    return str(exc) or type(exc).__name__
+
+
+def record_from_row(row: Mapping[Any, Any], dialect: Dialect) -> LiveRecord:
+    """A raw row (`RAW_CUSTOMER`) as the live record it is: readable or not."""
+    decoded, problems = decode_row(row, dialect)
+    return live_record(
+        str(decoded["key"]), document_from_row(decoded),
+        version=int(decoded["version"]), managed=bool(decoded["managed"]), active=bool(decoded["active"]),
+        problems=problems,
+    )
 
 
 Change = tuple[str, Any, Any]  # (field path, before, after), canonical JSON values

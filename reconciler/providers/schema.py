@@ -1,18 +1,23 @@
 """The SQL live store's schema, the same on SQLite and PostgreSQL, and its migrations.
 
 Typed columns for everything a switch reads; JSON only for the nested parts (address,
-tags, portal access, restriction windows, ...). The platform's own rules are enforced by
-the database, so a write the platform would refuse is refused here too, whoever writes:
+tags, portal access, restriction windows, ...). The platform's own rules, and
+every enum, range and sign of the customer model, are enforced by the database, so a write
+the model or the platform would refuse is refused here too, whoever writes:
 
 - currency is fixed once a customer exists (a trigger);
-- status is one of the four the platform knows; channels, flow speed and minimum payment
-  are never negative (CHECK constraints).
+- every enumerated field holds one of its values, every range and sign holds (CHECK
+  constraints, `CHECKS`). Values no constraint can express (an email address, a time zone,
+  TOML text, an ISO code) are the model's to refuse when the record is read.
 
 Each rule has a name that appears in the database's refusal, so `sql.py` can say which
 rule refused a write (`RULES`).
 
 Migrations: a fresh store is created from the tables below at `SCHEMA_VERSION`; an older
-store is brought up to it by the steps in `MIGRATIONS`, applied in order on open.
+store is brought up to it by the steps in `MIGRATIONS`, applied in order on open. A step
+never fails because of rows already there: constraints added later hold for every write
+from then on, and rows that break them are reported (`StoreState.notes`) and read back as
+unreadable records, which the plan blocks one by one.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from reconciler.errors import ProviderError
 from reconciler.model.customer import Status
 from reconciler.providers.base import StoreState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCK_NAME = "apply"
 _SCALE = 4  # money has at most four decimal places (model.Money)
 
@@ -122,7 +127,81 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 
 metadata = MetaData()
 
-_STATUSES = ", ".join(f"'{status}'" for status in get_args(Status))
+def _one_of(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+def _money(amount: int, dialect: str) -> int:
+    """An amount as the column stores it: ten-thousandths on SQLite (see `Money`)."""
+    return amount * 10**_SCALE if dialect == "sqlite" else amount
+
+
+# Rule name -> (what it says, its condition per dialect). A null passes every condition
+# on a column that may be null.
+CHECKS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "customer_status_valid": (
+        f"status must be one of {', '.join(get_args(Status))}", lambda d: f"status IN ({_one_of(get_args(Status))})"
+    ),
+    "customer_channels_not_negative": ("channels cannot be negative", lambda d: "channels >= 0"),
+    "customer_channels_at_most": ("channels is at most 100000", lambda d: "channels <= 100000"),
+    "customer_flow_speed_not_negative": ("flow_speed cannot be negative", lambda d: "flow_speed >= 0"),
+    "customer_minimum_payment_not_negative": ("minimum_payment cannot be negative", lambda d: "minimum_payment >= 0"),
+    "customer_tax_percent_range": (
+        "tax_percent is between 0 and 100", lambda d: f"tax_percent >= 0 AND tax_percent <= {_money(100, d)}"
+    ),
+    "customer_daily_spend_limit_not_negative": (
+        "config.daily_spend_limit cannot be negative", lambda d: "daily_spend_limit IS NULL OR daily_spend_limit >= 0"
+    ),
+    "customer_p_asserted_id_valid": (
+        "config.p_asserted_id must be one of default, remove, if_available, required",
+        lambda d: f"p_asserted_id IN ({_one_of(('default', 'remove', 'if_available', 'required'))})",
+    ),
+    "customer_invoice_schedule_valid": (
+        "config.invoice.schedule must be one of none, daily, weekly, monthly",
+        lambda d: f"invoice_schedule IN ({_one_of(('none', 'daily', 'weekly', 'monthly'))})",
+    ),
+    "customer_invoice_due_days_range": (
+        "config.invoice.due_days is between 0 and 365",
+        lambda d: "invoice_due_days IS NULL OR (invoice_due_days >= 0 AND invoice_due_days <= 365)",
+    ),
+    "customer_rtp_firewall_valid": (
+        "config.rtp_firewall must be locked or unlocked", lambda d: f"rtp_firewall IN ({_one_of(('locked', 'unlocked'))})"
+    ),
+    "customer_retention_range": (
+        "config.call_recording_retention_days is between 0 and 3650",
+        lambda d: "call_recording_retention_days IS NULL OR "
+        "(call_recording_retention_days >= 0 AND call_recording_retention_days <= 3650)",
+    ),
+    "customer_attestation_valid": (
+        "config.stir_shaken_attestation must be A, B or C",
+        lambda d: f"stir_shaken_attestation IS NULL OR stir_shaken_attestation IN ({_one_of(('A', 'B', 'C'))})",
+    ),
+    "customer_timeout_first_reply_range": (
+        "timeouts.first_reply is between 1 and 300",
+        lambda d: "timeout_first_reply IS NULL OR (timeout_first_reply >= 1 AND timeout_first_reply <= 300)",
+    ),
+    "customer_timeout_pdd_range": (
+        "timeouts.pdd is between 1 and 300", lambda d: "timeout_pdd IS NULL OR (timeout_pdd >= 1 AND timeout_pdd <= 300)"
+    ),
+    "customer_timeout_ring_range": (
+        "timeouts.ring is between 1 and 3600",
+        lambda d: "timeout_ring IS NULL OR (timeout_ring >= 1 AND timeout_ring <= 3600)",
+    ),
+}
+# The rules of version 2; those after it are added by `_add_checks`.
+_V2_CHECKS = (
+    "customer_status_valid", "customer_channels_not_negative", "customer_flow_speed_not_negative",
+    "customer_minimum_payment_not_negative",
+)
+
+
+def _checks() -> list[CheckConstraint]:
+    """Every rule of CHECKS, once per dialect (money is scaled on SQLite)."""
+    return [
+        CheckConstraint(condition(dialect), name=name).ddl_if(dialect=dialect)
+        for name, (_, condition) in CHECKS.items()
+        for dialect in ("sqlite", "postgresql")
+    ]
 
 customer = Table(
     "customer",
@@ -154,13 +233,13 @@ customer = Table(
     Column("reseller", String(255)),
     Column("account_manager", String(255)),
     Column("invoice_schedule", String(16), nullable=False),
-    Column("invoice_due_days", Integer, nullable=False),
+    Column("invoice_due_days", Integer),
     Column("invoice_template", String(255)),
     Column("invoice_create_on_payment", Boolean, nullable=False),
     Column("allow_inbound_zero_balance", Boolean, nullable=False),
     Column("ext_accounting_id", String(255)),
     Column("rtp_firewall", String(16), nullable=False),
-    Column("call_recording_retention_days", Integer, nullable=False),
+    Column("call_recording_retention_days", Integer),
     Column("domain", String(253)),
     Column("daily_spend_limit", Money),
     Column("stir_shaken_attestation", String(1)),
@@ -169,15 +248,12 @@ customer = Table(
     Column("timeout_pdd", Integer),
     Column("timeout_ring", Integer),
     Column("address", Json, nullable=False),
-    Column("verified_approved_cli_only", Boolean, nullable=False),
-    Column("verified_email", Boolean, nullable=False),
-    Column("verified_mobile", Boolean, nullable=False),
+    Column("approved_cli_only", Boolean, nullable=False),
+    Column("require_email", Boolean, nullable=False),
+    Column("require_mobile", Boolean, nullable=False),
     Column("notes", Text),
     Column("day_time_restriction", Json),
-    CheckConstraint(f"status IN ({_STATUSES})", name="customer_status_valid"),
-    CheckConstraint("channels >= 0", name="customer_channels_not_negative"),
-    CheckConstraint("flow_speed >= 0", name="customer_flow_speed_not_negative"),
-    CheckConstraint("minimum_payment >= 0", name="customer_minimum_payment_not_negative"),
+    *_checks(),
 )
 
 audit = Table(
@@ -193,6 +269,7 @@ audit = Table(
     Column("field", String(255)),
     Column("before_value", Json),
     Column("after_value", Json),
+    Column("note", String(255)),  # an override the operator asked for: --lift-penalty, --repair
 )
 AUDIT_BY_CUSTOMER = Index("audit_by_customer", audit.c.customer_key, audit.c.id)
 
@@ -207,13 +284,10 @@ lease = Table(
 
 schema_meta = Table("schema_meta", metadata, Column("schema_version", Integer, nullable=False))
 
-# Rule name (as it appears in the database's refusal) -> what the platform's rule says.
+# Rule name (as it appears in the database's refusal) -> what the rule says.
 RULES: dict[str, str] = {
     "customer_currency_fixed": "currency is fixed once a customer exists",
-    "customer_status_valid": f"status must be one of {', '.join(get_args(Status))}",
-    "customer_channels_not_negative": "channels cannot be negative",
-    "customer_flow_speed_not_negative": "flow_speed cannot be negative",
-    "customer_minimum_payment_not_negative": "minimum_payment cannot be negative",
+    **{name: says for name, (says, _) in CHECKS.items()},
 }
 
 _SQLITE_RULES = (
@@ -243,13 +317,80 @@ _POSTGRESQL_RULES = (
 )
 
 
-def _add_audit_index(connection: Connection) -> None:
+def _add_audit_index(connection: Connection) -> list[str]:
     # Version 1 had no index on audit by customer: read_audit(key) scanned the table.
     AUDIT_BY_CUSTOMER.create(connection)
+    return []
 
 
-# Version -> the step that brings a store from version - 1 to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_audit_index}
+_RENAMED_COLUMNS = {
+    # The platform's Email and Mobile Verification options force the customer to verify:
+    # the columns held those options all along, under names that said "is verified".
+    "verified_email": "require_email",
+    "verified_mobile": "require_mobile",
+    "verified_approved_cli_only": "approved_cli_only",
+}
+
+
+def _verification_and_checks(connection: Connection) -> list[str]:
+    """Version 3: the verification columns named for what they are (values kept), invoice due
+    days and recording retention unset by default, a CHECK for every enum, range and sign."""
+    if connection.dialect.name == "sqlite":
+        _rebuild_sqlite_customer(connection)
+    else:
+        for old, new in _RENAMED_COLUMNS.items():
+            connection.execute(text(f"ALTER TABLE customer RENAME COLUMN {old} TO {new}"))
+        for column in ("invoice_due_days", "call_recording_retention_days"):
+            connection.execute(text(f"ALTER TABLE customer ALTER COLUMN {column} DROP NOT NULL"))
+        for name, (_, condition) in CHECKS.items():
+            if name not in _V2_CHECKS:
+                # NOT VALID: rows already there are not checked (they are reported below).
+                connection.execute(text(f"ALTER TABLE customer ADD CONSTRAINT {name} CHECK ({condition('postgresql')}) NOT VALID"))
+        connection.execute(text("ALTER TABLE audit ADD COLUMN note VARCHAR(255)"))
+    notes = [
+        "verification: the columns verified_email and verified_mobile are now require_email and require_mobile, "
+        "values kept: they always held the platform's Email and Mobile Verification options (true: the customer "
+        "must verify before it can dial); rename the fields in the customer files to match"
+    ]
+    return notes + breaking_rows(connection)
+
+
+def _rebuild_sqlite_customer(connection: Connection) -> None:
+    # SQLite adds no CHECK and drops no NOT NULL in place: build the table anew and copy the
+    # rows over as they are (checks off for the copy only, so no row is lost).
+    connection.execute(text("ALTER TABLE customer RENAME TO customer_v2"))
+    connection.execute(text("DROP TRIGGER IF EXISTS customer_currency_fixed"))
+    customer.create(connection)
+    old_names = {new: old for old, new in _RENAMED_COLUMNS.items()}
+    columns = [column.name for column in customer.columns]
+    selected = ", ".join(old_names.get(name, name) for name in columns)
+    connection.execute(text("PRAGMA ignore_check_constraints = ON"))
+    try:
+        connection.execute(text(f"INSERT INTO customer ({', '.join(columns)}) SELECT {selected} FROM customer_v2"))
+    finally:
+        connection.execute(text("PRAGMA ignore_check_constraints = OFF"))
+    connection.execute(text("DROP TABLE customer_v2"))
+    for statement in _SQLITE_RULES:
+        connection.execute(text(statement))
+    connection.execute(text("ALTER TABLE audit ADD COLUMN note VARCHAR(255)"))
+
+
+def breaking_rows(connection: Connection) -> list[str]:
+    """A line per customer row that breaks a rule of CHECKS (rows from before the rule)."""
+    dialect = connection.dialect.name
+    found: dict[str, list[str]] = {}
+    for says, condition in CHECKS.values():
+        for (key,) in connection.execute(text(f"SELECT key FROM customer WHERE NOT ({condition(dialect)})")):
+            found.setdefault(key, []).append(says)
+    return [
+        f"customer {key} breaks a rule the store now enforces: {'; '.join(rules)}; "
+        f"fix it on the platform, or overwrite it from its file with apply --repair {key}"
+        for key, rules in sorted(found.items())
+    ]
+
+
+# Version -> the step that brings a store from version - 1 to it, and what it has to say.
+MIGRATIONS: dict[int, Callable[[Connection], list[str]]] = {2: _add_audit_index, 3: _verification_and_checks}
 
 
 def stored_version(connection: Connection) -> int | None:
@@ -279,9 +420,10 @@ def migrate(connection: Connection) -> StoreState:
             f"the live store is at schema version {found}, newer than this reconciler knows "
             f"({SCHEMA_VERSION}); upgrade reconciler"
         )
+    notes: list[str] = []
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        MIGRATIONS[version](connection)
+        notes.extend(MIGRATIONS[version](connection))
     if found == SCHEMA_VERSION:
         return StoreState(created=False, schema_version=found, migrated_from=None)
     connection.execute(update(schema_meta).values(schema_version=SCHEMA_VERSION))
-    return StoreState(created=False, schema_version=SCHEMA_VERSION, migrated_from=found)
+    return StoreState(created=False, schema_version=SCHEMA_VERSION, migrated_from=found, notes=tuple(notes))

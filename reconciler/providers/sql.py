@@ -22,7 +22,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
-    RowMapping,
     bindparam,
     delete,
     insert,
@@ -43,6 +42,7 @@ from reconciler.providers.base import (
     AuditRecord,
     Lease,
     LiveCustomer,
+    LiveRecord,
     Provider,
     ProviderInfo,
     StoreState,
@@ -70,7 +70,7 @@ _BUMP = (
     .where(customer.c.key == _WHERE_KEY, customer.c.version == bindparam("where_version", type_=Integer()))
     .values(version=customer.c.version + 1)
 )
-_CURRENT = select(customer).where(customer.c.key == _WHERE_KEY).with_for_update()
+_CURRENT = rows.RAW_CUSTOMER.where(customer.c.key == _WHERE_KEY).with_for_update()
 
 
 def utc_now() -> datetime:
@@ -174,19 +174,20 @@ class SqlProvider(Provider):
 
     # --- customers ----------------------------------------------------------------------
 
-    def read(self, keys: Collection[str] | None = None) -> dict[str, LiveCustomer]:
-        live: dict[str, LiveCustomer] = {}
+    def read(self, keys: Collection[str] | None = None) -> dict[str, LiveRecord]:
+        live: dict[str, LiveRecord] = {}
         with self._failures(None), self._connection(write=False) as connection, gc_paused():
             if keys is None:
                 chunks: list[Sequence[str] | None] = [None]
             else:
                 chunks = list(_chunks(sorted(set(keys)), _KEYS_PER_QUERY))
             for chunk in chunks:
-                query = select(customer)
+                query = rows.RAW_CUSTOMER
                 if chunk is not None:
                     query = query.where(customer.c.key.in_(chunk))
                 for row in connection.execute(query).mappings():
-                    live[row["key"]] = _live(row)
+                    record = rows.record_from_row(row, connection.dialect)
+                    live[record.key] = record
         return live
 
     def create(self, key: str, customer_: Customer, audit_: AuditContext) -> LiveCustomer:
@@ -223,15 +224,15 @@ class SqlProvider(Provider):
             self._record(connection, now, audit_, key, "update", changes or [(None, None, None)])
         return LiveCustomer(key, customer_, expected_version + 1, managed=True, active=True)
 
-    def deactivate(self, key: str, expected_version: int, audit_: AuditContext) -> LiveCustomer:
+    def deactivate(self, key: str, expected_version: int, audit_: AuditContext) -> LiveRecord:
         now = self._clock()
         with self._failures(key), self._connection(write=True) as connection:
             current = self._current(connection, key, expected_version)
-            self._bump(connection, key, expected_version, now, active=False)
-            self._record(connection, now, audit_, key, "deactivate", [(None, None, None)])
-        return LiveCustomer(
-            key, rows.customer_from_row(current), expected_version + 1, managed=current["managed"], active=False
-        )
+            self._bump(connection, key, expected_version, now, active=False, status="inactive")
+            self._record(connection, now, audit_, key, "deactivate", [("status", current["status"], "inactive")])
+            return rows.record_from_row(
+                {**current, "version": expected_version + 1, "active": False, "status": "inactive"}, connection.dialect
+            )
 
     def delete(self, key: str, expected_version: int, audit_: AuditContext) -> None:
         now = self._clock()
@@ -241,7 +242,7 @@ class SqlProvider(Provider):
             before = canonical(rows.document_from_row(current))
             self._record(connection, now, audit_, key, "delete", [(None, before, None)])
 
-    def rename(self, old_key: str, new_key: str, expected_version: int, audit_: AuditContext) -> LiveCustomer:
+    def rename(self, old_key: str, new_key: str, expected_version: int, audit_: AuditContext) -> LiveRecord:
         now = self._clock()
         with self._failures(old_key), self._connection(write=True) as connection:
             current = self._current(connection, old_key, expected_version)
@@ -250,13 +251,13 @@ class SqlProvider(Provider):
                 raise ConflictError(f"cannot rename {old_key} to {new_key}: {new_key} already exists in the live store; re-plan")
             self._bump(connection, old_key, expected_version, now, key=new_key)
             self._record(connection, now, audit_, new_key, "rename", [(None, old_key, new_key)])
-        return LiveCustomer(
-            new_key, rows.customer_from_row(current), expected_version + 1, current["managed"], current["active"]
-        )
+            return rows.record_from_row({**current, "key": new_key, "version": expected_version + 1}, connection.dialect)
 
-    def _current(self, connection: Connection, key: str, expected_version: int) -> RowMapping:
-        """The row under a write lock, if it is still at the version the caller planned against."""
-        current = connection.execute(_CURRENT, {"where_key": key}).mappings().one_or_none()
+    def _current(self, connection: Connection, key: str, expected_version: int) -> dict[str, Any]:
+        """The row under a write lock (its values decoded as far as they decode), if it is
+        still at the version the caller planned against."""
+        row = connection.execute(_CURRENT, {"where_key": key}).mappings().one_or_none()
+        current = rows.decode_row(row, connection.dialect)[0] if row is not None else None
         if current is None:
             raise ConflictError(
                 f"{key}: not in the live store (the plan expected version {expected_version}): "
@@ -295,7 +296,7 @@ class SqlProvider(Provider):
                 {
                     "at": now, "actor": context.actor, "git_commit": context.commit, "plan_id": context.plan_id,
                     "customer_key": key, "action": action, "field": field,
-                    "before_value": before, "after_value": after,
+                    "before_value": before, "after_value": after, "note": context.note,
                 }
                 for field, before, after in changes
             ],
@@ -310,7 +311,7 @@ class SqlProvider(Provider):
                 AuditRecord(
                     at=row["at"], actor=row["actor"], commit=row["git_commit"], plan_id=row["plan_id"],
                     key=row["customer_key"], action=row["action"], field=row["field"],
-                    before=row["before_value"], after=row["after_value"],
+                    before=row["before_value"], after=row["after_value"], note=row["note"],
                 )
                 for row in connection.execute(query).mappings()
             ]
@@ -390,10 +391,6 @@ def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     iterator = iter(keys)
     while chunk := tuple(islice(iterator, size)):
         yield chunk
-
-
-def _live(row: RowMapping) -> LiveCustomer:
-    return LiveCustomer(row["key"], rows.customer_from_row(row), row["version"], row["managed"], row["active"])
 
 
 def _rule_values(values: Mapping[str, Any]) -> dict[str, str]:

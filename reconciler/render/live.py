@@ -8,7 +8,15 @@ from typing import get_args
 
 from reconciler.model.customer import Status
 from reconciler.model.types import instant_text
-from reconciler.providers.base import AuditRecord, Lease, LiveCustomer, ProviderInfo, StoreState
+from reconciler.providers.base import (
+    AuditRecord,
+    Lease,
+    LiveCustomer,
+    LiveRecord,
+    ProviderInfo,
+    StoreState,
+    UnreadableCustomer,
+)
 from reconciler.render.values import one_line, show_value
 
 
@@ -19,26 +27,36 @@ def init_lines(info: ProviderInfo, state: StoreState) -> list[str]:
     if state.created:
         return [f"{target}: schema version {state.schema_version} created"]
     if state.migrated_from is not None:
-        return [f"{target}: schema version {state.migrated_from} migrated to {state.schema_version}"]
+        migrated = f"{target}: schema version {state.migrated_from} migrated to {state.schema_version}"
+        return [migrated, *(f"  {note}" for note in state.notes)]
     return [f"{target}: schema version {state.schema_version} ready"]
 
 
 def status_lines(
-    info: ProviderInfo, state: StoreState, live: Collection[LiveCustomer], lease: Lease | None
+    info: ProviderInfo, state: StoreState, live: Collection[LiveRecord], lease: Lease | None
 ) -> list[str]:
     """What the store holds, and who holds its lock (`lease` None: free, or no lock)."""
     lines = [info.target]
     if state.schema_version is not None:
         lines.append(f"schema version: {state.schema_version}")
-    active = sum(record.active for record in live)
     managed = sum(record.managed for record in live)
+    deactivated = sum(not record.active for record in live)
     lines.append(
-        f"customers: {len(live)} ({active} active, {len(live) - active} inactive; "
-        f"{managed} managed, {len(live) - managed} unmanaged)"
+        f"customers: {len(live)} ({managed} managed, {len(live) - managed} unmanaged; "
+        f"{deactivated} deactivated by the reconciler)"
     )
-    statuses = Counter(record.customer.status for record in live)
+    statuses = Counter(record.customer.status for record in live if isinstance(record, LiveCustomer))
     if statuses:
-        lines.append("status: " + ", ".join(f"{status} {statuses[status]}" for status in get_args(Status) if statuses[status]))
+        lines.append(
+            "platform status: "
+            + ", ".join(f"{status} {statuses[status]}" for status in get_args(Status) if statuses[status])
+        )
+    unreadable = sorted((record for record in live if isinstance(record, UnreadableCustomer)), key=lambda record: record.key)
+    if unreadable:
+        lines.append(f"unreadable: {len(unreadable)}")
+        lines.extend(f"  {record.key}: {record.describe()}" for record in unreadable)
+    for mapped, name in info.mapping:
+        lines.append(f"mapping: {mapped} -> {name}")
     if "lock" not in info.capabilities:
         lines.append("lock: not supported by this provider")
     elif lease is None:

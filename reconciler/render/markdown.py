@@ -14,7 +14,9 @@ from reconciler.plan.plan import Action, CustomerChange, Plan
 from reconciler.render.values import (
     change_note,
     currency_of,
+    explanations,
     header,
+    held_note,
     show,
     show_value,
     shown_counts,
@@ -65,6 +67,8 @@ class MarkdownRenderer:
             text.write(f"> [!CAUTION]\n> Blocked by a safety rule: {rule}. Apply needs `--allow-bulk`.\n\n")
         for blocked in plan.blocked:
             text.write(f"> [!WARNING]\n> **{blocked.key}** blocked: {_escape(blocked.reason)}\n\n")
+        for held in plan.held:
+            text.write(f"> [!NOTE]\n> **{held.key}** {_escape(held_note(held))}\n\n")
         for warning in plan.warnings:
             text.write(f"- ⚠️ {_escape(warning)}\n")
         if plan.unmanaged:
@@ -79,7 +83,8 @@ def _section(change: CustomerChange) -> str:
         what = f"rename from <code>{change.renamed_from}</code>"
     else:
         what = "update" if change.action in (Action.ADOPT, Action.REACTIVATE) else str(change.action)
-    note = f" ({_escape(change_note(change))})" if change_note(change) else ""
+    notes = [note for note in (change_note(change), *explanations(change)) if note]
+    note = "".join(f" ({_escape(text)})" for text in notes)
     if not change.changes:
         return f"\n{ICONS[change.action]} <code>{change.key}</code> {what}{note}\n"
     count = f", {len(change.changes)} field{'s' if len(change.changes) != 1 else ''}" if change.changes else ""

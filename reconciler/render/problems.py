@@ -4,58 +4,77 @@ GitHub workflow annotations (shown inline on a pull request)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 from reconciler.errors import Problem
 from reconciler.render import write_json
 
 
-def report_problems(format_name: str, problems: Sequence[Problem], file_count: int, out: TextIO) -> None:
-    """The problems found (none: the count of valid customers) in FORMAT_NAME."""
-    REPORTERS[format_name](problems, file_count, out)
+@dataclass(frozen=True)
+class Findings:
+    """What `validate` found: problems (the files are invalid), warnings (they are valid, but
+    say something worth a second look), and how many files of each kind it read."""
+
+    problems: Sequence[Problem]
+    warnings: Sequence[Problem]
+    customer_files: int
+    overlay_files: int
+
+    @property
+    def files(self) -> int:
+        return self.customer_files + self.overlay_files
 
 
-def _report_text(problems: Sequence[Problem], file_count: int, out: TextIO) -> None:
-    for problem in problems:
+def report_problems(format_name: str, findings: Findings, out: TextIO) -> None:
+    """What `validate` found, in FORMAT_NAME: text, json or github."""
+    REPORTERS[format_name](findings, out)
+
+
+def _report_text(findings: Findings, out: TextIO) -> None:
+    # Warnings wait until the files are valid: problems first.
+    for warning in findings.warnings if not findings.problems else ():
+        print(f"warning: {warning}", file=out)
+    for problem in findings.problems:
         print(problem, file=out)
-    if problems:
-        files = len({problem.path for problem in problems})
-        print(f"{plural(len(problems), 'problem')} in {plural(files, 'file')}.", file=out)
+    if findings.problems:
+        files = len({problem.path for problem in findings.problems})
+        print(f"{plural(len(findings.problems), 'problem')} in {plural(files, 'file')}.", file=out)
     else:
-        print(f"{plural(file_count, 'customer')} valid.", file=out)
+        print(f"{plural(findings.customer_files, 'customer')} valid.", file=out)
 
 
-def _report_json(problems: Sequence[Problem], file_count: int, out: TextIO) -> None:
+def _as_json(problem: Problem) -> dict[str, object]:
+    return {
+        "file": str(problem.path), "line": problem.line, "column": problem.column,
+        "field": problem.field, "message": problem.message,
+    }
+
+
+def _report_json(findings: Findings, out: TextIO) -> None:
     document = {
-        "valid": not problems,
-        "files": file_count,
-        "problems": [
-            {
-                "file": str(problem.path),
-                "line": problem.line,
-                "column": problem.column,
-                "field": problem.field,
-                "message": problem.message,
-            }
-            for problem in problems
-        ],
+        "valid": not findings.problems,
+        "files": findings.files,
+        "problems": [_as_json(problem) for problem in findings.problems],
+        "warnings": [_as_json(warning) for warning in findings.warnings],
     }
     write_json(document, out)
 
 
-def _report_github(problems: Sequence[Problem], file_count: int, out: TextIO) -> None:
+def _report_github(findings: Findings, out: TextIO) -> None:
     # https://docs.github.com/actions/reference/workflow-commands-for-github-actions
-    for problem in problems:
-        properties = [f"file={_escape_property(str(problem.path))}"]
-        if problem.line is not None:
-            properties.append(f"line={problem.line}")
-        if problem.column is not None:
-            properties.append(f"col={problem.column}")
-        if problem.field:
-            properties.append(f"title={_escape_property(problem.field)}")
-        print(f"::error {','.join(properties)}::{_escape_data(problem.message)}", file=out)
-    if not problems:
-        _report_text(problems, file_count, out)
+    for level, found in (("warning", findings.warnings), ("error", findings.problems)):
+        for problem in found:
+            properties = [f"file={_escape_property(str(problem.path))}"]
+            if problem.line is not None:
+                properties.append(f"line={problem.line}")
+            if problem.column is not None:
+                properties.append(f"col={problem.column}")
+            if problem.field:
+                properties.append(f"title={_escape_property(problem.field)}")
+            print(f"::{level} {','.join(properties)}::{_escape_data(problem.message)}", file=out)
+    if not findings.problems:
+        print(f"{plural(findings.customer_files, 'customer')} valid.", file=out)
 
 
 def _escape_data(text: str) -> str:

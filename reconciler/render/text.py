@@ -8,7 +8,15 @@ from typing import TextIO
 
 from reconciler.model.diff import FieldChange
 from reconciler.plan.plan import Action, CustomerChange, Plan
-from reconciler.render.values import change_note, currency_of, header, show_value, summary_line
+from reconciler.render.values import (
+    change_note,
+    currency_of,
+    explanations,
+    header,
+    held_note,
+    show_value,
+    summary_line,
+)
 
 SYMBOLS = {
     Action.CREATE: "+", Action.UPDATE: "~", Action.ADOPT: "~", Action.REACTIVATE: "~", Action.RENAME: "~",
@@ -22,8 +30,13 @@ FIELD_WIDTH = 22
 class TextRenderer:
     def __init__(self, *, color: bool = False) -> None:
         self.color = color
+        self.key_width = KEY_WIDTH
+        self.field_width = FIELD_WIDTH
 
     def render(self, plan: Plan, out: TextIO) -> None:
+        # Keys and field names align on the longest in the plan (at least the usual widths).
+        self.key_width = max([KEY_WIDTH, *(len(key) + 2 for key in _keys(plan))])
+        self.field_width = max([FIELD_WIDTH, *(len(field.path) + 2 for change in plan.changes for field in change.changes)])
         out.write(header(plan) + "\n")
         for rule in plan.bulk_blocked:
             out.write(self._paint("!", f"  ! blocked by safety rule: {rule}") + "\n")
@@ -35,9 +48,11 @@ class TextRenderer:
             self._customer(change, out)
         for blocked in plan.blocked:
             lines = textwrap.wrap(f"blocked: {blocked.reason}", 64)
-            out.write(self._paint("!", f"  ! {blocked.key:<{KEY_WIDTH}}{lines[0]}") + "\n")
+            out.write(self._paint("!", f"  ! {blocked.key:<{self.key_width}}{lines[0]}") + "\n")
             for line in lines[1:]:
-                out.write(" " * (4 + KEY_WIDTH) + line + "\n")
+                out.write(" " * (4 + self.key_width) + line + "\n")
+        for held in plan.held:
+            out.write(f"  = {held.key:<{self.key_width}}{held_note(held)}\n")
         if plan.unmanaged:
             out.write(f"  unmanaged (live, not in git, left alone): {', '.join(plan.unmanaged)}\n")
         out.write((summary_line(plan) if not plan.empty else "No changes.") + "\n")
@@ -51,13 +66,13 @@ class TextRenderer:
             title = "update"  # adopt and reactivate say so on the next line
         else:
             title = f"{change.action} ({note})" if note else str(change.action)
-        out.write(self._paint(symbol, f"  {symbol} {change.key:<{KEY_WIDTH}}{title}") + "\n")
-        if note and change.action in (Action.ADOPT, Action.REACTIVATE):
-            out.write(f"      ({note})\n")
+        out.write(self._paint(symbol, f"  {symbol} {change.key:<{self.key_width}}{title}") + "\n")
+        for explanation in explanations(change):
+            out.write(f"      ({explanation})\n")
         if change.action is Action.CREATE:
             return
         for field_change in change.changes:
-            for line in _field_lines(field_change, currency_of(change)):
+            for line in _field_lines(field_change, currency_of(change), self.field_width):
                 out.write(f"      {line}\n")
 
     def _paint(self, symbol: str, text: str) -> str:
@@ -66,8 +81,15 @@ class TextRenderer:
         return f"\033[{COLOURS[symbol]}m{text}\033[0m"
 
 
-def _field_lines(change: FieldChange, currency: str) -> list[str]:
-    name = f"{change.path:<{FIELD_WIDTH}}"
+def _keys(plan: Plan) -> list[str]:
+    return [
+        *(change.key for change in plan.changes), *(blocked.key for blocked in plan.blocked),
+        *(held.key for held in plan.held),
+    ]
+
+
+def _field_lines(change: FieldChange, currency: str, width: int = FIELD_WIDTH) -> list[str]:
+    name = f"{change.path:<{width}}"
     if change.added or change.removed:
         parts = [f"+ {item}" for item in change.added] + [f"- {item}" for item in change.removed]
         return [name + ", ".join(parts)]

@@ -6,7 +6,15 @@ from typing import Any
 
 from reconciler.model.fields import MONEY_FIELDS, decimal_text
 from reconciler.model.types import instant_text
-from reconciler.plan.plan import Action, CustomerChange, Plan
+from reconciler.plan.plan import (
+    Action,
+    CustomerChange,
+    Held,
+    HoldReason,
+    Override,
+    Plan,
+    RemovalCause,
+)
 
 
 def show(value: Any) -> str:
@@ -42,18 +50,40 @@ def currency_of(change: CustomerChange) -> str:
 
 
 def change_note(change: CustomerChange) -> str:
-    """What a reviewer needs to see of a change at a glance, beside its action."""
+    """What a reviewer needs to see of a create or a removal at a glance, beside its action."""
     if change.action is Action.CREATE and change.desired is not None:
         customer = change.desired
         flow_speed = decimal_text(customer.flow_speed)
         return f"{customer.currency}, {customer.channels} channels, {flow_speed} cps, {customer.status}"
-    if change.action is Action.ADOPT:
-        return "adopt: the reconciler starts managing this live customer"
-    if change.action is Action.REACTIVATE:
-        return "reactivate: the customer is back in git"
-    if change.action.is_removal:
-        return f"removed from git in {change.removed_in[:7]}" if change.removed_in else "removed from git"
-    return ""
+    removal = change.removal
+    if removal is not None and removal.cause is RemovalCause.OVERLAY_ENDED:
+        until = instant_text(removal.until) if removal.until is not None else "its end"
+        return f"created by {removal.overlay} until {until}"
+    if removal is not None and removal.commit:
+        return f"removed from git in {removal.commit[:7]}"
+    return "removed from git" if change.action.is_removal else ""
+
+
+# What a change does beyond its fields, each said on a line of its own.
+EXPLANATIONS = {
+    Action.ADOPT: "adopt: the reconciler starts managing this live customer",
+    Action.REACTIVATE: "reactivate: the customer is back in git",
+    Override.LIFT_PENALTY: "--lift-penalty: the file's status replaces the platform's penalty",
+    Override.REPAIR: "--repair: the unreadable live record is overwritten from the file",
+}
+
+
+def explanations(change: CustomerChange) -> list[str]:
+    return [EXPLANATIONS[what] for what in (change.action, *change.overrides) if what in EXPLANATIONS]
+
+
+def held_note(held: Held) -> str:
+    if held.reason is HoldReason.PENALTY:
+        return (
+            f"in penalty on the platform; status not changed (git says {held.desired}; "
+            f"apply --lift-penalty {held.key} lifts it)"
+        )
+    return f"{held.field} kept as it is live"  # pragma: no cover - every reason is named above
 
 
 def shown_counts(plan: Plan) -> dict[str, int]:

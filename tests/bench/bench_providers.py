@@ -52,7 +52,7 @@ def bench_customer(number: int) -> Customer:
         },
         "timeouts": {"first_reply": 10, "pdd": 20, "ring": 120},
         "address": {"lines": [f"{number} Harbor Blvd"], "city": "Weehawken", "country": "US"},
-        "verification": {"approved_cli_only": True, "email": True},
+        "verification": {"approved_cli_only": True, "require_email": True},
     })
 
 

@@ -27,8 +27,12 @@ EXPECTED: dict[str, list[str]] = {
         ":4:24: config.invoice.create_on_payment: 'yes' is not a boolean; write true or false (unquoted)"
     ],
     "channels-negative.yaml": [":2:11: channels: must be at least 0, not -5"],
-    "channels-quoted.yaml": [":2:11: channels: '10' is not a whole number"],
-    "country-false.yaml": [":4:12: address.country: false is not a string; quote it"],
+    "channels-quoted.yaml": [":2:11: channels: '10' is text; write 10 without quotes"],
+    "country-false.yaml": [":4:12: address.country: false is not text; quote it"],
+    "currency-not-money.yaml": [
+        ":1:11: currency: 'XAU' is an ISO 4217 code for something that is not money (a metal, a unit of account, "
+        "testing, or no currency); use the currency the account is kept in, e.g. USD"
+    ],
     "country-unknown.yaml": [
         ":3:12: address.country: 'XX' is not an ISO 3166-1 alpha-2 country code (upper case, e.g. US, GB, NO)"
     ],
@@ -44,7 +48,7 @@ EXPECTED: dict[str, list[str]] = {
     "daily-spend-limit-negative.yaml": [":3:22: config.daily_spend_limit: must be at least 0, not -10.00"],
     "debit-limit-five-places.yaml": [":2:14: debit_limit: 100.12345 has more than 4 decimal places"],
     "domain-invalid.yaml": [
-        ":3:11: config.domain: 'sip_acme.example' is not a host name: lower case labels separated by dots, e.g. sip.example.com"
+        ":3:11: config.domain: 'sip_acme.example' is not a host name: lower case labels separated by dots, e.g. portal.example.com"
     ],
     "duplicate-key.yaml": [
         ":4:1: channels: duplicate key 'channels' (lines 2 and 4); a key may appear only once in a mapping, remove one of them"
@@ -67,9 +71,12 @@ EXPECTED: dict[str, list[str]] = {
         ":3:17: config.paypal_email: 'billing-at-example.com' is not an email address: An email address must have an @-sign."
     ],
     "portal-access-bad-visibility.yaml": [":4:10: config.portal_access.cdr: 'visible' is not one of: show, hide"],
-    "portal-access-unknown-feature.yaml": [
-        ":5:5: config.portal_access.invoicez: 'invoicez' is not one of: alerts, balance, breakout, cdr, cli, did, invoices, payments, rates, routes, sip_users, support"
+    "portal-access-bad-feature-name.yaml": [
+        ":5:5: config.portal_access.Invoices!: 'Invoices!' is not a portal feature name: lower case letters, digits "
+        "and '_', starting with a letter"
     ],
+    "name-empty.yaml": [":1:7: name: must not be empty"],
+    "notes-a-number.yaml": [":2:8: notes: 12 is not text; quote it"],
     "python-tag.yaml": [
         ":2:8: notes: the tag !!python/object/apply:os.system is not allowed: a file holds only plain scalars, mappings and sequences; remove the tag"
     ],
@@ -102,8 +109,12 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "unknown-field.yaml": [":2:1: chanels: unknown field 'chanels'; did you mean 'channels'?"],
     "unknown-nested-field.yaml": [":3:3: config.invoce: unknown field 'invoce'; did you mean 'invoice'?"],
-    "vars-invalid-toml.yaml": [":6: config.vars: invalid TOML on line 3 of the text: Invalid value"],
-    "verification-string.yaml": [":3:10: verification.email: 'true' is not a boolean; write true or false (unquoted)"],
+    "vars-invalid-toml.yaml": [":6:21: config.vars: invalid TOML on line 3 of the text: Invalid value"],
+    "verification-string.yaml": [":3:18: verification.require_email: 'true' is text; write true without quotes"],
+    "verification-old-name.yaml": [
+        ":3:3: verification.email: 'email' is now called 'require_email' (the platform's Email Verification "
+        "option forces the customer to verify their email before they can dial); rename it"
+    ],
     "website-ftp.yaml": [
         ":3:12: config.website: 'ftp://files.example.com' is not an http(s) URL: URL scheme should be 'http' or 'https'"
     ],
@@ -116,7 +127,7 @@ EXPECTED: dict[str, list[str]] = {
     "window-unknown-day.yaml": [
         ":7:19: day_time_restriction.windows[0].days[1]: 'funday' is not one of: mon, tue, wed, thu, fri, sat, sun"
     ],
-    "windows-none.yaml": [":4:12: day_time_restriction.windows: needs at least 1 item(s)"],
+    "windows-none.yaml": [":4:12: day_time_restriction.windows: needs at least 1 item"],
 }
 
 

@@ -259,7 +259,7 @@ def test_an_overlay_breaks_only_together_with_a_later_one(tmp_path: Path) -> Non
     })
     assert out == (
         "plans/2026-12-24_closed.yaml:6:16: customers.acme.day_time_restriction.windows: needs at least "
-        "1 item(s) (at 2026-12-24T00:00:00Z)\n"
+        "1 item (at 2026-12-24T00:00:00Z)\n"
         "1 problem in 1 file.\n"
     )
 

@@ -155,7 +155,7 @@ def test_evaluate_validates_what_the_overlays_touched(schedule: Any) -> None:
     customers = evaluate(base, in_effect(by_name.values(), instant), instant).customers
     acme, globex, popup = customers["acme"], customers["globex"], customers["popup"]
     assert (acme.channels, acme.debit_limit, acme.config.tags) == (400, Decimal("30000.00"), ["peak", "wholesale"])
-    assert acme.config.invoice.due_days == 14  # reset to the model's default by null
+    assert acme.config.invoice.due_days is None  # reset by null: unset, the platform's default
     assert (acme.name, popup.name, globex.name) == ("acme", "popup", "Globex")  # the key, unless named
     assert (popup.currency, popup.channels) == ("GBP", 8)
 
@@ -192,7 +192,7 @@ def test_an_invalid_base_value_no_overlay_touched_is_the_base_files(tmp_path: Pa
     evaluation = evaluate(base, overlays, at("2026-12-01T00:00:00Z"))
     assert [str(problem) for problem in evaluation.problems] == [
         f"{tmp_path}/plans/2026-12-01_hours.yaml:5:16: customers.acme.day_time_restriction.windows: "
-        "needs at least 1 item(s) (at 2026-12-01T00:00:00Z)"
+        "needs at least 1 item (at 2026-12-01T00:00:00Z)"
     ]
 
 

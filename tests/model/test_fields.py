@@ -97,9 +97,7 @@ def test_canonical_decimals_depend_on_the_field() -> None:
 
 
 def test_a_value_without_a_canonical_form_names_its_field() -> None:
-    with pytest.raises(TypeError) as caught:
-        canonical({"config": {"limit": 1.5}})
-    assert str(caught.value) == "config.limit: float has no canonical JSON form"
+    assert canonical({"config": {"limit": 1.5}}) == {"config": {"limit": "1.5"}}  # a live store may hold a float
     with pytest.raises(TypeError) as caught:
         canonical(object())
     assert str(caught.value) == "value: object has no canonical JSON form"

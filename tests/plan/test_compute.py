@@ -10,8 +10,20 @@ from reconciler.config import SafetySection
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
 from reconciler.plan.compute import PlanContext, compute_plan
-from reconciler.plan.plan import Action, Blocked, BlockRule, CustomerChange, Plan, fingerprint
-from reconciler.providers.base import LiveCustomer, ProviderInfo
+from reconciler.plan.plan import (
+    Action,
+    Blocked,
+    BlockRule,
+    CustomerChange,
+    Held,
+    HoldReason,
+    Override,
+    Plan,
+    Removal,
+    RemovalCause,
+    fingerprint,
+)
+from reconciler.providers.base import LiveCustomer, LiveProblem, ProviderInfo, UnreadableCustomer
 
 AT = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
 PROVIDER = ProviderInfo("sqlite", "sqlite live.sqlite", frozenset({"transactions", "audit", "lock"}))
@@ -156,14 +168,19 @@ def test_a_managed_customer_removed_from_git_is_deactivated_by_default() -> None
     record = live("gone", customer(), version=9)
     plan = plan_of({}, [record], context(removed_in={"gone": "def5678"}))
     assert plan.changes == (
-        CustomerChange("gone", Action.DEACTIVATE, (), None, fingerprint(record), 9, removed_in="def5678"),
+        CustomerChange(
+            "gone", Action.DEACTIVATE, (), None, fingerprint(record), 9,
+            removal=Removal(RemovalCause.FILE_REMOVED, commit="def5678"),
+        ),
     )
 
 
 def test_on_removal_delete_deletes() -> None:
     record = live("gone", customer())
     plan = plan_of({}, [record], context(safety=SafetySection(on_removal="delete")))
-    assert plan.changes == (CustomerChange("gone", Action.DELETE, (), None, fingerprint(record), 3),)
+    assert plan.changes == (
+        CustomerChange("gone", Action.DELETE, (), None, fingerprint(record), 3, removal=Removal(RemovalCause.FILE_REMOVED)),
+    )
 
 
 def test_an_inactive_record_not_in_git_stays_as_it_is() -> None:
@@ -276,3 +293,83 @@ def test_only_the_old_key_of_a_renamed_file_does_not_deactivate_it() -> None:
     renamed = customer(renamed_from=["acme"])
     plan = plan_of({"acme-telecom": renamed}, [live("acme", customer())], only={"acme"})
     assert (plan.changes, plan.unmanaged) == ((), ())
+
+
+
+# --- what the platform means: removal, penalty, records we cannot read ---------------------
+
+
+def test_a_customer_an_overlay_created_is_deactivated_when_it_ends_and_the_plan_says_why() -> None:
+    record = live("pop-up", customer())
+    ended = {"pop-up": ("plans/2026-12-24_pop-up.yaml", dt.datetime(2026, 12, 27, 6, tzinfo=dt.UTC))}
+    [change] = plan_of({}, [record], context(ended=ended)).changes
+    assert (change.action, change.removal) == (
+        Action.DEACTIVATE,
+        Removal(RemovalCause.OVERLAY_ENDED, overlay="plans/2026-12-24_pop-up.yaml", until=ended["pop-up"][1]),
+    )
+
+
+def test_a_penalty_the_platform_set_is_left_alone_and_the_other_fields_written() -> None:
+    record = live("acme", customer(status="penalty", channels=10))
+    plan = plan_of({"acme": customer(status="active", channels=20)}, [record])
+    [change] = plan.changes
+    assert change.changes == (FieldChange("channels", 10, 20),)
+    assert change.desired is not None and change.desired.status == "penalty"
+    assert plan.held == (Held("acme", "status", HoldReason.PENALTY, "penalty", "active"),)
+
+
+def test_a_penalty_alone_is_held_without_a_change() -> None:
+    plan = plan_of({"acme": customer()}, [live("acme", customer(status="penalty"))])
+    assert (plan.changes, plan.held) == ((), (Held("acme", "status", HoldReason.PENALTY, "penalty", "active"),))
+    assert plan.empty  # nothing to apply: "No changes", with the customer held
+
+
+def test_lift_penalty_writes_the_files_status_and_says_so() -> None:
+    record = live("acme", customer(status="penalty"))
+    [change] = plan_of({"acme": customer()}, [record], context(lift_penalty=frozenset({"acme"}))).changes
+    assert (change.changes, change.overrides) == ((FieldChange("status", "penalty", "active"),), (Override.LIFT_PENALTY,))
+
+
+def test_a_penalty_git_set_is_gits_to_lift() -> None:
+    record = live("acme", customer(status="penalty"))
+    plan = plan_of({"acme": customer()}, [record], context(penalties_from_git=frozenset({"acme"})))
+    assert [(change.changes, change.overrides) for change in plan.changes] == [((FieldChange("status", "penalty", "active"),), ())]
+    assert plan.held == ()
+
+
+def test_a_file_that_says_penalty_sets_it() -> None:
+    [change] = plan_of({"acme": customer(status="penalty")}, [live("acme", customer())]).changes
+    assert change.changes == (FieldChange("status", "active", "penalty"),)
+
+
+def _unreadable(key: str = "acme") -> UnreadableCustomer:
+    problem = LiveProblem("tax_percent", "101", "must be at most 100, not 101")
+    return UnreadableCustomer(key, 4, True, True, (problem,), {"tax_percent": "101"})
+
+
+def test_an_unreadable_live_record_is_blocked_alone_with_what_to_do() -> None:
+    records = [_unreadable(), live("kiwi", customer(channels=1))]
+    plan = plan_of({"acme": customer(), "kiwi": customer(channels=2)}, records)
+    assert plan.blocked == (
+        Blocked(
+            "acme", "tax_percent", BlockRule.LIVE_UNREADABLE,
+            "live record unreadable: tax_percent: 101 (must be at most 100, not 101). Fix the record on the "
+            "platform, or overwrite it from its file with apply --repair acme.",
+        ),
+    )
+    assert [change.key for change in plan.changes] == ["kiwi"]
+
+
+def test_repair_overwrites_an_unreadable_record_from_its_file() -> None:
+    record = _unreadable()
+    desired = customer(tax_percent=Decimal("20"))
+    [change] = plan_of({"acme": desired}, [record], context(repair=frozenset({"acme"}))).changes
+    assert change == CustomerChange(
+        "acme", Action.UPDATE, (FieldChange("tax_percent", "101", "20"),), desired, fingerprint(record), 4,
+        overrides=(Override.REPAIR,),
+    )
+
+
+def test_an_unreadable_record_removed_from_git_is_deactivated() -> None:
+    [change] = plan_of({}, [_unreadable("gone")]).changes
+    assert (change.key, change.action, change.version) == ("gone", Action.DEACTIVATE, 4)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import DBAPIError
+from store_versions import downgrade
 
 from reconciler.errors import ConflictError, LockHeld, ProviderError
 from reconciler.model.customer import Customer
@@ -54,7 +55,7 @@ ACME: dict[str, Any] = {
     "timeouts": {"first_reply": 10, "pdd": 20, "ring": 120},
     "address": {"lines": ["1200 Harbor Blvd", "Suite 400"], "city": "Weehawken", "region": "NJ",
                 "postcode": "07086", "country": "US"},
-    "verification": {"approved_cli_only": True, "email": True, "mobile": False},
+    "verification": {"approved_cli_only": True, "require_email": True, "require_mobile": False},
     "notes": "Net-30 terms.\nEscalations go to the NOC bridge.",
     "day_time_restriction": {
         "timezone": "America/New_York",
@@ -174,12 +175,15 @@ def test_update_of_a_missing_customer_is_a_conflict(provider: Provider) -> None:
     )
 
 
-def test_deactivate_keeps_the_record(provider: Provider) -> None:
+def test_deactivate_sets_the_platform_status_inactive_and_keeps_the_record(provider: Provider) -> None:
     provider.create("acme", small(status="penalty"), AUDIT)
     deactivated = provider.deactivate("acme", 1, AUDIT)
     assert (deactivated.version, deactivated.active, deactivated.managed) == (2, False, True)
     live = provider.read()["acme"]
-    assert (live.version, live.active, live.customer) == (2, False, small(status="penalty"))
+    # Inactive on the platform, so the customer stops dialling; the audit keeps what it was.
+    assert (live.version, live.active, live.customer) == (2, False, small(status="inactive"))
+    [record] = provider.read_audit("acme", limit=1)
+    assert (record.action, record.field, record.before, record.after) == ("deactivate", "status", "penalty", "inactive")
     with pytest.raises(ConflictError) as caught:
         provider.deactivate("acme", 1, AUDIT)
     assert str(caught.value) == (
@@ -385,11 +389,11 @@ def test_audit_of_deactivate_rename_and_delete(provider: Provider) -> None:
     provider.delete("acme-telecom", 3, AUDIT)
     records = provider.read_audit()
     assert _fields(records[:2]) == [
-        ("acme-telecom", "delete", None, canonical_document(small()), None),
+        ("acme-telecom", "delete", None, canonical_document(small(status="inactive")), None),
         ("acme-telecom", "rename", None, "acme", "acme-telecom"),
     ]
     assert _fields(provider.read_audit("acme")) == [
-        ("acme", "deactivate", None, None, None),
+        ("acme", "deactivate", "status", "active", "inactive"),
         ("acme", "create", "currency", None, "USD"),
     ]
     assert len(provider.read_audit(limit=2)) == 2
@@ -555,14 +559,6 @@ def test_of_two_processes_writing_the_same_version_exactly_one_wins(provider: Pr
 # --- schema migrations ----------------------------------------------------------------------
 
 
-def _downgrade_to_version_1(spec: Any) -> None:
-    engine = spec.engine()
-    with engine.begin() as connection:
-        connection.execute(text("DROP INDEX audit_by_customer"))
-        connection.execute(text("UPDATE schema_meta SET schema_version = 1"))
-    engine.dispose()
-
-
 def _indexes(spec: Any) -> list[str]:
     engine = spec.engine()
     try:
@@ -574,7 +570,7 @@ def _indexes(spec: Any) -> list[str]:
 def test_opening_an_older_store_migrates_it(spec: Any) -> None:
     with spec.make() as provider:
         provider.create("acme", small(channels=4), AUDIT)
-    _downgrade_to_version_1(spec)
+    downgrade(spec, 1)
     assert _indexes(spec) == []
 
     with spec.make() as provider:

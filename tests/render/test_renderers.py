@@ -13,7 +13,15 @@ import jsonschema
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
 from reconciler.plan.file import PLAN_SCHEMA, plan_from_json
-from reconciler.plan.plan import Action, Blocked, BlockRule, CustomerChange, Plan
+from reconciler.plan.plan import (
+    Action,
+    Blocked,
+    BlockRule,
+    CustomerChange,
+    Plan,
+    Removal,
+    RemovalCause,
+)
 from reconciler.render import renderer
 from reconciler.render.markdown import MarkdownRenderer
 
@@ -41,7 +49,7 @@ NORTHWIND = CustomerChange(
     "northwind-voip", Action.CREATE, (FieldChange("currency", None, "USD"),),
     Customer(currency="USD", channels=50, flow_speed=Decimal(5)), None, None,
 )
-OLD = CustomerChange("old-reseller-ltd", Action.DEACTIVATE, (), None, "fedcba9876543210", 9, removed_in=COMMIT)
+OLD = CustomerChange("old-reseller-ltd", Action.DEACTIVATE, (), None, "fedcba9876543210", 9, removal=Removal(RemovalCause.FILE_REMOVED, commit=COMMIT))
 GLOBEX = Blocked(
     "globex", "currency", BlockRule.CURRENCY_FIXED,
     "currency USD -> EUR; the platform fixes a customer's currency at creation.",
