@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -45,3 +46,19 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
         return invoke(root, *args, **options)
 
     return run_in
+
+
+@pytest.fixture
+def live(project: Path, spec: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example project pointed at the live store of `spec` (its environment set)."""
+    options = "".join(f'{name} = "{value}"\n' for name, value in spec.options.items())
+    if spec.name == "sqlite":
+        options = f'path = "{spec.root / "live.sqlite"}"\n'
+    config = (project / "reconciler.toml").read_text(encoding="utf-8")
+    config = re.sub(r'provider = "sqlite".*\n', f'provider = "{spec.name}"\n', config)
+    config = re.sub(r'path = "\.reconciler/live\.sqlite".*\n', options, config)
+    config = config.replace("lock_wait_seconds = 30", "lock_wait_seconds = 0.3")
+    (project / "reconciler.toml").write_text(config, encoding="utf-8")
+    for name, value in spec.environ.items():
+        monkeypatch.setenv(name, value)
+    return project

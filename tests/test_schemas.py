@@ -97,14 +97,12 @@ MODEL_ONLY = {
     "currency-unknown.yaml",  # ISO 4217 membership
     "country-unknown.yaml",  # ISO 3166-1 membership
     "timezone-unknown.yaml",  # the IANA database
-    "topup-currency-twice.yaml",  # uniqueness: the model's message names the repeated item
-    "tags-twice.yaml",
     "window-empty.yaml",  # from == to
     "vars-invalid-toml.yaml",  # TOML syntax
     "paypal-email-invalid.yaml",  # "format": "email" is an annotation in 2020-12, not an assertion
-    "website-ftp.yaml",  # the URL scheme
-    "debit-limit-five-places.yaml",  # decimal places of a JSON number
-    "notes-control-character.yaml",  # control characters in text
+    # Decimal places of a JSON number: `multipleOf: 0.0001` would refuse 0.3 in every validator
+    # that computes with binary floats (jsonschema, ajv); the string form has its pattern.
+    "debit-limit-five-places.yaml",
 }
 SCHEMA_SEES = [path for path in customer_paths(BAD) if _loads(path) and path.name not in MODEL_ONLY]
 

@@ -26,6 +26,8 @@ from pydantic_core import PydanticCustomError
 
 from reconciler.model.types import (
     KEY_PATTERN,
+    UNIQUE_ITEMS,
+    WEBSITE_PATTERN,
     ClockTime,
     Country,
     Currency,
@@ -89,7 +91,7 @@ class Config(Frozen):
     """The form's Config block."""
 
     paypal_email: EmailStr | None = Field(default=None, description="PayPal account the customer pays from.")
-    website: Annotated[str, AfterValidator(check_website)] | None = Field(
+    website: Annotated[str, AfterValidator(check_website), Field(json_schema_extra={"pattern": WEBSITE_PATTERN})] | None = Field(
         default=None, description="The customer's website (http or https URL)."
     )
     p_asserted_id: Literal["default", "remove", "if_available", "required"] = Field(
@@ -100,7 +102,7 @@ class Config(Frozen):
         description="Customer portal features to show or hide, by the platform's feature name "
         "(e.g. cdr, invoices, payments); a feature not listed keeps the platform's default.",
     )
-    tags: Annotated[list[Tag], AfterValidator(unique_set)] = Field(
+    tags: Annotated[list[Tag], AfterValidator(unique_set), UNIQUE_ITEMS] = Field(
         default_factory=list, description="Free-form labels, each at most once."
     )
     vars: Text | None = Field(
@@ -192,7 +194,7 @@ class Window(Frozen):
 
     start: ClockTime = Field(alias="from", description="Start of the window, HH:MM.")
     end: ClockTime = Field(alias="to", description="End of the window, HH:MM; before `from` to cross midnight.")
-    days: Annotated[list[Weekday], AfterValidator(unique)] | None = Field(
+    days: Annotated[list[Weekday], AfterValidator(unique), UNIQUE_ITEMS] | None = Field(
         default=None,
         description="Days of the week the window starts on (mon..sun); unset: every day.",
     )
@@ -228,7 +230,7 @@ class Customer(Frozen):
         default=None, description="Name shown on the platform; unique, case-insensitively (default: the key)."
     )
     renamed_from: Annotated[
-        list[Annotated[str, Field(pattern=KEY_PATTERN)]], AfterValidator(unique_set)
+        list[Annotated[str, Field(pattern=KEY_PATTERN)]], AfterValidator(unique_set), UNIQUE_ITEMS
     ] = Field(default_factory=list, description="Earlier keys of this customer: a rename, not a delete and create.")
     channels: StrictInt = Field(
         default=0, ge=0, le=100_000,
@@ -251,7 +253,7 @@ class Customer(Frozen):
     minimum_payment: Money = Field(
         default=Decimal(0), description="Smallest payment the portal accepts."
     )
-    topup_currencies: Annotated[list[Currency], AfterValidator(unique_set)] = Field(
+    topup_currencies: Annotated[list[Currency], AfterValidator(unique_set), UNIQUE_ITEMS] = Field(
         default_factory=list, description="Currencies the customer may top up in (ISO 4217)."
     )
     tax_percent: Percent = Field(

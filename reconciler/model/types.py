@@ -130,6 +130,9 @@ Country = Annotated[
 _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
 
 
+WEBSITE_PATTERN = r"^https?://[^\s/?#]+([/?#]\S*)?$"  # the gist, for editors; `check_website` decides
+
+
 def check_website(url: str) -> str:
     # Validated as a URL but kept as written: a normalised form (trailing slash added)
     # would show as a change against the platform on every plan.
@@ -169,7 +172,11 @@ def _no_control_characters(text: str) -> str:
     return text
 
 
-Text = Annotated[str, AfterValidator(_no_control_characters)]
+# The same rule for editors and check-jsonschema (the model's own check gives the clearer message).
+_NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$"
+Text = Annotated[
+    str, AfterValidator(_no_control_characters), Field(json_schema_extra={"pattern": _NO_CONTROL_CHARACTERS})
+]
 ShortText = Annotated[Text, Field(min_length=1, max_length=255)]
 
 
@@ -180,6 +187,10 @@ def unique(values: list[Any]) -> list[Any]:
             raise PydanticCustomError("unique", "'{value}' is listed twice", {"value": value})
         seen.add(value)
     return values
+
+
+# What `unique` and `unique_set` check, as the JSON Schema says it.
+UNIQUE_ITEMS = Field(json_schema_extra={"uniqueItems": True})
 
 
 def unique_set(values: list[Any]) -> list[Any]:

@@ -28,7 +28,7 @@ from reconciler.plan.plan import (
     fingerprint,
 )
 from reconciler.plan.safety import allow_bulk, bulk_violations
-from reconciler.providers.base import LiveRecord, ProviderInfo, UnreadableCustomer
+from reconciler.providers.base import LiveCustomer, LiveRecord, ProviderInfo, UnreadableCustomer
 
 
 @dataclass(frozen=True)
@@ -105,15 +105,24 @@ def compute_plan(
 
 
 def _renames(desired: Mapping[str, Customer], live: Mapping[str, LiveRecord]) -> dict[str, str]:
-    """New key -> live old key, for customers whose file was renamed and not yet applied live."""
+    """New key -> live key, for customers whose live record is under another key: a file
+    renamed and not yet applied live (`renamed_from`), or a live customer the reconciler does
+    not manage yet whose name is the file's (names are unique on the platform, ignoring case)."""
     renames: dict[str, str] = {}
+    unmanaged_by_name = {
+        record.customer.name.casefold(): record.key
+        for record in live.values()
+        if isinstance(record, LiveCustomer) and not record.managed and record.customer.name
+        and record.key not in desired
+    }
     for key, customer in desired.items():
         if key in live:
             continue
-        for old_key in customer.renamed_from:
-            if old_key in live and old_key not in desired:
-                renames[key] = old_key
-                break
+        old_key = next((old for old in customer.renamed_from if old in live and old not in desired), None)
+        if old_key is None and customer.name:
+            old_key = unmanaged_by_name.get(customer.name.casefold())
+        if old_key is not None and old_key not in renames.values():
+            renames[key] = old_key
     return renames
 
 
@@ -154,10 +163,10 @@ def _plan_customer(
 
 
 def _action(record: LiveRecord, renamed_from: str | None) -> Action:
+    if not record.managed:
+        return Action.ADOPT  # under its live key, or matched by name (then renamed_from says from where)
     if renamed_from is not None:
         return Action.RENAME
-    if not record.managed:
-        return Action.ADOPT
     if not record.active:
         return Action.REACTIVATE
     return Action.UPDATE

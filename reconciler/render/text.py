@@ -47,7 +47,7 @@ class TextRenderer:
         for change in plan.changes:
             self._customer(change, out)
         for blocked in plan.blocked:
-            lines = textwrap.wrap(f"blocked: {blocked.reason}", 64)
+            lines = textwrap.wrap(f"blocked: {blocked.reason}", 64, break_on_hyphens=False, break_long_words=False)
             out.write(self._paint("!", f"  ! {blocked.key:<{self.key_width}}{lines[0]}") + "\n")
             for line in lines[1:]:
                 out.write(" " * (4 + self.key_width) + line + "\n")

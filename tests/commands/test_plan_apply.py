@@ -30,22 +30,6 @@ AT = "2026-11-27T10:00:00Z"
 BEHIND = AuditContext(actor="someone-in-the-portal", commit=None, plan_id=None)
 
 
-@pytest.fixture
-def live(project: Path, spec: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The example project pointed at the store of `spec`."""
-    options = "".join(f'{name} = "{value}"\n' for name, value in spec.options.items())
-    if spec.name == "sqlite":
-        options = f'path = "{spec.root / "live.sqlite"}"\n'
-    config = (project / "reconciler.toml").read_text(encoding="utf-8")
-    config = re.sub(r'provider = "sqlite".*\n', f'provider = "{spec.name}"\n', config)
-    config = re.sub(r'path = "\.reconciler/live\.sqlite".*\n', options, config)
-    config = config.replace("lock_wait_seconds = 30", "lock_wait_seconds = 0.3")
-    (project / "reconciler.toml").write_text(config, encoding="utf-8")
-    for name, value in spec.environ.items():
-        monkeypatch.setenv(name, value)
-    return project
-
-
 def _applied(run: Run, root: Path) -> Outcome:
     return run(root, "apply", "--yes", "--at", AT).assert_success()
 

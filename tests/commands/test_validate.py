@@ -77,3 +77,27 @@ def test_a_missing_customers_folder_is_an_error_not_an_empty_fleet(tmp_path: Pat
         "reconciler.toml to where the customer files are\n"
     )
     assert run(tmp_path, "plan").err == outcome.err
+
+
+def test_channels_or_flow_speed_left_unset_is_a_warning_not_a_silent_zero(project: Path, run: Run) -> None:
+    (project / "customers.d" / "quiet-co.yaml").write_text("currency: USD\nchannels: 5\n", encoding="utf-8")
+    path = project / "customers.d" / "quiet-co.yaml"
+    outcome = run(project, "validate").assert_success()
+    assert outcome.out == (
+        f"warning: {path}: flow_speed: not set, so the customer gets flow_speed 0, and what 0 means on the "
+        "platform is not documented; set it explicitly\n"
+        "8 customers valid.\n"
+    )
+    document = json.loads(run(project, "validate", "--format", "json").assert_success().out)
+    assert (document["valid"], document["files"], [warning["field"] for warning in document["warnings"]]) == (
+        True, 8, ["flow_speed"],
+    )
+    github = run(project, "validate", "--format", "github").assert_success().out
+    assert github.startswith(f"::warning file={path},title=flow_speed::not set, so the customer gets flow_speed 0")
+
+
+def test_the_json_count_of_files_is_the_same_valid_or_not(project: Path, run: Run) -> None:
+    valid = json.loads(run(project, "validate", "--format", "json").out)
+    _break(project)
+    broken = json.loads(run(project, "validate", "--format", "json").out)
+    assert (valid["files"], broken["files"]) == (7, 8)

@@ -373,3 +373,14 @@ def test_repair_overwrites_an_unreadable_record_from_its_file() -> None:
 def test_an_unreadable_record_removed_from_git_is_deactivated() -> None:
     [change] = plan_of({}, [_unreadable("gone")]).changes
     assert (change.key, change.action, change.version) == ("gone", Action.DEACTIVATE, 4)
+
+
+def test_an_unmanaged_live_customer_is_adopted_by_its_name_under_the_files_key() -> None:
+    record = live("acme-legacy", customer(name="Acme Telecom", channels=1), managed=False)
+    desired = customer(name="ACME telecom", channels=1)
+    [change] = plan_of({"acme-telecom": desired}, [record]).changes
+    assert (change.key, change.action, change.renamed_from) == ("acme-telecom", Action.ADOPT, "acme-legacy")
+    assert change.changes == (FieldChange("name", "Acme Telecom", "ACME telecom"),)
+    # A managed record of the same name is someone else's: no match, a create (the platform refuses the name).
+    managed = live("acme-legacy", customer(name="Acme Telecom"))
+    assert [c.action for c in plan_of({"acme-telecom": desired}, [managed]).changes] == [Action.CREATE, Action.DEACTIVATE]

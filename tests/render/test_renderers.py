@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from reconciler.plan.plan import (
     Blocked,
     BlockRule,
     CustomerChange,
+    Held,
+    HoldReason,
     Plan,
     Removal,
     RemovalCause,
@@ -144,3 +147,39 @@ def test_plan_id_is_a_hash_of_the_content() -> None:
 def test_money_is_never_a_float_in_json() -> None:
     change = FieldChange("debit_limit", str(Decimal("0.1")), str(Decimal("0.30")))
     assert json.loads(json.dumps(change.to_json())) == {"field": "debit_limit", "before": "0.1", "after": "0.30"}
+
+
+def test_text_aligns_field_names_on_the_longest_in_the_plan() -> None:
+    change = CustomerChange(
+        "acme-telecom", Action.UPDATE,
+        (
+            FieldChange("config.daily_spend_limit", "4000.00", "5000.00"),
+            FieldChange("channels", 10, 20),
+        ),
+        Customer(currency="USD"), "0123456789abcdef", 4,
+    )
+    lines = _render("text", _plan((change,))).splitlines()
+    assert lines[2:4] == [
+        "      config.daily_spend_limit  4000.00 -> 5000.00 USD",
+        "      channels                  10 -> 20",
+    ]
+
+
+def test_a_held_penalty_and_an_overlay_removal_say_why() -> None:
+    held = Held("acme", "status", HoldReason.PENALTY, "penalty", "active")
+    ended = CustomerChange(
+        "pop-up", Action.DEACTIVATE, (), None, "f", 2,
+        removal=Removal(RemovalCause.OVERLAY_ENDED, overlay="plans/2026-12-24_pop-up.yaml", until=AT),
+    )
+    plan = replace(_plan((ended,)), held=(held,))
+    text = _render("text", plan)
+    assert "  - pop-up                  deactivate (created by plans/2026-12-24_pop-up.yaml until 2026-11-27T10:00:00Z)\n" in text
+    assert (
+        "  = acme                    in penalty on the platform; status not changed (git says active; "
+        "apply --lift-penalty acme lifts it)\n"
+    ) in text
+    markdown = _render("markdown", plan)
+    assert "> [!NOTE]\n> **acme** in penalty on the platform; status not changed" in markdown
+    document = json.loads(_render("json", plan))
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(document)
+    assert plan_from_json(document, Path("plan.json")) == plan

@@ -1,0 +1,227 @@
+"""What the platform means, end to end on each SQL store: removal stops a customer dialling,
+a penalty the platform set is its own, and a live record the model cannot read blocks only
+itself, whoever wrote it and however."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Run
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from store_versions import insert_unchecked
+
+from reconciler.providers.schema import customer as customer_table
+
+AT = "2026-11-27T10:00:00Z"
+
+
+def _sql(spec: Any, *statements: str) -> None:
+    engine = spec.engine()
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    engine.dispose()
+
+
+def _status(spec: Any, key: str) -> str:
+    engine = spec.engine()
+    with engine.connect() as connection:
+        found: str = connection.execute(text(f"SELECT status FROM customer WHERE key = '{key}'")).scalar_one()
+    engine.dispose()
+    return found
+
+
+# --- removal and comeback ------------------------------------------------------------------
+
+
+def test_removing_a_file_sets_the_platform_status_inactive_and_a_comeback_restores_the_files(
+    live: Path, run: Run, spec: Any
+) -> None:
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    kiwi = (live / "customers.d/acme-telecom.yaml").read_text()
+    (live / "customers.d/acme-telecom.yaml").unlink()
+    outcome = run(live, "apply", "--yes", "--at", AT).assert_success()
+    assert "  - acme-telecom            deactivate (removed from git)\n" in outcome.out
+    assert _status(spec, "acme-telecom") == "inactive"
+    history = run(live, "live", "history", "acme-telecom", "--limit", "1").assert_success().out
+    assert "    status                  active -> inactive\n" in history
+
+    (live / "customers.d/acme-telecom.yaml").write_text(kiwi)
+    outcome = run(live, "apply", "--yes", "--at", AT).assert_success()
+    assert "      (reactivate: the customer is back in git)\n" in outcome.out
+    assert "      status                inactive -> active\n" in outcome.out
+    assert _status(spec, "acme-telecom") == "active"
+
+
+def test_a_customer_an_overlay_created_is_deactivated_when_the_overlay_ends(project: Path, run: Run) -> None:
+    (project / "plans").mkdir()
+    (project / "plans/2026-12-24_pop-up.yaml").write_text(
+        "reason: Christmas pop-up\nuntil: 2026-12-27T06:00:00Z\ncreate:\n  pop-up:\n    currency: USD\n    channels: 5\n"
+    )
+    run(project, "apply", "--yes", "--at", "2026-12-25").assert_success()
+    outcome = run(project, "plan", "--at", "2026-12-28").assert_success()
+    assert (
+        "  - pop-up                  deactivate (created by plans/2026-12-24_pop-up.yaml until 2026-12-27T06:00:00Z)\n"
+        in outcome.out
+    )
+
+
+# --- penalty -------------------------------------------------------------------------------
+
+
+def test_a_penalty_the_platform_set_is_held_until_lifted_on_purpose(live: Path, run: Run, spec: Any) -> None:
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    _sql(spec, "UPDATE customer SET status = 'penalty', channels = 1 WHERE key = 'acme-telecom'")
+    outcome = run(live, "plan", "--at", AT, "--detailed-exitcode")
+    assert outcome.code == 2
+    assert outcome.out.split("\n", 1)[1] == (
+        "  ~ acme-telecom            update\n"
+        "      channels              1 -> 300\n"
+        "  = acme-telecom            in penalty on the platform; status not changed (git says active; apply "
+        "--lift-penalty acme-telecom lifts it)\n"
+        "0 to create, 1 to update, 0 to deactivate, 0 blocked.\n"
+    )
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    assert _status(spec, "acme-telecom") == "penalty"  # the other fields written, the penalty left alone
+
+    outcome = run(live, "apply", "--yes", "--at", AT, "--lift-penalty", "acme-telecom").assert_success()
+    assert "      (--lift-penalty: the file's status replaces the platform's penalty)\n" in outcome.out
+    assert _status(spec, "acme-telecom") == "active"
+    with spec.make() as provider:
+        [record] = provider.read_audit("acme-telecom", limit=1)
+    assert (record.field, record.before, record.after, record.note) == (
+        "status", "penalty", "active", "penalty lifted by --lift-penalty",
+    )
+
+
+def test_lift_penalty_goes_with_the_plan_not_with_a_saved_one(live: Path, run: Run, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    run(live, "plan", "--at", AT, "--out", str(plan_file)).assert_success()
+    outcome = run(live, "apply", str(plan_file), "--lift-penalty", "acme-telecom")
+    assert (outcome.code, outcome.err) == (1, (
+        "error: --lift-penalty and --repair belong to the plan: make it with "
+        "`reconciler plan --lift-penalty KEY --out FILE`, review it, then apply FILE\n"
+    ))
+
+
+# --- live records the model refuses --------------------------------------------------------
+
+# A value no constraint can catch, per customer: written by hand, as someone with database
+# access (or a platform with values we never modelled) would.
+HAND_WRITTEN = {
+    "acme-telecom": ("paypal_email", "'no-at-sign.example'", "config.paypal_email", "'no-at-sign.example'"),
+    "nightowl-callcentre": (
+        "day_time_restriction", """'{"timezone": "Mars/Olympus", "windows": [{"from": "08:00", "to": "18:00"}]}'""",
+        "day_time_restriction.timezone", "'Mars/Olympus'",
+    ),
+    "globex-carrier": ("vars", "'limit = = 3'", "config.vars", "'limit = = 3'"),
+}
+
+
+def _unreadable_fleet(live: Path, run: Run, spec: Any) -> None:
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    for key, (column, value, _, _) in HAND_WRITTEN.items():
+        _sql(spec, f"UPDATE customer SET {column} = {value} WHERE key = '{key}'")
+    # A row from before the store checked tax: past its CHECK (SQLite's pragma; a dropped CHECK on PostgreSQL).
+    if spec.name == "postgresql":
+        _sql(spec, "ALTER TABLE customer DROP CONSTRAINT customer_tax_percent_range")
+        _sql(spec, "UPDATE customer SET tax_percent = 101 WHERE key = 'fjord-connect'")
+    else:
+        insert_unchecked(spec, "UPDATE customer SET tax_percent = 1010000 WHERE key = 'fjord-connect'")
+    # Nested JSON that is not JSON (SQLite stores text), or of the wrong shape (PostgreSQL's JSONB parses).
+    address = "'{\"lines\": [\"1 Main St\"'" if spec.name == "sqlite" else "'\"a street\"'"
+    _sql(spec, f"UPDATE customer SET address = {address} WHERE key = 'sunrise-mobile'")
+    # A currency code that is not ISO 4217, on a customer in git (inserted: the store fixes a currency).
+    (live / "customers.d/zed-telecom.yaml").write_text("currency: USD\nchannels: 2\nflow_speed: 1\n")
+    columns = [column.name for column in customer_table.columns]
+    replaced = {"key": "'zed-telecom'", "currency": "'ZZZ'", "name": "'Zed Telecom'"}
+    _sql(spec, f"INSERT INTO customer ({', '.join(columns)}) SELECT "
+               f"{', '.join(replaced.get(column, column) for column in columns)} FROM customer WHERE key = 'kiwi-link'")
+    # And one ordinary change, which must go through.
+    path = live / "customers.d/northwind-voip.toml"
+    path.write_text(path.read_text().replace("channels = 20", "channels = 25"))
+
+
+def test_unreadable_live_records_block_only_themselves(live: Path, run: Run, spec: Any) -> None:
+    _unreadable_fleet(live, run, spec)
+    outcome = run(live, "plan", "--at", AT)
+    assert outcome.code == 3, outcome.err
+    assert "Traceback" not in outcome.err + outcome.out
+    assert outcome.out.endswith("0 to create, 1 to update, 0 to deactivate, 6 blocked.\n")
+    assert "  ~ northwind-voip          update\n      channels              20 -> 25\n" in outcome.out
+    blocked = {
+        entry["key"]: (entry["field"], entry["rule"], entry["reason"])
+        for entry in json.loads(run(live, "plan", "--at", AT, "--format", "json").out)["blocked"]
+    }
+    fix = "Fix the record on the platform, or overwrite it from its file with apply --repair"
+    for key, (_, _, field, shown) in HAND_WRITTEN.items():
+        assert blocked[key][:2] == (field, "live_unreadable")
+        assert blocked[key][2].startswith(f"live record unreadable: {field}: {shown} (")
+        assert blocked[key][2].endswith(f"{fix} {key}.")
+    assert blocked["fjord-connect"][2] == f"live record unreadable: tax_percent: 101 (must be at most 100, not 101). {fix} fjord-connect."
+    assert blocked["sunrise-mobile"][0] == "address"
+    assert blocked["zed-telecom"][2].startswith(
+        "live record unreadable: currency: 'ZZZ' ('ZZZ' is not an ISO 4217 currency code (upper case, e.g. USD, EUR, GBP))"
+    )
+    outcome = run(live, "apply", "--yes", "--at", AT)
+    assert outcome.code == 3
+    assert "Applied 1, skipped 0, failed 0, stale 0, blocked 6 (plan " in outcome.out
+    with spec.make() as provider:
+        northwind = provider.read(["northwind-voip"])["northwind-voip"]
+    assert northwind.customer.channels == 25  # type: ignore[union-attr]
+
+
+def test_unreadable_records_in_drift_status_import_and_history(live: Path, run: Run, spec: Any, tmp_path: Path) -> None:
+    _unreadable_fleet(live, run, spec)
+    drift = run(live, "drift", "--at", AT)
+    assert drift.code == 2
+    assert "  ! acme-telecom            blocked: live record unreadable: config.paypal_email:" in drift.out
+
+    status = run(live, "live", "status").assert_success().out
+    assert "unreadable: 6\n" in status
+    assert "  globex-carrier: live record unreadable: config.vars: 'limit = = 3' (invalid TOML on line 1" in status
+
+    history = run(live, "live", "history", "acme-telecom").assert_success().out
+    assert history.startswith("acme-telecom: live record unreadable: config.paypal_email: 'no-at-sign.example'")
+
+    empty = tmp_path / "empty"
+    (empty / "customers.d").mkdir(parents=True)
+    (empty / "reconciler.toml").write_text((live / "reconciler.toml").read_text())
+    imported = run(empty, "import")
+    assert imported.code == 3
+    assert "skipped acme-telecom: live record unreadable: config.paypal_email:" in imported.err
+    assert (empty / "customers.d/northwind-voip.yaml").exists()
+    assert not (empty / "customers.d/acme-telecom.yaml").exists()
+
+
+def test_repair_overwrites_an_unreadable_record_from_its_file_and_says_so_in_the_audit(
+    live: Path, run: Run, spec: Any
+) -> None:
+    _unreadable_fleet(live, run, spec)
+    outcome = run(live, "apply", "--yes", "--at", AT, "--repair", "fjord-connect")
+    assert outcome.code == 3  # the others stay blocked
+    assert "      (--repair: the unreadable live record is overwritten from the file)\n" in outcome.out
+    assert "      tax_percent           101 -> 25\n" in outcome.out
+    with spec.make() as provider:
+        fjord = provider.read(["fjord-connect"])["fjord-connect"]
+        notes = {record.note for record in provider.read_audit("fjord-connect", limit=1)}
+    assert fjord.customer.tax_percent == 25  # type: ignore[union-attr]
+    assert notes == {"unreadable live record overwritten by --repair"}
+    assert "fjord-connect" not in run(live, "plan", "--at", AT).out
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE customer SET stir_shaken_attestation = 'X' WHERE key = 'acme-telecom'",
+    "UPDATE customer SET daily_spend_limit = -1 WHERE key = 'acme-telecom'",
+    "UPDATE customer SET rtp_firewall = 'open' WHERE key = 'acme-telecom'",
+    "UPDATE customer SET p_asserted_id = 'always' WHERE key = 'acme-telecom'",
+    "UPDATE customer SET invoice_schedule = 'hourly' WHERE key = 'acme-telecom'",
+])
+def test_the_store_refuses_what_the_model_refuses(live: Path, run: Run, spec: Any, statement: str) -> None:
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    with pytest.raises(IntegrityError, match=r"(?i)check constraint"):
+        _sql(spec, statement)
