@@ -208,7 +208,8 @@ OVERRIDE_NOTES = {
 
 def _carry_out(change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext) -> CustomerResult:
     if change.overrides:
-        audit = replace(audit, note="; ".join(OVERRIDE_NOTES[override] for override in change.overrides))
+        notes = [*(OVERRIDE_NOTES[override] for override in change.overrides), *([audit.note] if audit.note else [])]
+        audit = replace(audit, note="; ".join(notes))
     if verdict.kind != "go":
         status: Status = "skipped" if verdict.kind == "done" else "stale"
         return CustomerResult(change.key, change.action, status, verdict.reason)

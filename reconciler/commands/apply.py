@@ -12,6 +12,7 @@ from reconciler.commands.options import add_at_option, add_customer_option, add_
 from reconciler.commands.outcome import Outcome, apply_outcome, plan_outcome
 from reconciler.commands.session import Session
 from reconciler.errors import StalePlan, UsageError
+from reconciler.model.types import instant_text
 from reconciler.plan.file import load_plan
 from reconciler.plan.safety import allow_bulk
 from reconciler.providers.base import AuditContext
@@ -35,12 +36,23 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--allow-bulk", action="store_true", help="apply past the safety thresholds")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (pipelines)")
     parser.add_argument(
+        "--ahead-of-schedule", action="store_true",
+        help="allow --at an instant still to come: scheduled changes then take effect now (recorded in the audit)",
+    )
+    parser.add_argument(
         "--partial", action="store_true",
         help="with FILE: apply the customers that are not stale, skip the stale ones",
     )
 
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
+    if args.at is not None and args.at > session.now and not args.ahead_of_schedule:
+        # Applying the future makes its scheduled changes happen now, and the next apply puts them back.
+        raise UsageError(
+            f"--at {instant_text(args.at)} is after now ({instant_text(session.now)}): the changes scheduled "
+            "until then would take effect now, and the next apply would put them back; `plan --at` shows "
+            "them without applying, or give --ahead-of-schedule to apply them early on purpose"
+        )
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         if args.plan_file:
@@ -72,7 +84,10 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         safety = settings.safety
         report = apply_plan(
             plan, provider,
-            AuditContext(actor=name, commit=plan.commit, plan_id=plan.plan_id),
+            AuditContext(
+                actor=name, commit=plan.commit, plan_id=plan.plan_id,
+                note=f"applied ahead of schedule (--at {instant_text(plan.at)})" if args.ahead_of_schedule else None,
+            ),
             LockPolicy(
                 holder=session.lock_holder(),
                 ttl=dt.timedelta(seconds=safety.lock_ttl_seconds),

@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from reconciler.commands.options import add_at_option
-from reconciler.commands.outcome import Outcome
+from reconciler.commands.outcome import Outcome, plan_outcome
 from reconciler.commands.session import Session
 from reconciler.history.revisions import diff_revisions, resolve_range
 from reconciler.render import FORMATS, renderer
@@ -29,7 +29,8 @@ def add_parser(subparsers: Any) -> None:
     add_at_option(parser)
     parser.add_argument("--format", choices=FORMATS, default=None, help="text (default), markdown or json")
     parser.add_argument(
-        "--detailed-exitcode", action="store_true", help="exit 2 when desired state differs (0: it does not)"
+        "--detailed-exitcode", action="store_true",
+        help="exit 2 when desired state differs (0: it does not); 3 whenever the change would be blocked",
     )
 
 
@@ -38,6 +39,5 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     before, after = resolve_range(session.root, args.range)
     plan = diff_revisions(session.root, before, after, args.at or session.now)
     renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
-    # A blocked change is a change in git too; the live `plan` is what exits 3 for it.
-    changed = bool(plan.changes or plan.blocked)
-    return Outcome.CHANGES if args.detailed_exitcode and changed else Outcome.DONE
+    # A change the plan after the merge would block fails the pull request's check (3).
+    return plan_outcome(plan, detailed=args.detailed_exitcode)

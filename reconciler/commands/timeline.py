@@ -11,6 +11,8 @@ from reconciler.commands.session import Session
 from reconciler.desired.state import load_schedule
 from reconciler.desired.timeline import build_timeline
 from reconciler.history.git import commits_adding
+from reconciler.history.review import HORIZON, scheduled_windows
+from reconciler.render.mermaid import gantt
 from reconciler.render.timeline import render_timeline_as
 
 
@@ -28,12 +30,22 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--to", dest="end", type=parse_instant, metavar="INSTANT", help="only changes before this instant",
     )
-    parser.add_argument("--format", choices=("text", "markdown", "json"), default=None, help="text (default), markdown or json")
+    parser.add_argument(
+        "--format", choices=("text", "markdown", "json", "mermaid"), default=None,
+        help="text (default), markdown, json, or mermaid (a Gantt chart of the overlays in effect, "
+        "from --from or now to --to or 90 days later)",
+    )
 
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     base, overlays = load_schedule(session.root, settings)
+    if args.format == "mermaid":
+        start = args.start or session.now
+        end = args.end or start + HORIZON
+        windows = scheduled_windows(overlays, args.keys or None, start, end, settings.plans_dir.strip("/"))
+        session.stdout.write(gantt(windows, start, end))
+        return Outcome.DONE
     commits = commits_adding(session.root, [overlay.path for overlay in overlays])
     entries = build_timeline(
         base, overlays, commits=commits, keys=args.keys or None, start=args.start, end=args.end

@@ -103,6 +103,18 @@ def evaluate(base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], at: 
     return Evaluation(customers, problems, replay.sources)
 
 
+def overlay_setting(sources: Mapping[FieldLoc, FieldSource], path: str) -> Overlay | None:
+    """The overlay behind the value of field PATH (a field path) in a replay's record: the
+    latest in effect that set it, or created the customer; None when no overlay did."""
+    setters = [source for loc, source in sources.items() if not loc or related_fields(path, field_path(loc))]
+    return max(setters, key=lambda source: source.overlay.order).overlay if setters else None
+
+
+def related_fields(field: str, changed: str) -> bool:
+    """A change at field path CHANGED sets FIELD when one lies inside the other."""
+    return field == changed or field.startswith(changed + ".") or changed.startswith(field + ".")
+
+
 # --- replaying overlays -------------------------------------------------------------------
 
 

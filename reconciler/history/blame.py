@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config import Settings
-from reconciler.desired.schedule import FieldSource, state_at
+from reconciler.desired.schedule import FieldSource, overlay_setting, related_fields, state_at
 from reconciler.desired.state import load_base, load_plans
 from reconciler.documents.loader import Load, load_document
 from reconciler.documents.merge_patch import FieldLoc
@@ -23,7 +23,7 @@ from reconciler.errors import UnknownCustomer
 from reconciler.history import git
 from reconciler.history.log import Documents, customer_log, entry_for, parent
 from reconciler.model.diff import diff_documents
-from reconciler.model.fields import NOT_LIVE_FIELDS, canonical_document, field_path, flatten
+from reconciler.model.fields import NOT_LIVE_FIELDS, canonical_document, flatten
 from reconciler.model.types import instant_text
 
 
@@ -69,7 +69,7 @@ def customer_blame(
                     from_overlay = parent(source[path]) == plans_dir
                     if section.overlay != from_overlay or (from_overlay and section.path != source[path]):
                         continue
-                    if any(_related(path, change.path) for change in section.changes):
+                    if any(related_fields(path, change.path) for change in section.changes):
                         found[path] = BlameLine(path, leaves[path], logged.commit, section.path, overlay=section.overlay)
                         pending.discard(path)
             if not pending:
@@ -80,18 +80,9 @@ def customer_blame(
 
 
 def _source_file(path: str, sources: Mapping[FieldLoc, FieldSource], plans_dir: str) -> str | None:
-    """The overlay file the value at `path` comes from: the latest in effect that set it
-    (or created the customer); None when the customer's own file sets it."""
-    setters = [source for loc, source in sources.items() if not loc or _related(path, field_path(loc))]
-    if not setters:
-        return None
-    latest = max(setters, key=lambda source: source.overlay.order)
-    return f"{plans_dir}/{latest.overlay.path.name}"
-
-
-def _related(field: str, changed: str) -> bool:
-    """A change at `changed` sets `field` when one lies inside the other."""
-    return field == changed or field.startswith(changed + ".") or changed.startswith(field + ".")
+    """The overlay file the value at `path` comes from; None when the customer's own file sets it."""
+    overlay = overlay_setting(sources, path)
+    return f"{plans_dir}/{overlay.path.name}" if overlay is not None else None
 
 
 def _uncommitted(root: Path, files: set[str], key: str, plans_dir: str) -> dict[str, set[str]]:

@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.config import CONFIG_NAME, Settings, load_settings
-from reconciler.desired.state import load_desired
+from reconciler.desired.customers import CustomerFile
+from reconciler.desired.overlays import Overlay
+from reconciler.desired.schedule import customers_at
+from reconciler.desired.state import load_base, load_plans
 from reconciler.errors import InvalidInput
 from reconciler.history import git
+from reconciler.history.review import review_over_time
 from reconciler.model.customer import Customer
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
-from reconciler.providers.base import LiveCustomer, ProviderInfo
+from reconciler.providers.base import LiveCustomer, LiveRecord, ProviderInfo
 
 
 @dataclass(frozen=True)
@@ -49,18 +53,26 @@ def resolve_range(root: Path, text: str | None) -> tuple[Side, Side]:
     return Side(text, git.resolve(root, text)), Side(git.WORKTREE, None)
 
 
-def desired_at_side(root: Path, side: Side, at: dt.datetime) -> tuple[dict[str, Customer], Settings]:
+@dataclass(frozen=True)
+class SideState:
+    """Desired state at an instant as one side of a range held it, and what it is made of."""
+
+    customers: dict[str, Customer]
+    settings: Settings
+    base: dict[str, CustomerFile]
+    overlays: list[Overlay]
+
+
+def desired_at_side(root: Path, side: Side, at: dt.datetime) -> SideState:
     """Desired state at `at` as the repository held it at `side`, with that side's settings."""
     if side.commit is None:
-        settings = load_settings(root)
-        return load_desired(root, settings, at), settings
+        return _state(root, load_settings(root), at)
     current = load_settings(root)
     with tempfile.TemporaryDirectory(prefix="reconciler-rev-") as folder:
         tree = Path(folder)
         git.materialise(root, side.commit, [current.customers_dir, current.plans_dir, CONFIG_NAME], tree)
         try:
-            settings = load_settings(tree)
-            return load_desired(tree, settings, at), settings
+            return _state(tree, load_settings(tree), at)
         except InvalidInput as exc:
             raise InvalidInput(
                 dataclasses.replace(problem, path=Path(f"{side.label}:{problem.path.relative_to(tree)}"))
@@ -68,14 +80,21 @@ def desired_at_side(root: Path, side: Side, at: dt.datetime) -> tuple[dict[str, 
             ) from exc
 
 
+def _state(root: Path, settings: Settings, at: dt.datetime) -> SideState:
+    base, overlays = load_base(root, settings), load_plans(root, settings)
+    return SideState(customers_at(base, overlays, at), settings, base, overlays)
+
+
 def diff_revisions(root: Path, before: Side, after: Side, at: dt.datetime) -> Plan:
-    """The change in desired state from `before` to `after`, as a plan against git itself.
+    """The change in desired state from `before` to `after`, as a plan against git itself,
+    with its review over time (`history.review`).
 
     `before` stands in for the live platform, so a reviewer sees what the plan after the
     merge will do, blocked changes (a currency change) and safety thresholds included.
     """
-    old, _ = desired_at_side(root, before, at)
-    new, settings = desired_at_side(root, after, at)
+    old = desired_at_side(root, before, at)
+    new = desired_at_side(root, after, at)
+    settings = new.settings
     revision = git.current_revision(root) if after.commit is None else git.Revision(after.commit, False)
     target = f"git {before.label}{'...' if before.merge_base else '..'}{after.label}"
     context = PlanContext(
@@ -86,5 +105,11 @@ def diff_revisions(root: Path, before: Side, after: Side, at: dt.datetime) -> Pl
         owned_fields=tuple(settings.owned_fields),
         safety=settings.safety,
     )
-    as_if_live = {key: LiveCustomer(key, customer, 0, managed=True, active=True) for key, customer in old.items()}
-    return compute_plan(new, as_if_live, context)
+    as_if_live: dict[str, LiveRecord] = {
+        key: LiveCustomer(key, customer, 0, managed=True, active=True) for key, customer in old.customers.items()
+    }
+    plan = compute_plan(new.customers, as_if_live, context)
+    review = review_over_time(
+        plan, new.base, new.overlays, settings.plans_dir.strip("/"), settings.customers_dir.strip("/")
+    )
+    return dataclasses.replace(plan, review=review)

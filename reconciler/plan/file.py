@@ -76,6 +76,23 @@ PLAN_SCHEMA: dict[str, Any] = {
             "description": "Safety thresholds the plan goes over; apply needs --allow-bulk.",
         },
         "warnings": {"type": "array", "items": {"type": "string"}, "description": "Things a reviewer should know."},
+        "review": {
+            "type": "object",
+            "description": "`diff` only: what scheduled changes do to the customers the change touches, up to a horizon.",
+            "required": ["horizon", "later", "windows"],
+            "additionalProperties": False,
+            "properties": {
+                "horizon": {"type": "string", "format": "date-time", "description": "How far ahead the review looked."},
+                "later": {
+                    "type": "array", "items": {"$ref": "#/$defs/later"},
+                    "description": "Stretches of time in which a scheduled change gives a changed field another value.",
+                },
+                "windows": {
+                    "type": "array", "items": {"$ref": "#/$defs/window"},
+                    "description": "Overlays in effect for those customers before the horizon.",
+                },
+            },
+        },
         "unmanaged": {
             "type": "array", "items": {"type": "string"},
             "description": "Live customers the reconciler does not manage; left alone.",
@@ -136,6 +153,32 @@ PLAN_SCHEMA: dict[str, Any] = {
                     "type": ["object", "null"],
                     "description": "The whole customer document to write (see customer.schema.json).",
                 },
+            },
+        },
+        "later": {
+            "type": "object",
+            "required": ["key", "field", "start", "end", "overlay", "value", "planned"],
+            "additionalProperties": False,
+            "properties": {
+                "key": {"type": "string", "description": "The customer key."},
+                "field": {"type": "string", "description": "The field."},
+                "start": {"type": "string", "format": "date-time", "description": "When the other value starts."},
+                "end": {"type": ["string", "null"], "format": "date-time", "description": "When it ends (null: never)."},
+                "overlay": {"type": "string", "description": "The overlay that sets it."},
+                "value": _VALUE,
+                "planned": _VALUE,
+            },
+        },
+        "window": {
+            "type": "object",
+            "required": ["key", "overlay", "reason", "start", "end"],
+            "additionalProperties": False,
+            "properties": {
+                "key": {"type": "string", "description": "The customer key."},
+                "overlay": {"type": "string", "description": "The overlay file."},
+                "reason": {"type": "string", "description": "The overlay's reason."},
+                "start": {"type": "string", "format": "date-time", "description": "Start, cut to the review."},
+                "end": {"type": "string", "format": "date-time", "description": "End, cut to the horizon."},
             },
         },
         "held": {

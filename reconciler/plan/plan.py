@@ -155,6 +155,61 @@ class Blocked:
 
 
 @dataclass(frozen=True)
+class LaterEffect:
+    """For a while after the plan's instant, a scheduled change gives a field another value
+    than the one the plan writes: what a reviewer of the change must also see."""
+
+    key: str
+    field: str
+    start: dt.datetime
+    end: dt.datetime | None  # None: from `start` on, for good
+    overlay: str  # the overlay file, relative to the repository
+    value: Any  # its value then (canonical)
+    planned: Any  # the value the plan writes now (canonical)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "field": self.field, "start": instant_text(self.start),
+            "end": instant_text(self.end) if self.end is not None else None,
+            "overlay": self.overlay, "value": self.value, "planned": self.planned,
+        }
+
+
+@dataclass(frozen=True)
+class ScheduledWindow:
+    """An overlay in effect for a customer within the review's horizon."""
+
+    key: str
+    overlay: str
+    reason: str
+    start: dt.datetime
+    end: dt.datetime  # the overlay's `until`, or the horizon
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "overlay": self.overlay, "reason": self.reason,
+            "start": instant_text(self.start), "end": instant_text(self.end),
+        }
+
+
+@dataclass(frozen=True)
+class Review:
+    """Review over time: what scheduled changes do to the customers a change touches, from the
+    plan's instant to `horizon` (`diff` makes one; a live plan has none)."""
+
+    horizon: dt.datetime
+    later: tuple[LaterEffect, ...]
+    windows: tuple[ScheduledWindow, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "horizon": instant_text(self.horizon),
+            "later": [effect.to_json() for effect in self.later],
+            "windows": [window.to_json() for window in self.windows],
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
     at: dt.datetime
     commit: str | None
@@ -168,6 +223,7 @@ class Plan:
     fleet_size: int = 0
     bulk_blocked: tuple[str, ...] = field(default=())
     held: tuple[Held, ...] = ()
+    review: Review | None = None
 
     @property
     def plan_id(self) -> str:
@@ -203,7 +259,10 @@ class Plan:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"plan_id": self.plan_id, **self._content(), "counts": self.counts()}
+        document = {"plan_id": self.plan_id, **self._content(), "counts": self.counts()}
+        if self.review is not None:
+            document["review"] = self.review.to_json()
+        return document
 
 
 def fingerprint(live: LiveRecord) -> str:

@@ -6,17 +6,22 @@ big the plan, summarising the customers it leaves out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from io import StringIO
 from typing import TextIO
 
 from reconciler.model.diff import FieldChange
-from reconciler.plan.plan import Action, CustomerChange, Plan
+from reconciler.model.types import instant_text
+from reconciler.plan.plan import Action, CustomerChange, LaterEffect, Plan
+from reconciler.render.mermaid import gantt
 from reconciler.render.values import (
     change_note,
     currency_of,
     explanations,
     header,
     held_note,
+    later_effects,
+    later_text,
     show,
     show_value,
     shown_counts,
@@ -41,7 +46,7 @@ class MarkdownRenderer:
         sections: list[str] = []
         used = 0
         for index, change in enumerate(plan.changes):
-            section = _section(change)
+            section = _section(change, later_effects(plan, change.key))
             if used + len(section) > budget:
                 left = len(plan.changes) - index
                 sections.append(
@@ -74,10 +79,14 @@ class MarkdownRenderer:
         if plan.unmanaged:
             text.write(f"\nUnmanaged live customers (left alone): {', '.join(plan.unmanaged)}\n")
         text.write(f"\n{summary_line(plan) if not plan.empty else 'No changes.'}\n")
+        review = plan.review
+        if review is not None and review.windows:
+            text.write(f"\n#### Scheduled changes of these customers until {instant_text(review.horizon)}\n\n")
+            text.write(gantt(review.windows, plan.at, review.horizon))
         return text.getvalue()
 
 
-def _section(change: CustomerChange) -> str:
+def _section(change: CustomerChange, later: Sequence[LaterEffect] = ()) -> str:
     text = StringIO()
     if change.renamed_from:
         what = f"rename from <code>{change.renamed_from}</code>"
@@ -98,6 +107,11 @@ def _section(change: CustomerChange) -> str:
             before, after = _cells(field_change, currency)
             text.write(f"| `{field_change.path}` | {before} | {after} |\n")
     text.write("\n</details>\n")
+    # Outside the fold: a reviewer must see what the schedule does to this change.
+    for effect in later:
+        text.write(f"\n- ⏰ {_escape(later_text(effect, currency_of(change)))}")
+    if later:
+        text.write("\n")
     return text.getvalue()
 
 

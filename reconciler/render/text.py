@@ -14,6 +14,8 @@ from reconciler.render.values import (
     explanations,
     header,
     held_note,
+    later_effects,
+    later_text,
     show_value,
     summary_line,
 )
@@ -46,6 +48,8 @@ class TextRenderer:
             out.write(f"  warning: {warning}\n")
         for change in plan.changes:
             self._customer(change, out)
+            for effect in later_effects(plan, change.key):
+                out.write(f"      {later_text(effect, currency_of(change))}\n")
         for blocked in plan.blocked:
             lines = textwrap.wrap(f"blocked: {blocked.reason}", 64, break_on_hyphens=False, break_long_words=False)
             out.write(self._paint("!", f"  ! {blocked.key:<{self.key_width}}{lines[0]}") + "\n")

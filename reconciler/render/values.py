@@ -11,6 +11,7 @@ from reconciler.plan.plan import (
     CustomerChange,
     Held,
     HoldReason,
+    LaterEffect,
     Override,
     Plan,
     RemovalCause,
@@ -113,3 +114,14 @@ def header(plan: Plan) -> str:
     dirty = " (uncommitted changes)" if plan.dirty else ""
     at = instant_text(plan.at)
     return f"Plan {plan.plan_id[:8]} · at {at} · commit {commit}{dirty} · {plan.target}"
+
+
+def later_text(effect: LaterEffect, currency: str) -> str:
+    """A scheduled change that gives a changed field another value for a while, in words."""
+    when = f"from {instant_text(effect.start)} to {instant_text(effect.end)}" if effect.end else f"from {instant_text(effect.start)} on"
+    value, planned = show_value(effect.field, effect.value, currency), show_value(effect.field, effect.planned, currency)
+    return f"{when} {effect.overlay} sets {effect.field} to {value} (this change: {planned})"
+
+
+def later_effects(plan: Plan, key: str) -> list[LaterEffect]:
+    return [effect for effect in plan.review.later if effect.key == key] if plan.review is not None else []

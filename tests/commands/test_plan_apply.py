@@ -329,7 +329,8 @@ def test_scheduled_changes_apply_at_their_instant(live: Path, run: Run) -> None:
         "      channels              300 -> 400\n"
         "0 to create, 1 to update, 0 to deactivate, 0 blocked.\n"
     )
-    run(live, "apply", "--yes", "--at", "2026-12-25").assert_success()
+    christmas = dt.datetime(2026, 12, 25, tzinfo=dt.UTC)
+    run(live, "apply", "--yes", now=christmas).assert_success()  # the apply that runs on the 25th
     after = run(live, "plan", "--at", "2026-12-27T06:00:00Z")
     assert "      channels              400 -> 300\n" in _body(after)
 
@@ -400,3 +401,23 @@ def test_a_deactivation_names_the_commit_that_removed_the_file(project: Path, ru
     repo.commit("Tiny Co", date="2026-03-01T00:00:00Z")
     outcome = run(project, "plan", "--at", AT)
     assert f"  - kiwi-link               deactivate (removed from git in {removed_in})\n" in outcome.out
+
+
+def test_apply_at_an_instant_still_to_come_is_refused_unless_ahead_of_schedule(live: Path, run: Run, spec: Any) -> None:
+    (live / "plans").mkdir()
+    (live / "plans/2026-12-24T1800Z_xmas.yaml").write_text(
+        "reason: Christmas peak\nuntil: 2026-12-27T06:00:00Z\ncustomers:\n  acme-telecom:\n    channels: 400\n"
+    )
+    now = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
+    outcome = run(live, "apply", "--yes", "--at", "2026-12-25", now=now)
+    assert (outcome.code, outcome.out) == (1, "")
+    assert outcome.err == (
+        "error: --at 2026-12-25T00:00:00Z is after now (2026-11-27T10:00:00Z): the changes scheduled until then "
+        "would take effect now, and the next apply would put them back; `plan --at` shows them without applying, "
+        "or give --ahead-of-schedule to apply them early on purpose\n"
+    )
+    run(live, "plan", "--at", "2026-12-25", now=now).assert_success()  # planning the future stays free
+    run(live, "apply", "--yes", "--at", "2026-12-25", "--ahead-of-schedule", now=now).assert_success()
+    with spec.make() as provider:
+        notes = {record.note for record in provider.read_audit("acme-telecom")}
+    assert "applied ahead of schedule (--at 2026-12-25T00:00:00Z)" in notes

@@ -26,6 +26,9 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+XMAS = "plans/2026-12-24T1800Z_xmas-capacity.yaml"
+
+
 def test_branch_diff_merge_apply_history_drift(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = GitRepo(tmp_path / "repo")
     root = repo.root
@@ -53,10 +56,16 @@ def test_branch_diff_merge_apply_history_drift(tmp_path: Path, run: Run, monkeyp
     assert diff.out.splitlines()[1:] == [
         "  ~ acme-telecom            update",
         "      channels              300 -> 320",
+        # Review over time: where the schedule gives a changed field another value.
+        f"      from 2026-12-24T18:00:00Z to 2026-12-27T06:00:00Z {XMAS} sets channels to 400 (this change: 320)",
         "  ~ fjord-connect           update",
         "      debit_limit           1000.00 -> 1500.00 NOK",
         "  ~ sunrise-mobile          update",
         "      channels              500 -> 550",
+        "      from 2026-12-15T00:00:00Z to 2026-12-24T18:00:00Z customers.d/sunrise-mobile.yaml sets channels "
+        "to 500 (this change: 550)",
+        f"      from 2026-12-24T18:00:00Z to 2026-12-27T06:00:00Z {XMAS} sets channels to 650 (this change: 550)",
+        "      from 2026-12-27T06:00:00Z on customers.d/sunrise-mobile.yaml sets channels to 500 (this change: 550)",
         "0 to create, 3 to update, 0 to deactivate, 0 blocked.",
     ]
     assert diff.out.splitlines()[0].endswith(f"commit {repo.short()} · git main...working tree")

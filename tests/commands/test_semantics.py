@@ -4,6 +4,7 @@ itself, whoever wrote it and however."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def test_a_customer_an_overlay_created_is_deactivated_when_the_overlay_ends(proj
     (project / "plans/2026-12-24_pop-up.yaml").write_text(
         "reason: Christmas pop-up\nuntil: 2026-12-27T06:00:00Z\ncreate:\n  pop-up:\n    currency: USD\n    channels: 5\n"
     )
-    run(project, "apply", "--yes", "--at", "2026-12-25").assert_success()
+    run(project, "apply", "--yes", now=dt.datetime(2026, 12, 25, tzinfo=dt.UTC)).assert_success()
     outcome = run(project, "plan", "--at", "2026-12-28").assert_success()
     assert (
         "  - pop-up                  deactivate (created by plans/2026-12-24_pop-up.yaml until 2026-12-27T06:00:00Z)\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from conftest import Run
 from git_repos import HISTORY_ACME, GitRepo
+from invoke import NOW
 
 
 def test_diff_between_revisions(repo: GitRepo, run: Run) -> None:
@@ -61,10 +62,11 @@ def test_diff_three_dots_starts_at_the_merge_base(repo: GitRepo, run: Run) -> No
     repo.git("checkout", "-q", "main")
     repo.write("customers.d/acme-telecom.yaml", "renamed_from: [acme]\n" + HISTORY_ACME.replace("100", "111"))
     repo.commit("Acme on main", author="dana", date="2026-04-02T00:00:00Z")
-    outcome = run(repo.root, "diff", "main...feature").assert_success()
+    outcome = run(repo.root, "diff", "main...feature", now=NOW).assert_success()
     assert outcome.out.splitlines()[1:] == [
         "  ~ kiwi                    update",
         "      channels              8 -> 12",
+        "      from 2027-01-04T00:00:00Z on plans/2027-01-04_kiwi-reopens.toml sets channels to 10 (this change: 12)",
         "0 to create, 1 to update, 0 to deactivate, 0 blocked.",
     ]
 
@@ -75,7 +77,8 @@ def test_diff_shows_what_the_plan_will_block(tmp_path: Path, run: Run) -> None:
     repo.commit("Globex")
     repo.write("customers.d/globex.yaml", "currency: USD\nchannels: 10\n")
     outcome = run(repo.root, "diff", "HEAD", "--detailed-exitcode")
-    assert outcome.code == 2
+    assert outcome.code == 3  # what the plan after the merge would block fails the check
+    assert run(repo.root, "diff", "HEAD").code == 3
     assert outcome.out.splitlines()[1:] == [
         "  ! globex                  blocked: currency EUR -> USD; the platform fixes a customer's",
         "                            currency at creation. Create a new customer in USD instead (a",
