@@ -19,10 +19,11 @@ from reconciler.desired.customers import (
     load_customers,
     unset_warnings,
 )
-from reconciler.desired.overlays import Overlay, change_instants, load_overlay, overlay_paths
+from reconciler.desired.overlays import change_instants, load_overlay, overlay_paths
 from reconciler.desired.schedule import check_schedule
 from reconciler.desired.state import customers_dir
 from reconciler.errors import InvalidInput, Problem
+from reconciler.history.git import removal_commits
 from reconciler.render.problems import Findings, plural, report_problems
 
 
@@ -56,10 +57,13 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             problems.extend(exc.problems)
         # Each overlay file on its own first; the future is checked with those that loaded.
         loaded = [load_overlay(path, load=load) for path in plan_paths]
-    overlays = [overlay for overlay in loaded if isinstance(overlay, Overlay)]
-    problems.extend(problem for result in loaded if not isinstance(result, Overlay) for problem in result)
+    overlays = [overlay for overlay, _ in loaded if overlay is not None]
+    problems.extend(problem for _, found in loaded for problem in found)
     if customers is not None and overlays:
-        problems.extend(check_schedule(customers, overlays))
+        removed = removal_commits(session.root, settings.customers_dir) if any(
+            key not in customers for overlay in overlays for key in overlay.customers
+        ) else {}
+        problems.extend(check_schedule(customers, overlays, catalogs=settings.catalogs, removed=removed))
     warnings = unset_warnings(customers.values()) if customers is not None else []
     findings = Findings(InvalidInput(problems).problems, warnings, len(paths), len(plan_paths))
     report_problems(args.format, findings, session.stdout)

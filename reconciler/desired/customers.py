@@ -136,19 +136,25 @@ def unset_warnings(customer_files: Iterable[CustomerFile]) -> list[Problem]:
 
 def check_catalogs(customer_file: CustomerFile, catalogs: Catalogs) -> list[Problem]:
     """Values that must come from a closed list in reconciler.toml, when that list is given."""
-    config = customer_file.customer.config
-    checks: list[tuple[tuple[str | int, ...], str | None, list[str] | None, str]] = [
+    return [
+        _problem(customer_file, _item_loc(customer_file, loc, value) if loc[-1] == "tags" else loc, message)
+        for loc, value, message in catalog_violations(customer_file.customer, catalogs)
+    ]
+
+
+def catalog_violations(customer: Customer, catalogs: Catalogs) -> list[tuple[tuple[str, ...], str, str]]:
+    """(field, value, message) for each value of CUSTOMER outside its catalog; for a tag the
+    field is the tag list's."""
+    config = customer.config
+    checks: list[tuple[tuple[str, ...], str | None, list[str] | None, str]] = [
         (("config", "reseller"), config.reseller, catalogs.resellers, "resellers"),
         (("config", "account_manager"), config.account_manager, catalogs.account_managers, "account_managers"),
         (("config", "domain"), config.domain, catalogs.domains, "domains"),
         (("config", "invoice", "template"), config.invoice.template, catalogs.invoice_templates, "invoice_templates"),
     ]
-    checks += [(_item_loc(customer_file, ("config", "tags"), tag), tag, catalogs.tags, "tags") for tag in config.tags]
+    checks += [(("config", "tags"), tag, catalogs.tags, "tags") for tag in config.tags]
     return [
-        _problem(
-            customer_file, loc,
-            f"'{value}' is not in catalogs.{catalog} of reconciler.toml ({_listing(allowed)})",
-        )
+        (loc, value, f"'{value}' is not in catalogs.{catalog} of reconciler.toml ({_listing(allowed)})")
         for loc, value, allowed, catalog in checks
         if allowed is not None and value is not None and value not in allowed
     ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, WithJsonSchema
+from pydantic import Field, StrictBool, WithJsonSchema
 
 from reconciler.documents.loader import Load, LoadedDocument, document_paths, load_document
 from reconciler.documents.validation import validate
@@ -60,6 +60,11 @@ class OverlayDocument(Frozen):
     create: dict[CustomerKey, NewCustomer] = Field(
         default_factory=dict, description="New customers by key that come into existence at the instant."
     )
+    allow_bulk: StrictBool = Field(
+        default=False,
+        description="The change may go over the safety thresholds of reconciler.toml at its instant (and when "
+        "it ends): reviewed here, so the apply then goes through without --allow-bulk. Say why in reason.",
+    )
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Overlay:
     customers: Mapping[str, Mapping[str, Any]]
     create: Mapping[str, Mapping[str, Any]]
     document: LoadedDocument
+    allow_bulk: bool = False
 
     @property
     def order(self) -> tuple[dt.datetime, str]:
@@ -97,36 +103,53 @@ def load_overlays(paths: Iterable[Path], *, load: Load = load_document) -> list[
     overlays: list[Overlay] = []
     with gc_paused():
         for path in paths:
-            result = load_overlay(path, load=load)
-            if isinstance(result, Overlay):
-                overlays.append(result)
-            else:
-                problems.extend(result)
+            overlay, found = load_overlay(path, load=load)
+            problems.extend(found)
+            if overlay is not None:
+                overlays.append(overlay)
     if problems:
         raise InvalidInput(problems)
     return sorted(overlays, key=lambda overlay: overlay.order)
 
 
-def load_overlay(path: Path, *, load: Load = load_document) -> Overlay | list[Problem]:
+# Fields whose problems leave the rest of an overlay readable: it is still checked against
+# the customers, so one run shows every problem of the file (a missing reason does not hide
+# a `channels: -5` beside it).
+_LENIENT = {"reason": "(no reason given)"}
+
+
+def load_overlay(path: Path, *, load: Load = load_document) -> tuple[Overlay | None, list[Problem]]:
+    """The overlay at PATH and its problems; the overlay is None when it cannot be read as one."""
     effective_at = effective_instant(path)
     if isinstance(effective_at, Problem):
-        return [effective_at]
+        return None, [effective_at]
     try:
         document = load(path)
     except InvalidInput as exc:
-        return list(exc.problems)
+        return None, list(exc.problems)
+    problems: list[Problem] = []
     result = validate(OverlayDocument, document)
     if isinstance(result, list):
-        return result
+        problems = result
+        if not all(problem.field in _LENIENT for problem in problems):
+            return None, problems
+        lenient = LoadedDocument(document.path, {**document.data, **_LENIENT}, document.source)
+        result = validate(OverlayDocument, lenient)
+        if isinstance(result, list):  # pragma: no cover - only lenient fields were wrong
+            return None, problems
     if result.until is not None and result.until <= effective_at:
-        return [
+        return None, [
+            *problems,
             document.problem(
                 ("until",),
                 f"{instant_text(result.until)} is not after the change takes effect "
                 f"({instant_text(effective_at)}, from the file name); set a later instant or remove until",
-            )
+            ),
         ]
-    return Overlay(path, effective_at, result.until, result.reason, result.customers, result.create, document)
+    overlay = Overlay(
+        path, effective_at, result.until, result.reason, result.customers, result.create, document, result.allow_bulk
+    )
+    return overlay, problems
 
 
 def effective_instant(path: Path) -> dt.datetime | Problem:

@@ -22,7 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.desired.customers import CustomerFile
+from reconciler.config import Catalogs
+from reconciler.desired.customers import CustomerFile, catalog_violations
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.documents.loader import LoadedDocument
 from reconciler.documents.merge_patch import FieldLoc, merge_patch, patched_fields
@@ -45,7 +46,7 @@ def documents_at(
     base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], at: dt.datetime
 ) -> dict[str, dict[str, Any]]:
     """Every customer's raw document at `at`. Patches for absent customers are skipped (see `check_schedule`)."""
-    return _replay(base, in_effect(overlays, at), at).documents
+    return _replay(base, in_effect(overlays, at), at, {}).documents
 
 
 def customers_at(
@@ -67,13 +68,54 @@ def state_at(base: Mapping[str, CustomerFile], overlays: Iterable[Overlay], at: 
 
 
 def check_schedule(
-    base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], instants: Iterable[dt.datetime] | None = None
+    base: Mapping[str, CustomerFile],
+    overlays: Sequence[Overlay],
+    instants: Iterable[dt.datetime] | None = None,
+    *,
+    catalogs: Catalogs | None = None,
+    removed: Mapping[str, str] | None = None,
 ) -> list[Problem]:
-    """Validation of the future: the state at every instant an overlay starts or ends, and clashes."""
+    """Validation of the future: the state at every instant an overlay starts or ends, with
+    the rules that span customers (unique names, catalogs) checked on what overlays set, and
+    clashes. REMOVED (key -> commit) names customers whose file left the repository."""
     problems = clashes(overlays)
     for instant in change_instants(overlays) if instants is None else instants:
-        problems.extend(evaluate(base, in_effect(overlays, instant), instant).problems)
+        evaluation = evaluate(base, in_effect(overlays, instant), instant, removed=removed)
+        problems.extend(evaluation.problems)
+        problems.extend(_names_and_catalogs(evaluation, catalogs, instant))
     return _first_per_place(problems)
+
+
+def _names_and_catalogs(evaluation: Evaluation, catalogs: Catalogs | None, at: dt.datetime) -> list[Problem]:
+    """Unique names and catalogs, for the fields overlays set (the base files are checked with
+    their own positions in `customers`)."""
+    problems: list[Problem] = []
+    by_name: dict[str, list[str]] = {}
+    for key in sorted(evaluation.customers):
+        by_name.setdefault((evaluation.customers[key].name or key).casefold(), []).append(key)
+    for key, sources in evaluation.sources.items():
+        customer = evaluation.customers.get(key)
+        if customer is None:
+            continue
+        name = customer.name or key
+        other = next((holder for holder in by_name[name.casefold()] if holder != key), None)
+        source = field_source(sources, "name")
+        if other is not None and source is not None:
+            problems.append(_at_source(
+                source, key, ("name",),
+                f"name '{name}' is already used by customer '{other}' at {instant_text(at)}; names must be "
+                "unique, ignoring case",
+            ))
+        for loc, _, message in catalog_violations(customer, catalogs) if catalogs is not None else []:
+            source = field_source(sources, ".".join(loc))
+            if source is not None:
+                problems.append(_at_source(source, key, loc, f"{message} (at {instant_text(at)})"))
+    return problems
+
+
+def _at_source(source: FieldSource, key: str, loc: Loc, message: str) -> Problem:
+    document, base = source.locate(key, loc)
+    return document.problem(base, message)
 
 
 @dataclass(frozen=True)
@@ -84,9 +126,16 @@ class Evaluation:
     sources: Mapping[str, Mapping[FieldLoc, FieldSource]]
 
 
-def evaluate(base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], at: dt.datetime) -> Evaluation:
+def evaluate(
+    base: Mapping[str, CustomerFile],
+    overlays: Sequence[Overlay],
+    at: dt.datetime,
+    *,
+    removed: Mapping[str, str] | None = None,
+) -> Evaluation:
     """Apply `overlays` (already chosen and ordered) to the base files and validate what they touched."""
-    replay = _replay({key: customer_file.document.data for key, customer_file in base.items()}, overlays, at)
+    documents = {key: customer_file.document.data for key, customer_file in base.items()}
+    replay = _replay(documents, overlays, at, removed or {})
     customers: dict[str, Customer] = {}
     problems = list(replay.problems)
     for key, document in replay.documents.items():
@@ -103,11 +152,17 @@ def evaluate(base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], at: 
     return Evaluation(customers, problems, replay.sources)
 
 
-def overlay_setting(sources: Mapping[FieldLoc, FieldSource], path: str) -> Overlay | None:
-    """The overlay behind the value of field PATH (a field path) in a replay's record: the
-    latest in effect that set it, or created the customer; None when no overlay did."""
+def field_source(sources: Mapping[FieldLoc, FieldSource], path: str) -> FieldSource | None:
+    """What set the value of field PATH (a field path) in a replay's record: the latest
+    overlay in effect that set it, or created the customer; None when no overlay did."""
     setters = [source for loc, source in sources.items() if not loc or related_fields(path, field_path(loc))]
-    return max(setters, key=lambda source: source.overlay.order).overlay if setters else None
+    return max(setters, key=lambda source: source.overlay.order) if setters else None
+
+
+def overlay_setting(sources: Mapping[FieldLoc, FieldSource], path: str) -> Overlay | None:
+    """The overlay of `field_source`."""
+    source = field_source(sources, path)
+    return source.overlay if source is not None else None
 
 
 def related_fields(field: str, changed: str) -> bool:
@@ -140,7 +195,9 @@ class _Replay:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _replay(base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], at: dt.datetime) -> _Replay:
+def _replay(
+    base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], at: dt.datetime, removed: Mapping[str, str]
+) -> _Replay:
     replay = _Replay({key: dict(document) for key, document in base.items()})
     documents = replay.documents
     for overlay in overlays:
@@ -156,7 +213,7 @@ def _replay(base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], 
             replay.sources[key] = {(): FieldSource(overlay, "create")}
         for key, patch in overlay.customers.items():
             if key not in documents:
-                replay.problems.append(_unknown_customer(overlay, key, documents, at))
+                replay.problems.append(_unknown_customer(overlay, key, documents, at, removed.get(key)))
                 continue
             before, after = documents[key], merge_patch(documents[key], patch)
             if after.get("currency") != before.get("currency"):
@@ -175,7 +232,16 @@ def _replay(base: Mapping[str, Mapping[str, Any]], overlays: Iterable[Overlay], 
     return replay
 
 
-def _unknown_customer(overlay: Overlay, key: str, documents: Mapping[str, Any], at: dt.datetime) -> Problem:
+def _unknown_customer(
+    overlay: Overlay, key: str, documents: Mapping[str, Any], at: dt.datetime, removed_in: str | None
+) -> Problem:
+    if removed_in is not None:
+        return _overlay_problem(
+            overlay, ("customers", key), True,
+            f"customer '{key}' was removed (its file left the repository in {removed_in[:7]}), but this "
+            f"overlay still changes it at {instant_text(at)}; remove the overlay, or fold it away with "
+            "reconciler compact",
+        )
     close = difflib.get_close_matches(key, list(documents), n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'?" if close else "to add a customer, put it under create:"
     return _overlay_problem(

@@ -53,7 +53,7 @@ def load_schedule(
     starts or ends; InvalidInput lists every problem."""
     base = load_base(root, settings, load=load)
     overlays = load_plans(root, settings, load=load)
-    problems = check_schedule(base, overlays)
+    problems = check_schedule(base, overlays, catalogs=settings.catalogs)
     if problems:
         raise InvalidInput(problems)
     return base, overlays

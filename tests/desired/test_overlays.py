@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from git_repos import GitRepo
 from invoke import run_cli, write_files
 
 from reconciler.config import Settings
@@ -309,3 +310,48 @@ def test_the_example_plans_are_real_files() -> None:
         "2026-12-01_raise-acme-limit.yaml",
         "2026-12-24T1800Z_xmas-capacity.yaml",
     ]
+
+
+def test_every_problem_of_an_overlay_at_once(tmp_path: Path) -> None:
+    out = validate_output(tmp_path, {"2026-12-01_x.yaml": "customers:\n  acme:\n    channels: -5\n"})
+    assert out == (
+        "plans/2026-12-01_x.yaml:1:1: reason: is required\n"
+        "plans/2026-12-01_x.yaml:3:15: customers.acme.channels: must be at least 0, not -5 (at 2026-12-01T00:00:00Z)\n"
+        "2 problems in 1 file.\n"
+    )
+
+
+def test_an_overlay_of_a_customer_whose_file_was_removed_says_to_remove_or_compact_it(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("customers.d/acme.yaml", ACME)
+    repo.write("customers.d/gone.yaml", "currency: USD\nchannels: 1\nflow_speed: 1\n")
+    repo.write("plans/2027-01-01_gone-more.yaml", "reason: more\ncustomers:\n  gone:\n    channels: 2\n")
+    repo.commit("Customers")
+    (repo.root / "customers.d/gone.yaml").unlink()
+    removed = repo.commit("Gone leaves")
+    code, out = run_cli(repo.root, "validate")
+    assert (code, out) == (1, (
+        f"{repo.root}/plans/2027-01-01_gone-more.yaml:3:3: customers.gone: customer 'gone' was removed (its file "
+        f"left the repository in {removed[:7]}), but this overlay still changes it at 2027-01-01T00:00:00Z; "
+        "remove the overlay, or fold it away with reconciler compact\n"
+        "1 problem in 1 file.\n"
+    ))
+
+
+def test_catalogs_and_unique_names_hold_for_what_overlays_set(tmp_path: Path) -> None:
+    files = {
+        "customers.d/acme.yaml": ACME,
+        "customers.d/globex.yaml": "currency: EUR\nname: Globex\nchannels: 1\nflow_speed: 1\n",
+        "reconciler.toml": '[catalogs]\nresellers = ["direct"]\n',
+        "plans/2026-12-01_x.yaml": (
+            "reason: x\ncustomers:\n  acme:\n    name: GLOBEX\n    config:\n      reseller: shady-reseller\n"
+        ),
+    }
+    code, out = run_cli(write_project(tmp_path, files), "validate")
+    assert (code, out.replace(f"{tmp_path}/", "")) == (1, (
+        "plans/2026-12-01_x.yaml:4:11: customers.acme.name: name 'GLOBEX' is already used by customer 'globex' at "
+        "2026-12-01T00:00:00Z; names must be unique, ignoring case\n"
+        "plans/2026-12-01_x.yaml:6:17: customers.acme.config.reseller: 'shady-reseller' is not in catalogs.resellers "
+        "of reconciler.toml (one of: direct) (at 2026-12-01T00:00:00Z)\n"
+        "2 problems in 1 file.\n"
+    ))
