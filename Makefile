@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 # The build backend's warnings about editable installs are noise in a demo or test log.
 PIP     := PYTHONWARNINGS=ignore $(BIN)/python -m pip
 
-.PHONY: demo test bench schema clean
+.PHONY: demo test bench bench-fleet schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: $(VENV)/.installed-test
 ## bench: benchmarks (not part of `make test`; figures go in the README)
 bench: $(VENV)/.installed-test
 	$(BIN)/pytest tests/bench -o addopts="" -o python_files="bench_*.py" -q -s
+
+## bench-fleet: the fleet benchmark, N customers (default 10000): one table, figures for the README
+N ?= 10000
+bench-fleet: $(VENV)/.installed-test
+	$(BIN)/python tests/bench/fleet.py --count $(N)
 
 schema: $(VENV)/.installed-demo
 	$(BIN)/reconciler schema
