@@ -51,6 +51,17 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 @pytest.fixture
 def live(project: Path, spec: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example project pointed at the live store of `spec` (its environment set)."""
+    return point_at(project, spec, monkeypatch)
+
+
+@pytest.fixture
+def sql_live(project: Path, sql_spec: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`live` on the SQL stores only: for tests that reach behind the provider with SQL."""
+    return point_at(project, sql_spec, monkeypatch)
+
+
+def point_at(project: Path, spec: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point PROJECT's reconciler.toml at the live store of SPEC and set its environment."""
     options = "".join(f'{name} = "{value}"\n' for name, value in spec.options.items())
     if spec.name == "sqlite":
         options = f'path = "{spec.root / "live.sqlite"}"\n'

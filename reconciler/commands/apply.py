@@ -11,9 +11,10 @@ from reconciler.apply import LockPolicy, apply_plan
 from reconciler.commands.options import add_at_option, add_customer_option, add_override_options
 from reconciler.commands.outcome import Outcome, apply_outcome, plan_outcome
 from reconciler.commands.session import Session
-from reconciler.errors import StalePlan, UsageError
+from reconciler.errors import StalePlan, UnsafePlan, UsageError
 from reconciler.model.types import instant_text
 from reconciler.plan.file import load_plan
+from reconciler.plan.plan import Action
 from reconciler.plan.safety import allow_bulk
 from reconciler.providers.base import AuditContext
 from reconciler.reconcile import open_provider
@@ -67,6 +68,12 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
                 raise StalePlan(
                     f"{args.plan_file} was made for {plan.target}, but reconciler.toml points at "
                     f"{info.target}; make a new plan"
+                )
+            deleted = [change.key for change in plan.changes if change.action is Action.DELETE]
+            if deleted and settings.safety.on_removal != "delete":
+                raise UnsafePlan(
+                    f"{args.plan_file} deletes {', '.join(deleted)}, but reconciler.toml says "
+                    f"on_removal = {settings.safety.on_removal!r}; make a new plan"
                 )
             if args.allow_bulk and plan.bulk_blocked:
                 plan = allow_bulk(plan)

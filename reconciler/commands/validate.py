@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
+from reconciler.config import CONFIG_NAME, Settings, read_settings
 from reconciler.desired.customers import (
     CustomerFile,
     customer_paths,
@@ -21,7 +22,7 @@ from reconciler.desired.customers import (
 )
 from reconciler.desired.overlays import change_instants, load_overlay, overlay_paths
 from reconciler.desired.schedule import check_schedule
-from reconciler.desired.state import customers_dir
+from reconciler.desired.state import customers_dir, inside
 from reconciler.errors import InvalidInput, Problem
 from reconciler.history.git import removal_commits
 from reconciler.render.problems import Findings, plural, report_problems
@@ -45,10 +46,20 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
-    roots = args.paths or [customers_dir(session.root, settings)]
-    paths = _expand(roots)
-    plan_paths = [] if args.paths else overlay_paths(session.root / settings.plans_dir)
     problems: list[Problem] = []
+    if args.paths:
+        paths, plan_paths, configs = _classify(session.root, settings, args.paths, problems)
+        if plan_paths and not paths:  # overlays are checked against the customers they change
+            listing = customer_paths(customers_dir(session.root, settings), session.root)
+            paths = listing.paths
+            problems.extend(listing.problems)
+        for config in configs:
+            problems.extend(_config_problems(config))
+    else:
+        listing = customer_paths(customers_dir(session.root, settings), session.root)
+        plans = overlay_paths(inside(session.root, settings.plans_dir, "plans_dir"), session.root)
+        paths, plan_paths = listing.paths, plans.paths
+        problems.extend([*listing.problems, *plans.problems])
     customers: dict[str, CustomerFile] | None = None
     with session.loading() as load:
         try:
@@ -79,8 +90,32 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     return Outcome.DONE
 
 
-def _expand(roots: Sequence[Path]) -> list[Path]:
-    paths: list[Path] = []
-    for root in roots:
-        paths.extend(customer_paths(root) if root.is_dir() else [root])
-    return paths
+def _classify(
+    root: Path, settings: Settings, given: Sequence[Path], problems: list[Problem]
+) -> tuple[list[Path], list[Path], list[Path]]:
+    """The customer files, overlay files and configuration files among GIVEN (files or folders),
+    each by where it stands: under plans_dir an overlay, reconciler.toml the configuration,
+    anything else a customer."""
+    customers: list[Path] = []
+    plans: list[Path] = []
+    configs: list[Path] = []
+    plans_dir = (root / settings.plans_dir).resolve()
+    for path in given:
+        is_plan = path.resolve() == plans_dir or path.resolve().parent == plans_dir
+        if path.is_dir():
+            listing = (overlay_paths if is_plan else customer_paths)(path, root)
+            (plans if is_plan else customers).extend(listing.paths)
+            problems.extend(listing.problems)
+        elif path.name == CONFIG_NAME:
+            configs.append(path)
+        else:
+            (plans if is_plan else customers).append(path)
+    return customers, plans, configs
+
+
+def _config_problems(path: Path) -> list[Problem]:
+    try:
+        read_settings(path)
+    except InvalidInput as exc:
+        return list(exc.problems)
+    return []

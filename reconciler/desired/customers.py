@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.config import Catalogs
 from reconciler.documents.loader import SUFFIXES as SUFFIXES
-from reconciler.documents.loader import Load, LoadedDocument, document_paths, load_document
+from reconciler.documents.loader import Listing, Load, LoadedDocument, document_paths, load_document
 from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
@@ -30,9 +30,9 @@ class CustomerFile:
     document: LoadedDocument
 
 
-def customer_paths(directory: Path) -> list[Path]:
-    """Customer files in `directory`, sorted by name; dotfiles and other suffixes are not customers."""
-    return document_paths(directory)
+def customer_paths(directory: Path, root: Path | None = None) -> Listing:
+    """Customer files in `directory`, sorted by name; dotfiles and other suffixes are not customers.; every other entry a problem (see `document_paths`)."""
+    return document_paths(directory, root)
 
 
 def load_customers(

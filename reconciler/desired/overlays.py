@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, WithJsonSchema
 
-from reconciler.documents.loader import Load, LoadedDocument, document_paths, load_document
+from reconciler.documents.loader import Listing, Load, LoadedDocument, document_paths, load_document
 from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
@@ -92,9 +92,9 @@ class Overlay:
         return self.effective_at <= at and (self.until is None or at < self.until)
 
 
-def overlay_paths(directory: Path) -> list[Path]:
-    """Overlay files in `directory`, sorted by name; dotfiles and other suffixes are not overlays."""
-    return document_paths(directory)
+def overlay_paths(directory: Path, root: Path | None = None) -> Listing:
+    """Overlay files in `directory`, sorted by name; dotfiles and other suffixes are not overlays.; every other entry a problem (see `document_paths`)."""
+    return document_paths(directory, root)
 
 
 def load_overlays(paths: Iterable[Path], *, load: Load = load_document) -> list[Overlay]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +26,7 @@ from reconciler.errors import InvalidInput, Problem
 from reconciler.model.fields import field_path
 
 __all__ = [
-    "MAX_FILE_BYTES", "SUFFIXES", "Load", "LoadedDocument", "Mark",
+    "MAX_FILE_BYTES", "SUFFIXES", "Listing", "Load", "LoadedDocument", "Mark",
     "document_paths", "load_document", "parse_yaml", "read_source",
 ]
 
@@ -112,11 +113,46 @@ Load = Callable[[Path], "LoadedDocument"]
 """How callers read a document: `load_document`, or a cache in front of it (`doccache`)."""
 
 
-def document_paths(directory: Path) -> list[Path]:
-    """The YAML and TOML files in `directory`, sorted by name; dotfiles are not documents."""
+class Listing(NamedTuple):
+    """The documents of a folder, and every other entry in it, each a problem."""
+
+    paths: list[Path]
+    problems: list[Problem]
+
+
+def document_paths(directory: Path, root: Path | None = None) -> Listing:
+    """The YAML and TOML files in `directory`, sorted by name; dotfiles are not documents.
+
+    Anything else in the folder is a problem that names it, never a silent skip (a
+    `kiwi-link.TOML` skipped would read as a customer removed): a suffix we do not read, an
+    entry that is not a regular file (a FIFO would hang the reader), and a symbolic link
+    that leads out of the repository at `root` (not read: its lines would end up in messages).
+    """
     if not directory.is_dir():
-        return []
-    return sorted(path for path in directory.iterdir() if path.suffix in SUFFIXES and not path.name.startswith("."))
+        return Listing([], [])
+    paths: list[Path] = []
+    problems: list[Problem] = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith("."):
+            continue
+        problem = _not_a_document(path, root)
+        if problem is None:
+            paths.append(path)
+        else:
+            problems.append(Problem(path, None, None, "", problem))
+    return Listing(paths, problems)
+
+
+def _not_a_document(path: Path, root: Path | None) -> str | None:
+    if path.suffix not in SUFFIXES:
+        wanted = path.with_suffix(path.suffix.lower()).name if path.suffix.lower() in SUFFIXES else None
+        rename = f"; rename it {wanted}" if wanted else "; move it out of the folder"
+        return f"'{path.name}' is not read here: only .yaml, .yml and .toml files are documents{rename}"
+    if path.is_symlink() and root is not None and not path.resolve().is_relative_to(root.resolve()):
+        return "a symbolic link to a file outside the repository; it is not read: copy the file in instead"
+    if not path.is_file():
+        return "not a regular file (a folder, FIFO or device); it is not read"
+    return None
 
 
 def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
@@ -153,25 +189,28 @@ def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
     return LoadedDocument(path, data, content)
 
 
-def read_source(path: Path) -> bytes:
-    """The bytes of PATH, refusing files over MAX_FILE_BYTES before reading them whole."""
+def read_source(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of PATH, a regular file, refusing one over LIMIT bytes before reading it whole."""
     try:
-        with path.open("rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            if size > MAX_FILE_BYTES:
-                raise _oversize(path, size)
-            content = stream.read(MAX_FILE_BYTES + 1)
+        # Non-blocking, and a regular file only: a FIFO or device named *.yaml must not hang us.
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(handle, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise _invalid(path, "not a regular file (a folder, FIFO or device); it is not read")
+            if status.st_size > limit:
+                raise _oversize(path, status.st_size, limit)
+            content = stream.read(limit + 1)
     except OSError as exc:
         raise _invalid(path, f"cannot read the file: {exc.strerror or exc}") from None
-    if len(content) > MAX_FILE_BYTES:
-        raise _oversize(path, len(content))
+    if len(content) > limit:
+        raise _oversize(path, len(content), limit)
     return content
 
 
-def _oversize(path: Path, size: int) -> InvalidInput:
-    return _invalid(
-        path, f"the file is {size} bytes, more than the {MAX_FILE_BYTES} (1 MiB) allowed; split it or trim it"
-    )
+def _oversize(path: Path, size: int, limit: int = MAX_FILE_BYTES) -> InvalidInput:
+    allowed = f"{limit} (1 MiB)" if limit == MAX_FILE_BYTES else str(limit)
+    return _invalid(path, f"the file is {size} bytes, more than the {allowed} allowed; split it or trim it")
 
 
 def _invalid(path: Path, message: str) -> InvalidInput:

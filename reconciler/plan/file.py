@@ -17,11 +17,13 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
-from reconciler.documents.loader import LoadedDocument
+from reconciler.documents.loader import LoadedDocument, read_source
 from reconciler.documents.validation import problems_from
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
+from reconciler.model.fields import canonical_document, flatten
+from reconciler.model.messages import show
 from reconciler.plan.plan import (
     PLAN_FORMAT,
     PLAN_ID_LENGTH,
@@ -222,16 +224,17 @@ def save_plan(plan: Plan, path: Path) -> None:
         raise
 
 
+# A plan of every customer of a large fleet is large; anything bigger is not a plan.
+MAX_PLAN_BYTES = 1024 * 1024 * 1024
+# Deeper than any plan nests (a customer document nests 5 levels inside a change).
+MAX_PLAN_DEPTH = 32
+
+
 def load_plan(path: Path) -> Plan:
-    """Read a saved plan; InvalidInput when it is not one, or was edited after it was made."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput([Problem(path, None, None, "", "no such plan file")]) from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput([Problem(path, exc.lineno, exc.colno, "", f"not a plan file: {exc.msg}")]) from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInput([Problem(path, None, None, "", f"not a plan file: not UTF-8 at byte {exc.start}")]) from exc
+    """Read a saved plan, strictly; InvalidInput when it is not one, or was edited after it was made."""
+    if not path.exists():
+        raise InvalidInput([Problem(path, None, None, "", "no such plan file")])
+    data = _strict_json(path, read_source(path, limit=MAX_PLAN_BYTES))
     validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda error: list(error.absolute_path))
     if errors:
@@ -250,11 +253,70 @@ def load_plan(path: Path) -> Plan:
     return plan
 
 
+def _strict_json(path: Path, content: bytes) -> Any:
+    """CONTENT as JSON, refusing what json.loads lets through: a key twice in one object (the
+    last would win unseen), NaN and Infinity, integers too long to be a number, and nesting
+    deeper than a plan's."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in items:
+            if key in found:
+                raise _Refused(f"the key '{key}' appears twice in one object")
+            found[key] = value
+        return found
+
+    def constant(name: str) -> Any:
+        raise _Refused(f"{name} is not a JSON number")
+
+    try:
+        text = content.decode("utf-8")
+        if _depth(text) > MAX_PLAN_DEPTH:
+            raise _Refused(f"values are nested more than {MAX_PLAN_DEPTH} deep")
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput([Problem(path, exc.lineno, exc.colno, "", f"not a plan file: {exc.msg}")]) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput([Problem(path, None, None, "", f"not a plan file: not UTF-8 at byte {exc.start}")]) from None
+    except _Refused as exc:
+        raise InvalidInput([Problem(path, None, None, "", f"not a plan file: {exc}")]) from None
+    except (ValueError, RecursionError):  # an integer longer than Python reads (4300 digits)
+        raise InvalidInput([Problem(path, None, None, "", "not a plan file: a number too long to read")]) from None
+
+
+class _Refused(Exception):
+    pass
+
+
+def _depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest, counted outside strings (no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
 def plan_from_json(data: Mapping[str, Any], path: Path) -> Plan:
-    """The plan a schema-valid plan file (PATH) holds; InvalidInput for a `desired` the model refuses."""
+    """The plan a schema-valid plan file (PATH) holds; InvalidInput for a `desired` the model
+    refuses, an instant that is not one, and a change whose fields do not say what its
+    `desired` writes."""
     changes = tuple(_change(path, index, change) for index, change in enumerate(data["changes"]))
     return Plan(
-        at=dt.datetime.fromisoformat(data["at"]).astimezone(dt.UTC),
+        at=_instant(path, "at", data["at"]),
         commit=data["commit"],
         dirty=data["dirty"],
         provider=data["provider"],
@@ -283,21 +345,55 @@ def _change(path: Path, index: int, data: Mapping[str, Any]) -> CustomerChange:
         except ValidationError as exc:
             located = LoadedDocument(path, {"changes": [{}] * index + [{"desired": data["desired"]}]})
             raise InvalidInput(problems_from(exc, located, Customer, base=("changes", index, "desired"))) from None
+    action = Action(data["action"])
+    changes = tuple(FieldChange.from_json(change) for change in data["changes"])
+    _check_consistent(path, index, data["key"], action, changes, desired)
     return CustomerChange(
         key=data["key"],
-        action=Action(data["action"]),
-        changes=tuple(FieldChange.from_json(change) for change in data["changes"]),
+        action=action,
+        changes=changes,
         desired=desired,
         fingerprint=data["fingerprint"],
         version=data["version"],
         renamed_from=data.get("renamed_from"),
-        removal=_removal(data["removal"]),
+        removal=_removal(path, data["removal"]),
         overrides=tuple(Override(override) for override in data["overrides"]),
     )
 
 
-def _removal(data: Mapping[str, Any] | None) -> Removal | None:
+def _check_consistent(
+    path: Path, index: int, key: str, action: Action, changes: tuple[FieldChange, ...], desired: Customer | None
+) -> None:
+    """A change says what it writes: its action and its `desired` agree, and each field change
+    ends at the value `desired` holds (apply checks the rest against the live record)."""
+    where = f"changes[{index}]"
+    if action.writes_fields != (desired is not None):
+        wanted = "a desired customer" if action.writes_fields else "no desired customer"
+        raise InvalidInput([Problem(path, None, None, where, f"{key}: a {action} carries {wanted}; make a new plan")])
+    if desired is None:
+        return
+    written = flatten(canonical_document(desired))
+    for change in changes:
+        if change.path not in written or written[change.path] != change.after:
+            raise InvalidInput([Problem(
+                path, None, None, f"{where}.changes.{change.path}",
+                f"{key}: the change says {show(change.after)}, but the customer it writes holds "
+                f"{show(written.get(change.path))}: the plan was edited; make a new plan",
+            )])
+
+
+def _removal(path: Path, data: Mapping[str, Any] | None) -> Removal | None:
     if data is None:
         return None
-    until = dt.datetime.fromisoformat(data["until"]).astimezone(dt.UTC) if data["until"] is not None else None
+    until = _instant(path, "removal.until", data["until"]) if data["until"] is not None else None
     return Removal(RemovalCause(data["cause"]), commit=data["commit"], overlay=data["overlay"], until=until)
+
+
+def _instant(path: Path, field: str, text: str) -> dt.datetime:
+    try:
+        instant = dt.datetime.fromisoformat(text)
+        if instant.tzinfo is None:
+            raise ValueError(text)
+        return instant.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput([Problem(path, None, None, field, f"{show(text)} is not an instant with a zone")]) from None

@@ -88,7 +88,7 @@ def _write_customers(root: Path, count: int, *, changed_every: int = 0) -> None:
 
 def test_template_is_the_bench_customer(tmp_path: Path) -> None:
     _write_customers(tmp_path, 3)
-    loaded = load_customers(customer_paths(tmp_path / "customers.d"))
+    loaded = load_customers(customer_paths(tmp_path / "customers.d").paths)
     assert [loaded[f"customer-{n:06d}"].customer for n in range(3)] == [bench_customer(n) for n in range(3)]
 
 
@@ -96,7 +96,7 @@ def test_validate_10k(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkey
     count = 10_000
     monkeypatch.setenv("RECONCILER_CACHE_DIR", "")  # the command below runs cold, like the first timing
     _write_customers(tmp_path, count)
-    paths = customer_paths(tmp_path / "customers.d")
+    paths = customer_paths(tmp_path / "customers.d").paths
     started = time.perf_counter()
     load_customers(paths)
     loaded = time.perf_counter() - started

@@ -127,7 +127,7 @@ def timed(root: Path, command: list[str], env: dict[str, str]) -> tuple[float, f
 def floor(root: Path) -> float:
     """Reading every customer file's bytes: the time below which no command that reads them can go."""
     started = time.perf_counter()
-    subprocess.run(f"find customers.d -type f -exec cat {{}} + > /dev/null", shell=True, cwd=root, check=True)
+    subprocess.run("find customers.d -type f -exec cat {} + > /dev/null", shell=True, cwd=root, check=True)
     return time.perf_counter() - started
 
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Fleet of {args.count:,} customers on {platform.node()} ({os.cpu_count()} cores, "
               f"Python {platform.python_version()}), {time.strftime('%Y-%m-%d')}; reading every file's bytes: "
               f"{base:.2f} s (the floor).\n")
-        print("| step | seconds | × floor | peak RSS (MiB) |")
+        print("| step | seconds | x floor | peak RSS (MiB) |")
         print("|---|---:|---:|---:|")
         for each in rows:
             print(each.line())

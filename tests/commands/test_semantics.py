@@ -17,6 +17,12 @@ from store_versions import insert_unchecked
 
 from reconciler.providers.schema import customer as customer_table
 
+
+@pytest.fixture
+def spec(sql_spec: Any) -> Any:
+    """These tests reach behind the provider with SQL: the SQL stores only."""
+    return sql_spec
+
 AT = "2026-11-27T10:00:00Z"
 
 

@@ -29,9 +29,9 @@ def _problems(paths: list[Path], catalogs: Catalogs | None = None) -> list[str]:
 
 def test_the_examples_are_valid_and_use_every_field() -> None:
     settings = load_settings(REPO)
-    customers = load_customers(customer_paths(REPO / "customers.d"), settings.catalogs)
+    customers = load_customers(customer_paths(REPO / "customers.d").paths, settings.catalogs)
     assert len(customers) >= 6
-    assert {path.suffix for path in customer_paths(REPO / "customers.d")} == {".yaml", ".toml"}
+    assert {path.suffix for path in customer_paths(REPO / "customers.d").paths} == {".yaml", ".toml"}
     statuses = {customer_file.customer.status for customer_file in customers.values()}
     assert statuses == {"active", "inactive", "penalty", "pending_approval"}
     # Every leaf field of the model is set away from its default by at least one example.

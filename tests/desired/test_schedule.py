@@ -51,8 +51,8 @@ def at(text: str) -> dt.datetime:
 
 def load(root: Path, files: dict[str, str]) -> tuple[dict[str, CustomerFile], list[Overlay]]:
     write_files(root, files)
-    base = load_customers(customer_paths(root / "customers.d"))
-    return base, load_overlays(overlay_paths(root / "plans"))
+    base = load_customers(customer_paths(root / "customers.d").paths)
+    return base, load_overlays(overlay_paths(root / "plans").paths)
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""The saved plan read back strictly: what was planned is applied, and nothing else.
+
+A plan file a person or a pull request edited is refused whichever way it was edited:
+a duplicated key, a value its `changes` do not show, an action the configuration forbids,
+a customer the model refuses, or bytes that are not a plan at all."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Run
+
+from reconciler.model.fields import json_bytes
+from reconciler.plan.plan import PLAN_ID_LENGTH
+
+
+@pytest.fixture
+def spec(sql_spec: Any) -> Any:
+    """These tests reach behind the provider with SQL: the SQL stores only."""
+    return sql_spec
+
+AT = "2026-11-27T10:00:00Z"
+
+
+def _saved(live: Path, run: Run, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    path = live / "customers.d/acme-telecom.yaml"
+    path.write_text(path.read_text().replace("channels: 300", "channels: 301"))
+    plan_file = tmp_path / "plan.json"
+    run(live, "plan", "--at", AT, "--out", str(plan_file)).assert_success()
+    return plan_file, json.loads(plan_file.read_text())
+
+
+def _forge(plan_file: Path, document: dict[str, Any]) -> None:
+    """Write DOCUMENT with the plan id its content hashes to, as a forger would."""
+    content = {name: value for name, value in document.items() if name not in ("plan_id", "counts")}
+    document["plan_id"] = hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH]
+    plan_file.write_text(json.dumps(document))
+
+
+def test_a_value_the_changes_do_not_show_is_never_written(live: Path, run: Run, tmp_path: Path, spec: Any) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    document["changes"][0]["desired"]["debit_limit"] = "99999.00"
+    _forge(plan_file, document)
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.out) == (1, "")
+    assert outcome.err == (
+        "error: the live platform changed since the plan was made; nothing was applied. Make a new plan (or "
+        "apply the rest with --partial):\n  acme-telecom: the plan's changes do not say all that it would write "
+        "(was it edited?); make a new plan\n"
+    )
+    with spec.make() as provider:
+        assert str(provider.read(["acme-telecom"])["acme-telecom"].customer.debit_limit) == "25000"  # type: ignore[union-attr]
+
+
+def test_a_change_that_does_not_end_at_its_customer_is_refused(live: Path, run: Run, tmp_path: Path) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    document["changes"][0]["changes"][0]["after"] = 5000
+    _forge(plan_file, document)
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (1, (
+        f"error: {plan_file}: changes[0].changes.channels: acme-telecom: the change says 5000, but the customer "
+        "it writes holds 301: the plan was edited; make a new plan\n"
+    ))
+
+
+def test_a_delete_the_configuration_does_not_allow_is_refused(live: Path, run: Run, tmp_path: Path) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    document["changes"][0].update(action="delete", desired=None, changes=[])
+    _forge(plan_file, document)
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (3, (
+        f"error: {plan_file} deletes acme-telecom, but reconciler.toml says on_removal = 'deactivate'; "
+        "make a new plan\n"
+    ))
+
+
+def test_a_key_twice_is_refused(live: Path, run: Run, tmp_path: Path) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    text = json.dumps(document)
+    plan_file.write_text(text.replace('"changes": [', '"changes": [], "changes": [', 1))
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (
+        1, f"error: {plan_file}: not a plan file: the key 'changes' appears twice in one object\n"
+    )
+
+
+def test_a_desired_customer_the_model_refuses_is_a_message_not_a_traceback(
+    live: Path, run: Run, tmp_path: Path
+) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    document["changes"][0]["desired"]["channels"] = -1
+    plan_file.write_text(json.dumps(document))
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (
+        1, f"error: {plan_file}: changes[0].desired.channels: must be at least 0, not -1\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"at": ' + "[" * 200_000 + "]" * 200_000 + "}", "not a plan file: values are nested more than 32 deep"),
+        ('{"fleet_size": ' + "9" * 5000 + "}", "not a plan file: a number too long to read"),
+        ('{"fleet_size": NaN}', "not a plan file: NaN is not a JSON number"),
+        (b"\xff\xfe", "not a plan file: not UTF-8 at byte 0"),
+    ],
+)
+def test_bytes_that_are_not_a_plan(project: Path, run: Run, tmp_path: Path, content: str | bytes, message: str) -> None:
+    plan_file = tmp_path / "plan.json"
+    if isinstance(content, bytes):
+        plan_file.write_bytes(content)
+    else:
+        plan_file.write_text(content)
+    outcome = run(project, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (1, f"error: {plan_file}: {message}\n")
+
+
+def test_an_instant_that_is_not_one_is_refused(live: Path, run: Run, tmp_path: Path) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    document["at"] = "garbage"
+    plan_file.write_text(json.dumps(document))
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (1, f"error: {plan_file}: at: 'garbage' is not an instant with a zone\n")
+
+
+def test_a_folder_is_not_a_plan(project: Path, run: Run, tmp_path: Path) -> None:
+    outcome = run(project, "apply", str(tmp_path))
+    assert (outcome.code, outcome.err) == (
+        1, f"error: {tmp_path}: cannot read the file: Is a directory\n"
+    )
