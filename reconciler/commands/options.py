@@ -20,7 +20,12 @@ def parse_instant(text: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(
             f"'{text}' has no time zone: add Z for UTC or an offset such as +01:00"
         )
-    return instant.astimezone(dt.UTC)
+    try:
+        return instant.astimezone(dt.UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is out of range: the instant in UTC falls before year 1 or after 9999"
+        ) from None
 
 
 def add_at_option(parser: argparse.ArgumentParser) -> None:

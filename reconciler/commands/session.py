@@ -70,7 +70,7 @@ class Session:
 
     def loading(self) -> AbstractContextManager[Load]:
         """`with session.loading() as load:` reads documents through the cache, saved at the end."""
-        return cached_loading(self.cache_dir, self.root)
+        return cached_loading(self.cache_dir, self.root, warn=lambda message: print(f"warning: {message}", file=self.stderr))
 
     def plan(self, settings: Settings, provider: Provider, args: argparse.Namespace, **options: Any) -> Plan:
         """`make_plan` as every command calls it: at `--at` or now, from the repository's

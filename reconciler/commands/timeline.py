@@ -12,6 +12,7 @@ from reconciler.desired.state import load_schedule
 from reconciler.desired.timeline import build_timeline
 from reconciler.history.git import commits_adding
 from reconciler.history.review import HORIZON, scheduled_windows
+from reconciler.model.types import later_by
 from reconciler.render.mermaid import gantt
 from reconciler.render.timeline import render_timeline_as
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     base, overlays = load_schedule(session.root, settings)
     if args.format == "mermaid":
         start = args.start or session.now
-        end = args.end or start + HORIZON
+        end = args.end or later_by(start, HORIZON)
         windows = scheduled_windows(overlays, args.keys or None, start, end, settings.plans_dir.strip("/"))
         session.stdout.write(gantt(windows, start, end))
         return Outcome.DONE

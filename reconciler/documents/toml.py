@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from reconciler.documents.yaml12 import KeyPath, Mark
+from reconciler.documents.yaml12 import MAX_DEPTH, KeyPath, Mark, nesting
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.fields import field_path
 
@@ -31,7 +31,12 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
         # tomllib's own limits: an integer over 4300 digits, arrays nested ~1000 deep.
         message = "the TOML holds a number too long or values nested too deep to read; simplify it"
         raise InvalidInput([Problem(path, None, None, "", message)]) from None
+    if nesting(data) > MAX_DEPTH:
+        # tomllib reads a dotted key 10,000 levels deep; nothing after it should have to.
+        message = f"the document nests more than {MAX_DEPTH} levels deep; flatten it"
+        raise InvalidInput([Problem(path, None, None, "", message)])
     return data
+
 
 
 def _toml_syntax_problem(path: Path, text: str, error: str) -> Problem:

@@ -193,6 +193,23 @@ def _kind(value: Any) -> str:
     return "a mapping" if isinstance(value, dict) else "a string"
 
 
+def nesting(value: Any) -> int:
+    """How deep mappings and lists nest in VALUE (a scalar is 0), without recursion."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _copy(value: Any) -> Any:
     # An alias is a copy, not a shared object: later code may change one place only.
     if isinstance(value, dict):
@@ -264,7 +281,7 @@ def _compose(parser: Any, path: Path) -> Parsed:
     marks: dict[KeyPath, Mark] = {}
     key_marks: dict[KeyPath, Mark] = {}
     blocks: set[KeyPath] = set()
-    anchors: dict[str, tuple[Any, int]] = {}
+    anchors: dict[str, tuple[Any, int, int]] = {}  # name -> (value, its node count, its depth)
     open_anchors: set[str] = set()
     stack: list[_Frame] = []
     nodes = 0
@@ -294,7 +311,7 @@ def _compose(parser: Any, path: Path) -> Parsed:
             if top.key_start is not None:
                 is_key, start = True, top.key_start
             if top.anchor is not None:
-                anchors[top.anchor] = (value, nodes - top.nodes_before)
+                anchors[top.anchor] = (value, nodes - top.nodes_before, nesting(value))
                 open_anchors.discard(top.anchor)
             top = stack[-1] if stack else None
         elif top is None:
@@ -318,7 +335,7 @@ def _compose(parser: Any, path: Path) -> Parsed:
                 problems.append(Problem(path, start.line + 1, start.column + 1, field_path(node_path), refused.message))
                 value = None
             if event.anchor is not None:
-                anchors[event.anchor] = (value, 1)
+                anchors[event.anchor] = (value, 1, 0)
             if node_path is not None and event.style and event.style in "|>":
                 blocks.add(node_path)
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
@@ -351,6 +368,8 @@ def _compose(parser: Any, path: Path) -> Parsed:
                 nodes += anchored[1]
                 if nodes > MAX_NODES:
                     raise fail(start, field_path(node_path), f"aliases expand the document to more than {MAX_NODES} values (an alias bomb?); write the values out instead")
+                if len(stack) + anchored[2] > MAX_DEPTH:
+                    raise fail(start, field_path(node_path), f"alias *{name} nests the document more than {MAX_DEPTH} levels deep; write the values out instead")
                 value = _copy(anchored[0])
         elif cls is MappingEndEvent or cls is SequenceEndEvent:
             pass  # value and node_path were set above

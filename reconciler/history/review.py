@@ -17,6 +17,7 @@ from reconciler.desired.customers import CustomerFile
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.desired.schedule import evaluate, in_effect, overlay_setting
 from reconciler.model.fields import canonical_document, flatten
+from reconciler.model.types import later_by
 from reconciler.plan.plan import LaterEffect, Plan, Review, ScheduledWindow
 
 HORIZON = dt.timedelta(days=90)
@@ -32,7 +33,7 @@ def review_over_time(
     horizon: dt.timedelta = HORIZON,
 ) -> Review:
     """The later effects and scheduled windows of the customers PLAN touches, from its instant."""
-    at, end = plan.at, plan.at + horizon
+    at, end = plan.at, later_by(plan.at, horizon)
     keys = {change.key for change in plan.changes} | {blocked.key for blocked in plan.blocked}
     windows = scheduled_windows(overlays, keys, at, end, plans_dir)
     instants = [instant for instant in change_instants(overlays) if at < instant <= end]

@@ -277,7 +277,13 @@ def _instant(value: Any) -> Any:
         raise PydanticCustomError(
             "instant", "'{text}' has no time zone; add Z for UTC or an offset such as +01:00", {"text": text}
         )
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        raise PydanticCustomError(
+            "instant", "'{text}' is out of range: the instant in UTC falls before year 1 or after 9999",
+            {"text": text},
+        ) from None
 
 
 Instant = Annotated[
@@ -285,3 +291,14 @@ Instant = Annotated[
     BeforeValidator(_instant),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"(Z|[+-]\d{2}:\d{2})$"}),
 ]
+
+
+LAST_INSTANT = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def later_by(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """INSTANT + DELTA, or the last instant there is when that would pass year 9999."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return LAST_INSTANT

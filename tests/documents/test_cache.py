@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
 import pickle
+import stat
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,7 @@ def _customer(tmp_path: Path, text: str = "currency: USD\nchannels: 10\n") -> Pa
 
 def test_a_warm_load_skips_the_parser_and_returns_the_same_document(tmp_path: Path) -> None:
     path = _customer(tmp_path)
-    file = tmp_path / "cache" / "documents.pickle"
+    file = tmp_path / "cache" / "documents.marshal"
     cold = DocumentCache(file)
     first = cold.load(path)
     cold.save()
@@ -34,7 +38,7 @@ def test_a_warm_load_skips_the_parser_and_returns_the_same_document(tmp_path: Pa
 
 def test_a_changed_file_is_parsed_again(tmp_path: Path) -> None:
     path = _customer(tmp_path)
-    file = tmp_path / "cache" / "documents.pickle"
+    file = tmp_path / "cache" / "documents.marshal"
     cache = DocumentCache(file)
     cache.load(path)
     cache.save()
@@ -48,7 +52,7 @@ def test_same_bytes_under_another_suffix_are_not_shared(tmp_path: Path) -> None:
     yaml_path = _customer(tmp_path, 'currency = "USD"\n')
     toml_path = yaml_path.with_suffix(".toml")
     toml_path.write_text('currency = "USD"\n')
-    cache = DocumentCache(tmp_path / "documents.pickle")
+    cache = DocumentCache(tmp_path / "cache" / "documents.marshal")
     assert cache.load(toml_path).data == {"currency": "USD"}
     with pytest.raises(InvalidInput):
         cache.load(yaml_path)  # not a YAML mapping: a plain scalar
@@ -56,13 +60,84 @@ def test_same_bytes_under_another_suffix_are_not_shared(tmp_path: Path) -> None:
 
 def test_a_corrupt_or_foreign_cache_is_ignored(tmp_path: Path) -> None:
     path = _customer(tmp_path)
-    file = tmp_path / "documents.pickle"
-    file.write_bytes(b"not a pickle")
+    file = tmp_path / "cache" / "documents.marshal"
+    file.parent.mkdir(mode=0o700)
+    file.write_bytes(b"not a cache")
     assert DocumentCache(file).load(path).data["channels"] == 10
-    file.write_bytes(pickle.dumps(("0.0.0/0", {b"x": ({"channels": 99}, {}, {}, frozenset())})))
+    file.write_bytes(marshal.dumps(("0.0.0/0", {b"x": {"channels": 99}})))
     cache = DocumentCache(file)
     assert cache.load(path).data["channels"] == 10 and cache.misses == 1
     assert LOADER_REVISION != "0.0.0/0"
+
+
+class _Payload:
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Path.touch, (Path(os.environ["PAYLOAD_MARK"]),))
+
+
+def test_a_planted_pickle_never_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _customer(tmp_path)
+    mark = tmp_path / "payload-ran"
+    monkeypatch.setenv("PAYLOAD_MARK", str(mark))
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    planted = pickle.dumps(_Payload())
+    for name in (cache_file(folder, path.parent).name, "documents.pickle"):
+        (folder / name).write_bytes(planted)
+    with cached_loading(folder, path.parent) as load:
+        assert load(path).data["channels"] == 10
+    assert not mark.exists()
+
+
+def test_a_well_formed_planted_entry_in_a_folder_others_may_write_is_not_used(tmp_path: Path) -> None:
+    path = _customer(tmp_path)
+    folder = tmp_path / "shared-cache"
+    folder.mkdir()
+    folder.chmod(0o777)  # as a careless RECONCILER_CACHE_DIR would be
+    file = cache_file(folder, path.parent)
+    digest = hashlib.blake2b(b".yaml\0" + path.read_bytes(), digest_size=20).digest()
+    file.write_bytes(marshal.dumps((LOADER_REVISION, {digest: {"currency": "USD", "channels": 99999}})))
+    warnings: list[str] = []
+    with cached_loading(folder, path.parent, warn=warnings.append) as load:
+        assert load(path).data["channels"] == 10
+    assert warnings == [
+        f"the document cache {folder} is not private to this user (another owner, writable by others, or a link); "
+        "it is not used: make it yours alone, or set RECONCILER_CACHE_DIR"
+    ]
+    assert marshal.loads(file.read_bytes())[1][digest]["channels"] == 99999  # not written either
+
+
+def test_a_planted_file_in_a_private_folder_that_others_may_write_is_not_used(tmp_path: Path) -> None:
+    path = _customer(tmp_path)
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    file = cache_file(folder, path.parent)
+    file.write_bytes(marshal.dumps((LOADER_REVISION, {})))
+    file.chmod(0o666)
+    warnings: list[str] = []
+    with cached_loading(folder, path.parent, warn=warnings.append) as load:
+        load(path)
+    assert len(warnings) == 1 and str(file) in warnings[0]
+
+
+def test_the_cache_folder_is_created_private(tmp_path: Path) -> None:
+    path = _customer(tmp_path)
+    folder = tmp_path / "new" / "cache"
+    with cached_loading(folder, path.parent) as load:
+        load(path)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert [entry.name for entry in folder.iterdir()] == [cache_file(folder, path.parent).name]
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = _customer(tmp_path)
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    cache_file(folder, path.parent).mkdir()  # os.replace onto a folder fails
+    cache = DocumentCache(cache_file(folder, path.parent))
+    cache.load(path)
+    cache.save()
+    assert [entry.name for entry in folder.iterdir()] == [cache_file(folder, path.parent).name]
 
 
 def test_an_unwritable_cache_costs_nothing_but_speed(tmp_path: Path) -> None:
