@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from reconciler.model.customer import Customer
 from reconciler.model.fields import field_path
 from reconciler.model.messages import error_message, show
+from reconciler.model.types import KEY_RE
 from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord, UnreadableCustomer
 
 
@@ -28,6 +29,10 @@ def live_record(
     """Validate DOCUMENT (the live record in the model's shape) as a customer. PROBLEMS are
     what the provider already found (a value it could not even decode)."""
     found = list(problems)
+    if not KEY_RE.fullmatch(key):
+        # A key becomes a file name and reaches terminals: a hostile one ("../../x", escape
+        # sequences) is named, escaped, and never used as either.
+        found.append(LiveProblem("key", show(key), "not a customer key: lower case letters, digits, '-' and '_', at most 64"))
     customer: Customer | None = None
     try:
         customer = Customer.model_validate(document)

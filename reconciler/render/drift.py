@@ -10,7 +10,7 @@ from reconciler.plan.drift import ORIGIN_TEXT, CustomerDrift, Drift, FieldDrift,
 from reconciler.plan.plan import Action
 from reconciler.render import write_json
 from reconciler.render.text import SYMBOLS as TEXT_SYMBOLS
-from reconciler.render.values import show_value
+from reconciler.render.values import show_value, shown_key
 
 FIELD_WIDTH = 22
 SYMBOLS: dict[Action | None, str] = {None: "!"} | dict(TEXT_SYMBOLS)
@@ -46,7 +46,7 @@ def _customer(customer: CustomerDrift, out: TextIO) -> None:
     title = customer.summary or (str(customer.action) if customer.action else "blocked")
     if customer.fields and not customer.summary:
         title = ""
-    out.write(f"  {symbol} {customer.key:<24}{title}".rstrip() + "\n")
+    out.write(f"  {symbol} {shown_key(customer.key):<24}{title}".rstrip() + "\n")
     for field in customer.fields:
         out.write(f"      {_field_line(field)}\n")
 

@@ -17,7 +17,7 @@ from reconciler.providers.base import (
     StoreState,
     UnreadableCustomer,
 )
-from reconciler.render.values import one_line, show_value
+from reconciler.render.values import one_line, show_value, shown_key
 
 
 def init_lines(info: ProviderInfo, state: StoreState) -> list[str]:
@@ -54,7 +54,7 @@ def status_lines(
     unreadable = sorted((record for record in live if isinstance(record, UnreadableCustomer)), key=lambda record: record.key)
     if unreadable:
         lines.append(f"unreadable: {len(unreadable)}")
-        lines.extend(f"  {record.key}: {record.describe()}" for record in unreadable)
+        lines.extend(f"  {shown_key(record.key)}: {record.describe()}" for record in unreadable)
     for mapped, name in info.mapping:
         lines.append(f"mapping: {mapped} -> {name}")
     if "lock" not in info.capabilities:

@@ -25,6 +25,7 @@ from reconciler.render.values import (
     show,
     show_value,
     shown_counts,
+    shown_key,
     summary_line,
 )
 
@@ -77,7 +78,7 @@ class MarkdownRenderer:
         for warning in plan.warnings:
             text.write(f"- ⚠️ {_escape(warning)}\n")
         if plan.unmanaged:
-            text.write(f"\nUnmanaged live customers (left alone): {', '.join(plan.unmanaged)}\n")
+            text.write(f"\nUnmanaged live customers (left alone): {_escape(', '.join(map(shown_key, plan.unmanaged)))}\n")
         text.write(f"\n{summary_line(plan) if not plan.empty else 'No changes.'}\n")
         review = plan.review
         if review is not None and review.windows:
@@ -95,10 +96,10 @@ def _section(change: CustomerChange, later: Sequence[LaterEffect] = ()) -> str:
     notes = [note for note in (change_note(change), *explanations(change)) if note]
     note = "".join(f" ({_escape(text)})" for text in notes)
     if not change.changes:
-        return f"\n{ICONS[change.action]} <code>{change.key}</code> {what}{note}\n"
+        return f"\n{ICONS[change.action]} <code>{_escape(shown_key(change.key))}</code> {what}{note}\n"
     count = f", {len(change.changes)} field{'s' if len(change.changes) != 1 else ''}" if change.changes else ""
     text.write(
-        f"\n<details><summary>{ICONS[change.action]} <code>{change.key}</code> {what}{note}{count}</summary>\n\n"
+        f"\n<details><summary>{ICONS[change.action]} <code>{_escape(shown_key(change.key))}</code> {what}{note}{count}</summary>\n\n"
     )
     if change.changes:
         text.write("| field | before | after |\n|---|---|---|\n")

@@ -17,6 +17,7 @@ from reconciler.render.values import (
     later_effects,
     later_text,
     show_value,
+    shown_key,
     summary_line,
 )
 
@@ -58,7 +59,7 @@ class TextRenderer:
         for held in plan.held:
             out.write(f"  = {held.key:<{self.key_width}}{held_note(held)}\n")
         if plan.unmanaged:
-            out.write(f"  unmanaged (live, not in git, left alone): {', '.join(plan.unmanaged)}\n")
+            out.write(f"  unmanaged (live, not in git, left alone): {', '.join(map(shown_key, plan.unmanaged))}\n")
         out.write((summary_line(plan) if not plan.empty else "No changes.") + "\n")
 
     def _customer(self, change: CustomerChange, out: TextIO) -> None:
@@ -70,7 +71,7 @@ class TextRenderer:
             title = "update"  # adopt and reactivate say so on the next line
         else:
             title = f"{change.action} ({note})" if note else str(change.action)
-        out.write(self._paint(symbol, f"  {symbol} {change.key:<{self.key_width}}{title}") + "\n")
+        out.write(self._paint(symbol, f"  {symbol} {shown_key(change.key):<{self.key_width}}{title}") + "\n")
         for explanation in explanations(change):
             out.write(f"      ({explanation})\n")
         if change.action is Action.CREATE:

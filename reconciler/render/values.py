@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.model.fields import MONEY_FIELDS, decimal_text
-from reconciler.model.types import instant_text
+from reconciler.model.types import KEY_RE, instant_text
 from reconciler.plan.plan import (
     Action,
     CustomerChange,
@@ -16,6 +16,12 @@ from reconciler.plan.plan import (
     Plan,
     RemovalCause,
 )
+
+
+def shown_key(key: str) -> str:
+    """A customer key as output shows it: as it is when it is one, quoted with its control
+    characters escaped when a live system handed us something else."""
+    return key if KEY_RE.fullmatch(key) else repr(key)
 
 
 def show(value: Any) -> str:

@@ -232,3 +232,18 @@ def test_the_store_refuses_what_the_model_refuses(live: Path, run: Run, spec: An
     run(live, "apply", "--yes", "--at", AT).assert_success()
     with pytest.raises(IntegrityError, match=r"(?i)check constraint"):
         _sql(spec, statement)
+
+
+def test_a_hostile_live_key_is_escaped_and_never_a_path(live: Path, run: Run, spec: Any, tmp_path: Path) -> None:
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    columns = [column.name for column in customer_table.columns]
+    for hostile in ("\x1b[2J\x07x\n  + fake-customer          create", "../../escape_test"):
+        replaced = {"key": "'" + hostile.replace("'", "''") + "'", "name": f"'{len(hostile)}'", "managed": "false"}
+        _sql(spec, f"INSERT INTO customer ({', '.join(columns)}) SELECT "
+                   f"{', '.join(replaced.get(column, column) for column in columns)} FROM customer WHERE key = 'kiwi-link'")
+    plan = run(live, "plan", "--at", AT).assert_success()
+    assert "\x1b" not in plan.out and "\x07" not in plan.out
+    assert "\n  + fake-customer" not in plan.out
+    assert "'../../escape_test'" in plan.out and "'\\x1b[2J\\x07x\\n  + fake-customer          create'" in plan.out
+    status = run(live, "live", "status").assert_success().out
+    assert "\x1b" not in status and "  '../../escape_test': live record unreadable: key: '../../escape_test'" in status
