@@ -4,8 +4,10 @@ and turns what a command came to into an exit code."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import enum
+import io
 import os
 import pwd
 import socket
@@ -18,9 +20,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
 
+import argcomplete
+
 from reconciler import __version__
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session, World, cache_dir
+from reconciler.config import CONFIG_NAME
 from reconciler.errors import ReconcilerError, UnsafePlan, UsageError
 
 # Modules under reconciler.commands, in the order `reconciler --help` lists them; the
@@ -28,8 +33,45 @@ from reconciler.errors import ReconcilerError, UnsafePlan, UsageError
 # A trailing "_" keeps a keyword free: module import_ is command `import`.
 COMMANDS: tuple[str, ...] = (
     "validate", "plan", "apply", "diff", "drift", "timeline", "next_due", "compact", "log", "blame", "live",
-    "import_", "schema",
+    "import_", "schema", "completion",
 )
+
+# What `reconciler COMMAND --help` ends with: the commands people type, as they type them.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "validate": ("reconciler validate", "reconciler validate customers.d/acme-telecom.yaml plans/",
+                 "reconciler validate --format github"),
+    "plan": ("reconciler plan", "reconciler plan --customer acme-telecom --at 2026-12-24T18:00:00Z",
+             "reconciler plan --out plan.json --format markdown > plan.md",
+             "reconciler plan --changed-since origin/main --detailed-exitcode"),
+    "apply": ("reconciler apply", "reconciler apply plan.json", "reconciler apply --yes --customer acme-telecom",
+              "reconciler apply --yes --lift-penalty acme-telecom"),
+    "diff": ("reconciler diff", "reconciler diff origin/main...HEAD --format markdown", "reconciler diff HEAD~3"),
+    "drift": ("reconciler drift", "reconciler drift --format json"),
+    "timeline": ("reconciler timeline", "reconciler timeline acme-telecom --from 2026-12-01 --to 2027-01-01",
+                 "reconciler timeline --format mermaid"),
+    "next_due": ("reconciler next-due", "sleep-until \"$(reconciler next-due)\""),
+    "compact": ("reconciler compact --before 2026-12-01", "reconciler compact --before 2026-12-01 --write"),
+    "log": ("reconciler log acme-telecom", "reconciler log acme-telecom --format json"),
+    "blame": ("reconciler blame acme-telecom", "reconciler blame acme-telecom --at 2026-12-25 --all"),
+    "live": ("reconciler live status", "reconciler live init", "reconciler live history acme-telecom --limit 5"),
+    "import_": ("reconciler import", "reconciler import acme-telecom --format toml"),
+    "schema": ("reconciler schema",),
+    "completion": ("reconciler completion bash > /etc/bash_completion.d/reconciler",
+                   "reconciler completion zsh > ~/.zfunc/_reconciler",
+                   "reconciler completion fish > ~/.config/fish/completions/reconciler.fish"),
+}
+
+EXIT_CODES_HELP = """\
+exit codes (the same for every command):
+  0    done, or nothing to change
+  1    error: invalid input, a refused operation, a stale plan (the message says what to do)
+  2    changes or drift present (plan/diff --detailed-exitcode; always for drift)
+  3    blocked by a safety rule or the platform's rules
+  4    apply partly done
+  130  interrupted
+
+Without -C, the repository root is the nearest folder upward holding reconciler.toml,
+else the git work tree, else the current folder."""
 
 
 class ExitCode(enum.IntEnum):
@@ -70,15 +112,49 @@ def build_parser(modules: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="reconciler",
         description="Keep VoIP platform customer accounts in git and reconcile them onto the live platform.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
-    parser.add_argument(
-        "-C", "--root", type=Path, default=Path("."), help="the repository root (default: the current directory)"
-    )
+    _add_common(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in modules.values():
+    for name, module in modules.items():
         module.add_parser(subparsers)
+        command = subparsers.choices[name.rstrip("_").replace("_", "-")]
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        command.epilog = "examples:\n" + "\n".join(f"  {example}" for example in EXAMPLES[name])
+        # The same options after the command as before it: `reconciler plan -C DIR` works too.
+        _add_common(command, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, *, default: object) -> None:
+    options = parser.add_argument_group("common options")
+    options.add_argument(
+        "-C", "--root", type=Path, default=default, metavar="DIR",
+        help="the repository root (default: found upward from the current folder)",
+    )
+    options.add_argument("-q", "--quiet", action="store_true", default=default, help="print only errors and warnings")
+    options.add_argument(
+        "-v", "--verbose", action="store_true", default=default,
+        help="also say where the root is and how long the command took (on stderr)",
+    )
+    options.add_argument(
+        "--no-color", action="store_true", default=default, help="no colour, even on a terminal (as NO_COLOR=1)",
+    )
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder from START upward that holds reconciler.toml, else the top of the
+    git work tree START is in, else START: as git finds .git."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
 
 
 def real_world() -> World:
@@ -106,14 +182,24 @@ def _account() -> str:
 
 def main(argv: Sequence[str] | None = None, *, world: World | None = None) -> int:
     """Run one command; its exit code. `world` is the real one unless a test gives its own."""
-    world = world or real_world()
     modules = _command_modules()
     parser = build_parser(modules)
+    if world is None:
+        argcomplete.autocomplete(parser)  # answers the shell and exits when it asks for completions
+        world = real_world()
     try:
         args = parser.parse_args(argv)
-        session = Session(root=args.root, world=world, now=world.clock(), cache_dir=cache_dir(world.environ))
+        root = args.root if args.root is not None else find_root(Path.cwd())
+        if args.quiet:
+            world = dataclasses.replace(world, stdout=io.StringIO())
+        if args.no_color:
+            world = dataclasses.replace(world, environ={**world.environ, "NO_COLOR": "1"})
+        session = Session(root=root, world=world, now=world.clock(), cache_dir=cache_dir(world.environ))
         name = args.command.replace("-", "_")
         outcome: Outcome = modules[name if name in modules else f"{name}_"].run(args, session)
+        if args.verbose:
+            elapsed = (world.clock() - session.now).total_seconds()
+            print(f"reconciler: {args.command} in {root} took {elapsed:.2f} s", file=world.stderr)
         return int(EXIT_CODES[outcome])
     except ReconcilerError as exc:
         print(f"error: {exc}", file=world.stderr)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from invoke import NOW
 
 from reconciler import cli
 from reconciler.commands import validate
 from reconciler.commands.outcome import Outcome
-from reconciler.commands.session import Session
+from reconciler.commands.session import Session, World
 from reconciler.errors import ConflictError, UnsafePlan
 
 
@@ -60,3 +65,74 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     listing = capsys.readouterr().out
     for name in cli.COMMANDS:
         assert name.rstrip("_").replace("_", "-") in listing
+
+
+def test_the_root_is_found_upward_as_git_finds_dot_git(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli.find_root(project / "customers.d") == project.resolve()
+    (project / "reconciler.toml").unlink()
+    (project / ".git").mkdir()
+    assert cli.find_root(project / "customers.d") == project.resolve()
+    monkeypatch.chdir(project / "customers.d")
+    (project / "reconciler.toml").write_text('customers_dir = "customers.d"\n')
+    outcome = invoke_without_root("validate")
+    assert outcome == (0, "7 customers valid.\n")
+
+
+def invoke_without_root(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    world = World(environ={}, clock=lambda: NOW, stdout=out, stderr=io.StringIO())
+    return cli.main(list(argv), world=world), out.getvalue()
+
+
+def test_common_options_go_before_or_after_the_command(project: Path) -> None:
+    assert invoke_without_root("-C", str(project), "validate") == invoke_without_root("validate", "-C", str(project))
+    assert invoke_without_root("validate", "-C", str(project), "--quiet") == (0, "")
+    assert invoke_without_root("-q", "-C", str(project), "validate") == (0, "")
+
+
+def test_verbose_says_where_and_how_long(project: Path) -> None:
+    err = io.StringIO()
+    world = World(environ={}, clock=lambda: NOW, stdout=io.StringIO(), stderr=err)
+    assert cli.main(["-C", str(project), "validate", "--verbose"], world=world) == 0
+    assert err.getvalue() == f"reconciler: validate in {project} took 0.00 s\n"
+
+
+def test_no_color_is_no_color(project: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for flags, coloured in (([], True), (["--no-color"], False)):
+        out = Terminal()
+        world = World(environ={}, clock=lambda: NOW, stdout=out, stderr=io.StringIO())
+        cli.main(["-C", str(project), "plan", "--at", "2026-11-27", *flags], world=world)
+        assert ("\033[" in out.getvalue()) is coloured
+
+
+def test_help_lists_the_exit_codes_and_each_command_its_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "exit codes (the same for every command):\n  0    done, or nothing to change\n" in capsys.readouterr().out
+    for name in cli.COMMANDS:
+        with pytest.raises(SystemExit):
+            cli.main([name.rstrip("_").replace("_", "-"), "--help"])
+        assert "\nexamples:\n  reconciler " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_come_from_the_parser(shell: str, tmp_path: Path) -> None:
+    code, out = invoke_without_root("completion", shell)
+    assert code == 0 and "reconciler" in out and "_ARGCOMPLETE" in out
+
+
+def test_the_shell_is_answered_from_the_parser(tmp_path: Path) -> None:
+    # As a shell asks: the command line so far in COMP_LINE; the answers in a file.
+    answers = tmp_path / "answers"
+    environ = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": "reconciler pl", "COMP_POINT": "13",
+               "_ARGCOMPLETE_IFS": "\n", "_ARGCOMPLETE_STDOUT_FILENAME": str(answers)}
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from reconciler.cli import main; sys.exit(main())"],
+        env=environ, capture_output=True, text=True, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert answers.read_text().split() == ["plan"]
