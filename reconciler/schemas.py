@@ -13,13 +13,11 @@ from reconciler.model.customer import Customer
 from reconciler.plan.file import PLAN_SCHEMA  # written by hand: the plan is not a pydantic model
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_BASE_ID = "https://reconciler.invalid/schemas/"
 
 
 def customer_schema() -> dict[str, Any]:
     return _schema(
         Customer,
-        "customer.schema.json",
         "A customer account of the VoIP platform: customers.d/KEY.yaml or KEY.toml, the key being the file stem.",
     )
 
@@ -27,7 +25,6 @@ def customer_schema() -> dict[str, Any]:
 def overlay_schema() -> dict[str, Any]:
     schema = _schema(
         OverlayDocument,
-        "overlay.schema.json",
         "A scheduled change: plans/<instant>_<slug>.yaml or .toml (2026-12-01_slug.yaml is midnight UTC, "
         "2026-12-24T1800Z_slug.yaml). It takes effect at the instant of its file name and, with until, "
         "reverts by itself then.",
@@ -41,10 +38,12 @@ def overlay_schema() -> dict[str, Any]:
     return schema
 
 
-def _schema(model: type[BaseModel], file_name: str, description: str) -> dict[str, Any]:
+def _schema(model: type[BaseModel], description: str) -> dict[str, Any]:
     body = model.model_json_schema(mode="validation", by_alias=True)
     body["description"] = description
-    return {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_BASE_ID + file_name, **body}
+    # No "$id": a reference between the files ("customer.schema.json") then resolves beside
+    # the file that makes it, wherever the schemas are, with no network.
+    return {"$schema": SCHEMA_DIALECT, **body}
 
 
 def generated_schemas() -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from referencing import Registry, Resource
 
 from reconciler.desired.customers import customer_paths, load_customers
 from reconciler.documents.loader import load_document
@@ -122,3 +123,39 @@ def test_schema_refuses_what_the_model_refuses(path: Path) -> None:
 def test_schema_and_model_agree_on_examples(path: Path) -> None:
     load_customers([path])
     assert _schema_accepts(path)
+
+
+def _references(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
+        return own + [ref for item in value.values() for ref in _references(item)]
+    if isinstance(value, list):
+        return [ref for item in value for ref in _references(item)]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(generated_schemas()))
+def test_every_reference_resolves_from_the_files_alone(name: str) -> None:
+    def retrieve(uri: str) -> Resource[Any]:
+        assert "://" not in uri, f"{name} reaches for {uri}"  # no network, no base URL of ours
+        return Resource.from_contents(json.loads((SCHEMAS / uri).read_text(encoding="utf-8")))
+
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    assert "$id" not in schema  # a reference resolves beside the file, wherever it is
+    registry = Registry(retrieve=retrieve).with_resource(name, Resource.from_contents(schema))  # type: ignore[call-arg]
+    resolver = registry.resolver(base_uri=name)
+    for reference in _references(schema):
+        assert resolver.lookup(reference).contents is not None
+
+
+def test_check_jsonschema_reads_overlays_with_their_customer_reference(tmp_path: Path) -> None:
+    tool = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
+    good = tmp_path / "2026-12-01_good.json"
+    good.write_text(json.dumps({"reason": "r", "create": {"newco": {"currency": "USD", "channels": 5}}}))
+    bad = tmp_path / "2026-12-01_bad.json"
+    bad.write_text(json.dumps({"reason": "r", "create": {"newco": {"currency": "USD", "channels": -5}}}))
+    overlay_schema = str(SCHEMAS / "overlay.schema.json")
+    accepted = subprocess.run([tool, "--schemafile", overlay_schema, str(good)], capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    refused = subprocess.run([tool, "--schemafile", overlay_schema, str(bad)], capture_output=True, text=True)
+    assert refused.returncode == 1 and "-5 is less than the minimum of 0" in refused.stdout

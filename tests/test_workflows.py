@@ -149,5 +149,5 @@ def test_reconciler_steps_run_for_real(tmp_path: Path, run: Run) -> None:
     summary.write_text("")
     assert _run_steps(_steps("scheduled.yml", "apply-due"), checkout, summary, env) == []
     report = summary.read_text()
-    assert "live 1, git 333: changed outside the reconciler" in report
-    assert report.count("### No drift") == 1  # after applying
+    assert "| `channels` | 1 | 333 | changed outside the reconciler |" in report
+    assert report.count("No drift: the live platform matches git.") == 1  # after applying

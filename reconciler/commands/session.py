@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler.config import Settings, load_settings
+from reconciler.config import CONFIG_NAME, Settings, load_settings
 from reconciler.documents.cache import cached_loading
 from reconciler.documents.loader import Load
 from reconciler.history.git import current_revision
@@ -79,7 +79,7 @@ class Session:
             return make_plan(
                 self.root, settings, provider,
                 at=args.at or self.now,
-                revision=current_revision(self.root),
+                revision=current_revision(self.root, inputs(settings)),
                 only=args.customers,
                 load=load,
                 **options,
@@ -101,6 +101,11 @@ class Session:
     def lock_holder(self) -> str:
         """How this process names itself when it holds a lease."""
         return f"{self.actor()}@{self.world.host} pid {self.world.pid}"
+
+
+def inputs(settings: Settings) -> list[str]:
+    """What the reconciler reads from the repository: changes there make a plan dirty."""
+    return [settings.customers_dir, settings.plans_dir, CONFIG_NAME]
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path | None:

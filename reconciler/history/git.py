@@ -27,8 +27,11 @@ class Revision:
     dirty: bool  # uncommitted changes under the repository
 
 
-def current_revision(root: Path) -> Revision:
-    """HEAD of the repository holding `root`, and whether the work tree differs from it."""
+def current_revision(root: Path, inputs: Sequence[str] = ()) -> Revision:
+    """HEAD of the repository holding `root`, and whether what the reconciler reads differs
+    from it: INPUTS (paths relative to `root`: the customers and plans folders and
+    reconciler.toml), tracked or new. Other files, an editor's notes or a pipeline's plan.md,
+    do not make a plan dirty. Without INPUTS the whole work tree counts."""
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -36,9 +39,10 @@ def current_revision(root: Path) -> Revision:
     try:
         with repo:
             commit = repo.head.commit.hexsha if repo.head.is_valid() else None
-            return Revision(commit, repo.is_dirty(untracked_files=True))
     except git.GitCommandError as exc:
         raise GitError(f"{root}: git failed: {exc.stderr.strip() or exc}") from exc
+    changed = run_git(root, "status", "--porcelain", "--untracked-files=all", "--", *(inputs or ["."]))
+    return Revision(commit, bool(changed.strip()))
 
 
 def commits_adding(root: Path, paths: Iterable[Path]) -> dict[Path, str | None]:

@@ -95,7 +95,8 @@ def diff_revisions(root: Path, before: Side, after: Side, at: dt.datetime) -> Pl
     old = desired_at_side(root, before, at)
     new = desired_at_side(root, after, at)
     settings = new.settings
-    revision = git.current_revision(root) if after.commit is None else git.Revision(after.commit, False)
+    inputs = [settings.customers_dir, settings.plans_dir, CONFIG_NAME]
+    revision = git.current_revision(root, inputs) if after.commit is None else git.Revision(after.commit, False)
     target = f"git {before.label}{'...' if before.merge_base else '..'}{after.label}"
     context = PlanContext(
         at=at,

@@ -90,13 +90,24 @@ def _customer(change: CustomerChange, records: Sequence[AuditRecord] | None) -> 
             tuple(_field(field, records) for field in change.changes),
         )
     fields = tuple(_field(field, records) for field in change.changes)
+    if change.action is Action.UPDATE:
+        return CustomerDrift(change.key, change.action, _origin_of(fields), "", fields)
     if change.action is Action.REACTIVATE:
         origin: Origin = "unapplied" if last_action == "deactivate" else "outside" if records else "unknown"
         summary = "inactive live" + (": deactivated outside the reconciler" if origin == "outside" else "")
         return CustomerDrift(change.key, change.action, origin, summary, fields)
     if change.action is Action.ADOPT:
         return CustomerDrift(change.key, change.action, "unapplied", "not managed yet: the next apply adopts it", fields)
-    return CustomerDrift(change.key, change.action, "unapplied", "", fields)
+    return CustomerDrift(change.key, change.action, _origin_of(fields), "", fields)
+
+
+def _origin_of(fields: Sequence[FieldDrift]) -> Origin:
+    """A customer's origin from its fields': outside when any field was changed outside the
+    reconciler, unapplied when all wait in git, else unknown."""
+    origins = {field.origin for field in fields}
+    if "outside" in origins:
+        return "outside"
+    return "unapplied" if origins == {"unapplied"} else "unknown"
 
 
 def _field(change: FieldChange, records: Sequence[AuditRecord] | None) -> FieldDrift:

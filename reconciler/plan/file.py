@@ -7,6 +7,7 @@ plan id is recomputed from the content, so an edited plan file is refused.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -22,7 +23,7 @@ from reconciler.documents.validation import problems_from
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_document, flatten
+from reconciler.model.fields import canonical_document, flatten, json_bytes
 from reconciler.model.messages import show
 from reconciler.plan.plan import (
     PLAN_FORMAT,
@@ -43,7 +44,6 @@ _VALUE: dict[str, Any] = {"description": "A JSON value of the customer document 
 
 PLAN_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://reconciler.invalid/schemas/plan.schema.json",
     "title": "Plan",
     "description": "A saved reconciler plan: `reconciler plan --out FILE`, applied by `reconciler apply FILE`.",
     "type": "object",
@@ -242,15 +242,15 @@ def load_plan(path: Path) -> Plan:
             Problem(path, None, None, ".".join(str(part) for part in error.absolute_path), error.message)
             for error in errors
         )
-    plan = plan_from_json(data, path)
-    if plan.plan_id != data["plan_id"]:
+    content = {name: value for name, value in data.items() if name not in ("plan_id", "counts", "review")}
+    if hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH] != data["plan_id"]:
         raise InvalidInput([
             Problem(
                 path, None, None, "plan_id",
                 f"the content does not match plan id {data['plan_id']} (the file was edited); make a new plan",
             )
         ])
-    return plan
+    return plan_from_json(data, path)
 
 
 def _strict_json(path: Path, content: bytes) -> Any:

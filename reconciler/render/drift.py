@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from io import StringIO
 from typing import Any, TextIO
 
 from reconciler.model.types import instant_text
@@ -10,7 +9,7 @@ from reconciler.plan.drift import ORIGIN_TEXT, CustomerDrift, Drift, FieldDrift,
 from reconciler.plan.plan import Action
 from reconciler.render import write_json
 from reconciler.render.text import SYMBOLS as TEXT_SYMBOLS
-from reconciler.render.values import show_value, shown_key
+from reconciler.render.values import show_value, shown_key, source
 
 FIELD_WIDTH = 22
 SYMBOLS: dict[Action | None, str] = {None: "!"} | dict(TEXT_SYMBOLS)
@@ -21,24 +20,42 @@ def render_drift_as(format_name: str, drift: Drift, out: TextIO) -> None:
     if format_name == "json":
         write_json(drift_json(drift), out)
     elif format_name == "markdown":
-        text = StringIO()
-        render_drift(drift, text)
-        title = "Drift" if drift.customers else "No drift"
-        out.write(f"### {title}\n\n```\n{text.getvalue()}```\n")
+        render_drift_markdown(drift, out)
     else:
         render_drift(drift, out)
 
 
 def render_drift(drift: Drift, out: TextIO) -> None:
     plan = drift.plan
-    at = instant_text(plan.at)
-    commit = plan.commit[:7] if plan.commit else "no commit"
-    out.write(f"Drift at {at} · commit {commit}{' (uncommitted changes)' if plan.dirty else ''} · {plan.target}\n")
+    out.write(f"Drift at {instant_text(plan.at)} · {source(plan.commit, plan.dirty)} · {plan.target}\n")
     for customer in drift.customers:
         _customer(customer, out)
     if plan.unmanaged:
-        out.write(f"  unmanaged (live, not in git, left alone): {', '.join(plan.unmanaged)}\n")
+        out.write(f"  unmanaged (live, not in git, left alone): {', '.join(map(shown_key, plan.unmanaged))}\n")
     out.write(summary(drift) + "\n")
+
+
+def render_drift_markdown(drift: Drift, out: TextIO) -> None:
+    """Drift as a pull request or an issue shows it: a table per customer that drifted."""
+    plan = drift.plan
+    out.write(f"### Drift at {instant_text(plan.at)} · {source(plan.commit, plan.dirty)} · {_cell(plan.target)}\n\n")
+    for customer in drift.customers:
+        title = customer.summary or (str(customer.action) if customer.action else "blocked")
+        out.write(f"**`{_cell(shown_key(customer.key))}`** {_cell(title)} ({ORIGIN_TEXT[customer.origin]})\n\n")
+        if customer.fields:
+            out.write("| field | live | git | why |\n|---|---|---|---|\n")
+            for field in customer.fields:
+                change = field.change
+                live, desired = show_value(change.path, change.before, ""), show_value(change.path, change.after, "")
+                out.write(f"| `{change.path}` | {_cell(live)} | {_cell(desired)} | {ORIGIN_TEXT[field.origin]} |\n")
+            out.write("\n")
+    if plan.unmanaged:
+        out.write(f"Unmanaged live customers (left alone): {_cell(', '.join(map(shown_key, plan.unmanaged)))}\n\n")
+    out.write(summary(drift) + "\n")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
 
 
 def _customer(customer: CustomerDrift, out: TextIO) -> None:

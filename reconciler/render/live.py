@@ -76,7 +76,7 @@ def history_lines(info: ProviderInfo, key: str, writes: Sequence[Sequence[AuditR
     for records in writes:
         first = records[0]
         commit = f"commit {first.commit[:7]}" if first.commit else "no commit"
-        plan = f" · plan {first.plan_id[:8]}" if first.plan_id else ""
+        plan = f" · plan {first.plan_id}" if first.plan_id else ""
         lines.append(f"{instant_text(first.at)}  {first.action:<10} {first.key} · {commit}{plan} · by {first.actor}")
         for record in records:
             if record.action == "rename":

@@ -112,14 +112,22 @@ def summary_line(plan: Plan) -> str:
     if counts["delete"]:
         parts.append(f"{counts['delete']} to delete")
     parts.append(f"{counts['blocked']} blocked")
-    return ", ".join(parts) + "."
+    line = ", ".join(parts) + "."
+    if plan.bulk_blocked:
+        line += " None of it is applied: the plan goes over the safety thresholds (apply needs --allow-bulk)."
+    return line
 
 
 def header(plan: Plan) -> str:
-    commit = plan.commit[:7] if plan.commit else "no commit"
-    dirty = " (uncommitted changes)" if plan.dirty else ""
     at = instant_text(plan.at)
-    return f"Plan {plan.plan_id[:8]} · at {at} · commit {commit}{dirty} · {plan.target}"
+    return f"Plan {plan.plan_id} · at {at} · {source(plan.commit, plan.dirty)} · {plan.target}"
+
+
+def source(commit: str | None, dirty: bool) -> str:
+    """Where desired state came from, as a header says it."""
+    if commit is None:
+        return "not from a git commit" + (" (uncommitted changes)" if dirty else "")
+    return f"commit {commit[:7]}" + (" (uncommitted changes)" if dirty else "")
 
 
 def later_text(effect: LaterEffect, currency: str) -> str:

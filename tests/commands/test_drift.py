@@ -40,7 +40,7 @@ def test_no_drift_right_after_apply(spec: Any, run: Run, monkeypatch: pytest.Mon
     target = spec.make().describe().target
     assert (outcome.code, outcome.err) == (0, "")
     assert outcome.out == (
-        f"Drift at 2026-11-27T10:00:00Z · commit no commit · {target}\n"
+        f"Drift at 2026-11-27T10:00:00Z · not from a git commit · {target}\n"
         "No drift: the live platform matches git.\n"
     )
 
@@ -63,7 +63,7 @@ def test_drift_tells_outside_changes_from_unapplied_ones(spec: Any, run: Run, mo
     wrote = f"on {_stamp(created)} by tester"
     assert (outcome.code, outcome.err) == (2, "")
     assert outcome.out == (
-        f"Drift at 2026-11-27T10:00:00Z · commit no commit · {target}\n"
+        f"Drift at 2026-11-27T10:00:00Z · not from a git commit · {target}\n"
         "  ~ acme\n"
         "      channels              live 100, git 150: in git, not yet applied\n"
         "      flow_speed            live 3, git 0: changed outside the reconciler (the reconciler wrote 0 "
@@ -77,8 +77,20 @@ def test_drift_tells_outside_changes_from_unapplied_ones(spec: Any, run: Run, mo
     document = json.loads(run(root, "drift", "--format", "json").out)
     assert document["counts"] == {"outside": 2, "unapplied": 3, "unknown": 0}
     assert document["customers"][0]["fields"][2]["last_written"]["value"] == "1000.00"
-    markdown = run(root, "drift", "--format", "markdown")
-    assert markdown.code == 2 and markdown.out.startswith("### Drift\n\n```\nDrift at ")
+    assert document["customers"][0]["origin"] == "outside"  # as its fields say
+    markdown = run(root, "drift", "--format", "markdown", "--at", "2026-11-27T10:00:00Z")
+    assert markdown.code == 2
+    assert markdown.out == (
+        f"### Drift at 2026-11-27T10:00:00Z · not from a git commit · {target}\n\n"
+        "**`acme`** update (changed outside the reconciler)\n\n"
+        "| field | live | git | why |\n|---|---|---|---|\n"
+        "| `channels` | 100 | 150 | in git, not yet applied |\n"
+        "| `flow_speed` | 3 | 0 | changed outside the reconciler |\n"
+        "| `debit_limit` | 1500.00 | 1000.00 | changed outside the reconciler |\n\n"
+        "**`kiwi`** removed from git, still active live (in git, not yet applied)\n\n"
+        "**`northwind`** new in git, not yet created (in git, not yet applied)\n\n"
+        "3 customers drifted: 2 changed outside the reconciler, 3 in git, not yet applied.\n"
+    )
 
 
 def test_drift_of_a_customer_deleted_or_deactivated_outside(spec: Any, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,13 +137,13 @@ def test_live_history_lists_writes_newest_first(spec: Any, run: Run, monkeypatch
     rename, update = records[-1], records[0]
     outcome = run(root, "live", "history", "acme-telecom").assert_success()
     assert outcome.out == (
-        f"{_stamp(update)}  update     acme-telecom · no commit · plan {update.plan_id[:8]} · by ci-bot\n"
+        f"{_stamp(update)}  update     acme-telecom · no commit · plan {update.plan_id} · by ci-bot\n"
         "    name                    acme -> acme-telecom\n"
         "    renamed_from            [] -> [acme]\n"
         "    channels                100 -> 150\n"
-        f"{_stamp(rename)}  rename     acme-telecom · no commit · plan {rename.plan_id[:8]} · by ci-bot\n"
+        f"{_stamp(rename)}  rename     acme-telecom · no commit · plan {rename.plan_id} · by ci-bot\n"
         "    key                     acme -> acme-telecom\n"
-        f"{_stamp(first)}  create     acme · no commit · plan {first.plan_id[:8]} · by ci-bot\n"
+        f"{_stamp(first)}  create     acme · no commit · plan {first.plan_id} · by ci-bot\n"
         "    name                    (unset) -> acme\n"
         "    channels                (unset) -> 100\n"
         "    debit_limit             (unset) -> 1000.00\n"

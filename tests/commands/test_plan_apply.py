@@ -55,7 +55,7 @@ def test_round_trip(live: Path, run: Run, spec: Any) -> None:
     again = run(live, "plan", "--detailed-exitcode", "--at", AT).assert_success()
     assert _body(again) == "No changes.\n"
     header = again.out.splitlines()[0]
-    assert re.fullmatch(r"Plan [0-9a-f]{8} · at 2026-11-27T10:00:00Z · commit no commit · " + spec.name + " .+", header)
+    assert re.fullmatch(r"Plan [0-9a-f]{16} · at 2026-11-27T10:00:00Z · not from a git commit · " + spec.name + " .+", header)
 
 
 def test_a_changed_field_is_exactly_what_the_plan_shows(live: Path, run: Run) -> None:

@@ -107,4 +107,4 @@ def test_branch_diff_merge_apply_history_drift(tmp_path: Path, run: Run, monkeyp
 def _plan_id(tmp_path: Path) -> str:
     import json
 
-    return str(json.loads((tmp_path / "plan.json").read_text())["plan_id"])[:8]
+    return str(json.loads((tmp_path / "plan.json").read_text())["plan_id"])

@@ -46,7 +46,11 @@ ACME = CustomerChange(
         FieldChange("config.tags", ["wholesale"], ["wholesale", "wholesale-eu"], ("wholesale-eu",), ()),
         FieldChange("config.vars", "a = 1\nb = 2\n", "a = 1\nb = 3\n"),
     ),
-    Customer(currency="USD"), "0123456789abcdef", 4,
+    Customer.model_validate({
+        "currency": "USD", "debit_limit": "750.00",
+        "config": {"tags": ["wholesale", "wholesale-eu"], "vars": "a = 1\nb = 3\n"},
+    }),
+    "0123456789abcdef", 4,
 )
 NORTHWIND = CustomerChange(
     "northwind-voip", Action.CREATE, (FieldChange("currency", None, "USD"),),
@@ -68,7 +72,7 @@ def _render(name: str, plan: Plan) -> str:
 def test_text() -> None:
     plan = _plan((ACME, NORTHWIND, OLD), (GLOBEX,))
     assert _render("text", plan) == (
-        f"Plan {plan.plan_id[:8]} · at 2026-11-27T10:00:00Z · commit 8d41c0b · sqlite .reconciler/live.sqlite\n"
+        f"Plan {plan.plan_id} · at 2026-11-27T10:00:00Z · commit 8d41c0b · sqlite .reconciler/live.sqlite\n"
         "  ~ acme-telecom            update\n"
         "      debit_limit           500.00 -> 750.00 USD\n"
         "      config.tags           + wholesale-eu\n"
