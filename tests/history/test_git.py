@@ -78,3 +78,19 @@ def test_git_missing_from_path_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(GitError) as caught:
         run_git(tmp_path, "status")
     assert str(caught.value) == "git is not installed (no `git` on PATH)"
+
+
+def test_a_plan_is_dirty_only_when_what_the_reconciler_reads_changed(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("customers.d/a.yaml", "currency: USD\n")
+    repo.write("reconciler.toml", "")
+    commit = repo.commit("Customers")
+    inputs = ["customers.d", "plans", "reconciler.toml"]
+    (repo.root / "notes.txt").write_text("an editor's notes\n")
+    (repo.root / "plan.md").write_text("a pipeline's output\n")
+    assert git.current_revision(repo.root, inputs) == git.Revision(commit, False)
+    (repo.root / "customers.d/b.yaml").write_text("currency: EUR\n")  # new, not yet committed
+    assert git.current_revision(repo.root, inputs) == git.Revision(commit, True)
+    (repo.root / "customers.d/b.yaml").unlink()
+    (repo.root / "reconciler.toml").write_text("owned_fields = []\n")
+    assert git.current_revision(repo.root, inputs).dirty
