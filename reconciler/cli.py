@@ -33,7 +33,7 @@ from reconciler.errors import ReconcilerError, UnsafePlan, UsageError
 # A trailing "_" keeps a keyword free: module import_ is command `import`.
 COMMANDS: tuple[str, ...] = (
     "validate", "plan", "apply", "diff", "drift", "timeline", "next_due", "compact", "log", "blame", "live",
-    "import_", "schema", "completion",
+    "import_", "schema", "init", "completion",
 )
 
 # What `reconciler COMMAND --help` ends with: the commands people type, as they type them.
@@ -56,6 +56,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "live": ("reconciler live status", "reconciler live init", "reconciler live history acme-telecom --limit 5"),
     "import_": ("reconciler import", "reconciler import acme-telecom --format toml"),
     "schema": ("reconciler schema",),
+    "init": ("reconciler init my-customers", "reconciler init --provider postgresql", "reconciler init . --force"),
     "completion": ("reconciler completion bash > /etc/bash_completion.d/reconciler",
                    "reconciler completion zsh > ~/.zfunc/_reconciler",
                    "reconciler completion fish > ~/.config/fish/completions/reconciler.fish"),

@@ -55,6 +55,13 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             "them without applying, or give --ahead-of-schedule to apply them early on purpose"
         )
     settings = session.settings()
+    live = settings.live
+    if live.provider == "sqlite" and session.environ.get("CI") == "true" and not live.options.get("allow_in_ci"):
+        raise UsageError(
+            "refusing to apply into an SQLite store in CI: it lives only as long as this job, so the apply "
+            "would be lost; point reconciler.toml at a shared store (postgresql, connexcs), or set "
+            "allow_in_ci = true under [live.options] if a throwaway store is what you mean"
+        )
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         if args.plan_file:
             if args.lift_penalty or args.repair:
