@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 # The build backend's warnings about editable installs are noise in a demo or test log.
 PIP     := PYTHONWARNINGS=ignore $(BIN)/python -m pip
 
-.PHONY: demo test bench bench-fleet schema clean
+.PHONY: demo test bench bench-fleet fuzz schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: $(VENV)/.installed-test
 N ?= 10000
 bench-fleet: $(VENV)/.installed-test
 	$(BIN)/python tests/bench/fleet.py --count $(N)
+
+## fuzz: the fuzz targets for SECONDS (default 60): inputs tried, all with zero tracebacks
+SECONDS ?= 60
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python tests/fuzz/run.py --seconds $(SECONDS)
 
 schema: $(VENV)/.installed-demo
 	$(BIN)/reconciler schema
