@@ -17,6 +17,7 @@ from typing import Any, Literal
 from reconciler.desired.customers import load_customers
 from reconciler.documents.edit import new_text
 from reconciler.documents.loader import SUFFIXES
+from reconciler.documents.writing import write_file
 from reconciler.errors import ExistingFile
 from reconciler.model.customer import Customer
 from reconciler.model.fields import DECIMAL_FIELDS, LEAF_MAPS, MONEY_FIELDS, canonical_document
@@ -55,7 +56,7 @@ def import_customers(
         path = directory / f"{key}.{file_format}"
         for old in existing[key]:
             old.unlink()
-        path.write_text(customer_text(path, key, record.customer, schema=schema, header=header), encoding="utf-8")
+        write_file(path, customer_text(path, key, record.customer, schema=schema, header=header).encode("utf-8"))
         imported.append(Imported(key, path, tuple(existing[key]), record.managed))
     load_customers([entry.path for entry in imported])  # what we wrote must read back
     return imported

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reconciler.desired.overlays import OverlayDocument
+from reconciler.documents.writing import write_file
 from reconciler.model.customer import Customer
 from reconciler.plan.file import PLAN_SCHEMA  # written by hand: the plan is not a pydantic model
 
@@ -67,6 +68,6 @@ def write_schemas(directory: Path) -> list[Path]:
         path = directory / file_name
         text = render(schema)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            write_file(path, text.encode("utf-8"))
             changed.append(path)
     return changed

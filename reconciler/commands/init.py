@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
+from reconciler.documents.writing import write_file
 from reconciler.errors import ExistingFile
 from reconciler.model.types import instant_text
 from reconciler.schemas import generated_schemas, render
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_file(path, text.encode("utf-8"))
     for name in files:
         print(f"{'replaced' if name in existing else 'wrote'} {name}", file=session.stdout)
     print(_next_steps(root, args.provider), file=session.stdout)

@@ -26,6 +26,7 @@ from reconciler.desired.overlays import Overlay
 from reconciler.documents.edit import new_text, patch_text
 from reconciler.documents.loader import load_document
 from reconciler.documents.merge_patch import merge_patch, patched_fields
+from reconciler.documents.writing import write_file
 from reconciler.model.customer import Customer
 from reconciler.model.fields import field_path
 from reconciler.model.types import instant_text
@@ -131,4 +132,4 @@ def write_edits(edits: Sequence[FileEdit]) -> None:
         if edit.text is None:
             edit.path.unlink()
         else:
-            edit.path.write_text(edit.text, encoding="utf-8")
+            write_file(edit.path, edit.text.encode("utf-8"))

@@ -27,15 +27,16 @@ import hashlib
 import marshal
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
 from reconciler.documents.loader import Load, LoadedDocument, load_document, read_source
+from reconciler.documents.writing import write_file
+from reconciler.errors import UsageError
 from reconciler.gc_pause import gc_paused
 
 # Bump when the loader's output changes shape or meaning.
@@ -81,18 +82,9 @@ class DocumentCache:
 
     def _write(self) -> None:
         entries = {**self._stored, **self._used} if len(self._stored) < 2 * len(self._used) + 1000 else self._used
-        temporary: str | None = None
-        try:
-            handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=".documents.", suffix=".tmp")
-            with os.fdopen(handle, "wb") as stream:
-                marshal.dump((LOADER_REVISION, entries), stream)
-            os.replace(temporary, self.file)
-            temporary = None
-        except (OSError, ValueError):
-            pass  # a read-only or full disk costs speed next time, nothing else
-        finally:
-            if temporary is not None:
-                Path(temporary).unlink(missing_ok=True)
+        # A read-only or full disk costs speed next time, nothing else.
+        with suppress(UsageError, ValueError):
+            write_file(self.file, marshal.dumps((LOADER_REVISION, entries)), mode=0o600, durable=False)
 
 
 def _private(file: Path, warn: Warn) -> bool:

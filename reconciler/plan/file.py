@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 
 from reconciler.documents.loader import LoadedDocument, read_source
 from reconciler.documents.validation import problems_from
+from reconciler.documents.writing import write_file
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
@@ -211,17 +210,8 @@ PLAN_SCHEMA: dict[str, Any] = {
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write atomically: a crash never leaves half a plan behind."""
-    text = json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write atomically, over a regular file only: a crash never leaves half a plan behind."""
+    write_file(path, (json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 # A plan of every customer of a large fleet is large; anything bigger is not a plan.
