@@ -51,6 +51,14 @@ class SafetySection(_Section):
     apply_batch_size: int = Field(
         default=100, ge=1, description="Customers apply writes per transaction; a crash redoes at most one batch."
     )
+    require_signed_plans: bool = Field(
+        default=False,
+        description="`apply FILE` refuses a saved plan not signed with the key in plan_key_env (HMAC-SHA256).",
+    )
+    plan_key_env: str = Field(
+        default="RECONCILER_PLAN_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The environment variable holding the key `plan --out` signs saved plans with.",
+    )
 
 
 class Catalogs(_Section):

@@ -38,6 +38,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     document cache of its own and no colour, at the real time (a test that needs a pinned
     clock calls `invoke` itself)."""
     monkeypatch.delenv("GITHUB_ACTOR", raising=False)
+    monkeypatch.delenv("RECONCILER_PLAN_KEY", raising=False)
 
     def run_in(root: Path, *args: str, **options: Any) -> Outcome:
         environ = {**os.environ, "USER": "tester", "RECONCILER_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"}

@@ -5,6 +5,7 @@ SQLite store in a repository made by `reconciler init`, with an origin."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -135,7 +136,7 @@ def test_reconciler_steps_run_for_real(tmp_path: Path, run: Run) -> None:
     env = {
         **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": str(summary),
         "GITHUB_ACTOR": "ci-bot", "NO_COLOR": "1", "RECONCILER_DATABASE_URL": "unused-by-sqlite",
-        "GITHUB_OUTPUT": str(tmp_path / "outputs"), "CI": "true",
+        "GITHUB_OUTPUT": str(tmp_path / "outputs"), "CI": "true", "RECONCILER_PLAN_KEY": "k" * 64,
     }
 
     # Pull request: a branch changes one customer.
@@ -151,7 +152,7 @@ def test_reconciler_steps_run_for_real(tmp_path: Path, run: Run) -> None:
     work.git("checkout", "-q", "main")
     work.git("merge", "-q", "--no-ff", "-m", "Merge more-channels", "more-channels", date="2026-11-03T00:00:00Z")
     assert _run_steps(_steps("apply.yml", "apply"), checkout, summary, env) == []
-    assert (checkout / "plan.json").is_file()
+    assert json.loads((checkout / "plan.json").read_text())["signature"].startswith("hmac-sha256:")
     assert run(checkout, "plan", "--detailed-exitcode").code == 0
 
     # The schedule: drift (exit 2) is reported, not a failure; apply puts it right.

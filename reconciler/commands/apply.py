@@ -69,7 +69,10 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
                     "--lift-penalty and --repair belong to the plan: make it with "
                     "`reconciler plan --lift-penalty KEY --out FILE`, review it, then apply FILE"
                 )
-            plan = load_plan(args.plan_file)
+            plan = load_plan(
+                args.plan_file, key=session.plan_key(settings),
+                require_signature=settings.safety.require_signed_plans,
+            )
             info = provider.describe()
             if (plan.provider, plan.target) != (info.name, info.target):
                 raise StalePlan(

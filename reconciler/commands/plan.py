@@ -38,6 +38,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
+    key = session.plan_key(settings) if args.out else None
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         plan = session.plan(
             settings, provider, args, allow_bulk=args.allow_bulk, changed_since=args.changed_since,
@@ -45,7 +46,11 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         )
     renderer(args.format or settings.output.format, color=session.color()).render(plan, session.stdout)
     if args.out:
-        save_plan(plan, args.out)
-        print(f"Saved plan {plan.plan_id} to {args.out}; apply it with: reconciler apply {args.out}", file=session.stderr)
+        save_plan(plan, args.out, key=key)
+        signed = ", signed" if key is not None else ""
+        print(
+            f"Saved plan {plan.plan_id}{signed} to {args.out}; apply it with: reconciler apply {args.out}",
+            file=session.stderr,
+        )
     return plan_outcome(plan, detailed=args.detailed_exitcode)
 

@@ -14,7 +14,9 @@ from typing import Any, TextIO
 from reconciler.config import CONFIG_NAME, Settings, load_settings
 from reconciler.documents.cache import cached_loading
 from reconciler.documents.loader import Load
+from reconciler.errors import ConfigError
 from reconciler.history.git import current_revision
+from reconciler.plan.file import MIN_KEY_BYTES
 from reconciler.plan.plan import Plan
 from reconciler.providers.base import Provider
 from reconciler.reconcile import make_plan
@@ -97,6 +99,26 @@ class Session:
         account the process runs as (cron and containers often set no USER)."""
         environ = self.environ
         return environ.get("GITHUB_ACTOR") or environ.get("USER") or environ.get("LOGNAME") or self.world.account
+
+    def plan_key(self, settings: Settings) -> bytes | None:
+        """The key saved plans are signed and checked with, from the variable reconciler.toml
+        names; ConfigError when it is too short, or missing where signed plans are required."""
+        name = settings.safety.plan_key_env
+        value = self.environ.get(name, "")
+        if not value:
+            if settings.safety.require_signed_plans:
+                raise ConfigError(
+                    f"reconciler.toml requires signed plans (safety.require_signed_plans), but {name} is not set: "
+                    f"set it to the signing key (a CI secret), the same where plans are made and applied"
+                )
+            return None
+        key = value.encode("utf-8")
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"{name} is too short to sign plans with ({len(key)} bytes; at least {MIN_KEY_BYTES}): "
+                "make one with `python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return key
 
     def lock_holder(self) -> str:
         """How this process names itself when it holds a lease."""

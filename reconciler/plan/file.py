@@ -1,13 +1,16 @@
 """The saved plan: `plan --out FILE` writes it, `apply FILE` reads it back exactly.
 
 The file is checked against PLAN_SCHEMA (written to schemas/plan.schema.json) and its
-plan id is recomputed from the content, so an edited plan file is refused.
+plan id is recomputed from the content, so an edited plan file is refused. The id is an
+unkeyed hash, which anyone who edits the file can recompute: with a key, the file also
+carries an HMAC-SHA256 signature over its content, which only a holder of the key can make.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +42,10 @@ from reconciler.plan.plan import (
     RemovalCause,
 )
 
+SIGNATURE_PREFIX = "hmac-sha256:"
+# Shorter keys are guessable; 32 random bytes (64 hex characters) are what `secrets.token_hex(32)` gives.
+MIN_KEY_BYTES = 32
+
 _VALUE: dict[str, Any] = {"description": "A JSON value of the customer document (money as an exact string)."}
 
 PLAN_SCHEMA: dict[str, Any] = {
@@ -54,6 +61,10 @@ PLAN_SCHEMA: dict[str, Any] = {
     "properties": {
         "plan_id": {
             "type": "string", "pattern": f"^[0-9a-f]{{{PLAN_ID_LENGTH}}}$", "description": "Hash of the plan's content.",
+        },
+        "signature": {
+            "type": "string", "pattern": f"^{SIGNATURE_PREFIX}[0-9a-f]{{64}}$",
+            "description": "HMAC-SHA256 of the rest of the file with the key in safety.plan_key_env.",
         },
         "format": {"const": PLAN_FORMAT, "description": "Version of this file format."},
         "at": {"type": "string", "format": "date-time", "description": "The instant desired state was evaluated at."},
@@ -209,9 +220,37 @@ PLAN_SCHEMA: dict[str, Any] = {
 }
 
 
-def save_plan(plan: Plan, path: Path) -> None:
-    """Write atomically, over a regular file only: a crash never leaves half a plan behind."""
-    write_file(path, (json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+def save_plan(plan: Plan, path: Path, *, key: bytes | None = None) -> None:
+    """Write atomically, over a regular file only: a crash never leaves half a plan behind.
+    With KEY, the file carries its signature."""
+    data = plan.to_json()
+    if key is not None:
+        data["signature"] = _signature(data, key)
+    write_file(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _signature(data: Mapping[str, Any], key: bytes) -> str:
+    content = {name: value for name, value in data.items() if name != "signature"}
+    return SIGNATURE_PREFIX + hmac.new(key, json_bytes(content), hashlib.sha256).hexdigest()
+
+
+def _check_signature(path: Path, data: Mapping[str, Any], key: bytes | None, *, required: bool) -> None:
+    signature = data.get("signature")
+    if signature is None:
+        if required:
+            raise InvalidInput([Problem(
+                path, None, None, "signature",
+                "the plan is not signed, and reconciler.toml requires signed plans (safety.require_signed_plans); "
+                "make it with `reconciler plan --out` where the signing key is set",
+            )])
+        return
+    if key is None:
+        return  # nothing to check it with; a configuration that cares sets require_signed_plans
+    if not hmac.compare_digest(signature, _signature(data, key)):
+        raise InvalidInput([Problem(
+            path, None, None, "signature",
+            "does not match: the plan was changed after it was signed, or signed with another key; make a new plan",
+        )])
 
 
 # A plan of every customer of a large fleet is large; anything bigger is not a plan.
@@ -220,8 +259,10 @@ MAX_PLAN_BYTES = 1024 * 1024 * 1024
 MAX_PLAN_DEPTH = 32
 
 
-def load_plan(path: Path) -> Plan:
-    """Read a saved plan, strictly; InvalidInput when it is not one, or was edited after it was made."""
+def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool = False) -> Plan:
+    """Read a saved plan, strictly; InvalidInput when it is not one, or was edited after it was
+    made. A signed plan is checked with KEY when there is one; REQUIRE_SIGNATURE refuses an
+    unsigned plan."""
     if not path.exists():
         raise InvalidInput([Problem(path, None, None, "", "no such plan file")])
     data = _strict_json(path, read_source(path, limit=MAX_PLAN_BYTES))
@@ -232,7 +273,8 @@ def load_plan(path: Path) -> Plan:
             Problem(path, None, None, ".".join(str(part) for part in error.absolute_path), error.message)
             for error in errors
         )
-    content = {name: value for name, value in data.items() if name not in ("plan_id", "counts", "review")}
+    _check_signature(path, data, key, required=require_signature)
+    content = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review")}
     if hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH] != data["plan_id"]:
         raise InvalidInput([
             Problem(

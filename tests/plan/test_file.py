@@ -133,3 +133,81 @@ def test_a_folder_is_not_a_plan(project: Path, run: Run, tmp_path: Path) -> None
     assert (outcome.code, outcome.err) == (
         1, f"error: {tmp_path}: cannot read the file: Is a directory\n"
     )
+
+
+KEY = "3f" * 32  # what `secrets.token_hex(32)` gives
+
+
+def _require_signed(live: Path) -> None:
+    config = live / "reconciler.toml"
+    config.write_text(config.read_text().replace("require_signed_plans = false", "require_signed_plans = true"))
+
+
+def test_a_signed_plan_is_applied(live: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", KEY)
+    _require_signed(live)
+    plan_file, document = _saved(live, run, tmp_path)
+    assert document["signature"].startswith("hmac-sha256:")
+    outcome = run(live, "apply", str(plan_file))
+    assert outcome.code == 0, outcome.err
+    assert KEY not in outcome.out + outcome.err + plan_file.read_text()
+
+
+def test_a_forged_plan_with_its_id_recomputed_fails_the_signature(
+    live: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", KEY)
+    plan_file, document = _saved(live, run, tmp_path)
+    document["changes"][0]["desired"]["debit_limit"] = "999999"
+    _forge(plan_file, document)
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (1, (
+        f"error: {plan_file}: signature: does not match: the plan was changed after it was signed, "
+        "or signed with another key; make a new plan\n"
+    ))
+
+
+def test_an_unsigned_plan_is_refused_where_signatures_are_required(
+    live: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_file, document = _saved(live, run, tmp_path)  # no key: not signed
+    assert "signature" not in document
+    _require_signed(live)
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", KEY)
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.err) == (1, (
+        f"error: {plan_file}: signature: the plan is not signed, and reconciler.toml requires signed plans "
+        "(safety.require_signed_plans); make it with `reconciler plan --out` where the signing key is set\n"
+    ))
+
+
+def test_a_plan_signed_with_another_key_is_refused(
+    live: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", KEY)
+    plan_file, _ = _saved(live, run, tmp_path)
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", "a1" * 32)
+    outcome = run(live, "apply", str(plan_file))
+    assert outcome.code == 1
+    assert "signature: does not match" in outcome.err
+
+
+def test_required_signatures_without_a_key_say_which_variable(live: Path, run: Run, tmp_path: Path) -> None:
+    _require_signed(live)
+    outcome = run(live, "plan", "--out", str(tmp_path / "plan.json"))
+    assert (outcome.code, outcome.err) == (1, (
+        "error: reconciler.toml requires signed plans (safety.require_signed_plans), but RECONCILER_PLAN_KEY "
+        "is not set: set it to the signing key (a CI secret), the same where plans are made and applied\n"
+    ))
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_a_short_key_is_refused_without_showing_it(
+    live: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", "hunter2")
+    outcome = run(live, "plan", "--out", str(tmp_path / "plan.json"))
+    assert (outcome.code, outcome.err) == (1, (
+        "error: RECONCILER_PLAN_KEY is too short to sign plans with (7 bytes; at least 32): make one with "
+        "`python -c 'import secrets; print(secrets.token_hex(32))'`\n"
+    ))
