@@ -33,7 +33,7 @@ from reconciler.errors import ReconcilerError, UnsafePlan, UsageError
 # A trailing "_" keeps a keyword free: module import_ is command `import`.
 COMMANDS: tuple[str, ...] = (
     "validate", "plan", "apply", "diff", "drift", "timeline", "next_due", "compact", "log", "blame", "live",
-    "import_", "schema", "init", "completion",
+    "import_", "schema", "init", "agent", "completion",
 )
 
 # What `reconciler COMMAND --help` ends with: the commands people type, as they type them.
@@ -57,6 +57,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "import_": ("reconciler import", "reconciler import acme-telecom --format toml"),
     "schema": ("reconciler schema",),
     "init": ("reconciler init my-customers", "reconciler init --provider postgresql", "reconciler init . --force"),
+    "agent": ("reconciler agent", "reconciler agent --branch main --interval 30 --listen 0.0.0.0:9464",
+              "reconciler agent --no-fetch --log-format json"),
     "completion": ("reconciler completion bash > /etc/bash_completion.d/reconciler",
                    "reconciler completion zsh > ~/.zfunc/_reconciler",
                    "reconciler completion fish > ~/.config/fish/completions/reconciler.fish"),

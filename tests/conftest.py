@@ -66,6 +66,10 @@ def point_at(project: Path, spec: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
     options = "".join(f'{name} = "{value}"\n' for name, value in spec.options.items())
     if spec.name == "sqlite":
         options = f'path = "{spec.root / "live.sqlite"}"\n'
+    if spec.config is not None and spec.config.account_manager_ids:
+        options += "[live.account_manager_ids]\n" + "".join(
+            f'"{name}" = {user_id}\n' for name, user_id in spec.config.account_manager_ids.items()
+        )
     config = (project / "reconciler.toml").read_text(encoding="utf-8")
     config = re.sub(r'provider = "sqlite".*\n', f'provider = "{spec.name}"\n', config)
     config = re.sub(r'path = "\.reconciler/live\.sqlite".*\n', options, config)

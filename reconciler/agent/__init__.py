@@ -1,0 +1,1 @@
+"""`reconciler agent`: the long-running reconciler (loop, git clone, log, metrics)."""
