@@ -3,24 +3,34 @@
 Safe to re-run after any crash: each write carries the version it expects and its audit
 records commit with it, so a second run of the same plan finds the customers it already
 wrote in their planned state and skips them, and a fresh plan finds nothing to do.
+
+A provider with the "concurrent_writes" capability (a remote API, where each write waits on
+the network) has each batch's writes run from a pool of `write_concurrency` threads; the
+results stay in plan order, progress is reported as writes finish. Once a write finds the
+platform unavailable (`ProviderUnavailable`: its retry budget spent), the writes not yet
+started are not attempted: each would only spend the budget again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterator, Mapping
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from reconciler.errors import LockHeld, ProviderError, StalePlan, UnsafePlan
+from reconciler.errors import LockHeld, ProviderError, ProviderUnavailable, StalePlan, UnsafePlan
 from reconciler.gc_pause import gc_paused
 from reconciler.model.diff import diff_customers
 from reconciler.plan.plan import Action, CustomerChange, Override, Plan, fingerprint
 from reconciler.providers.base import AuditContext, Lease, LiveCustomer, LiveRecord, Provider
 
-Status = Literal["applied", "skipped", "failed", "stale", "blocked"]
-STATUSES: tuple[Status, ...] = ("applied", "skipped", "failed", "stale", "blocked")
+Status = Literal["applied", "skipped", "failed", "stale", "blocked", "not_attempted"]
+STATUSES: tuple[Status, ...] = ("applied", "skipped", "failed", "stale", "blocked", "not_attempted")
+NOT_ATTEMPTED = "the platform was unavailable (see the failed write); run apply again later"
+STOPPED = "the apply was asked to stop; the next run applies it"
 
 
 @dataclass(frozen=True)
@@ -94,8 +104,10 @@ def apply_plan(
     partial: bool = False,
     progress: Progress | None = None,
     batch_size: int = 100,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> ApplyReport:
-    """Apply `plan`; raise StalePlan (nothing written) when live records moved on, unless `partial`."""
+    """Apply `plan`; raise StalePlan (nothing written) when live records moved on, unless `partial`.
+    Once `stopping()` says so (a SIGTERM), the batch in flight finishes and no other starts."""
     if plan.bulk_blocked:
         raise UnsafePlan(
             "the plan goes over the safety thresholds; review it and re-run with --allow-bulk:\n  "
@@ -120,17 +132,57 @@ def apply_plan(
                 + "\n  ".join(f"{change.key}: {verdict.reason}" for change, verdict in stale)
             )
         total = len(checked)
+        finished: list[CustomerResult] = []
+
+        def report(result: CustomerResult) -> None:
+            finished.append(result)
+            if progress is not None:
+                progress(len(finished), total, result)
+
+        at_once = "concurrent_writes" in provider.describe().capabilities and provider.write_concurrency > 1
+        unavailable = threading.Event()
         for start in range(0, total, batch_size):
-            # One transaction per batch: a crash loses at most the batch in flight, which
-            # the next run redoes; the lease is renewed between batches, outside them.
-            with provider.transaction():
-                for done, (change, verdict) in enumerate(checked[start:start + batch_size], start=start + 1):
-                    result = _carry_out(change, verdict, provider, audit)
-                    results.append(result)
-                    if progress is not None:
-                        progress(done, total, result)
+            batch = checked[start:start + batch_size]
+            if stopping():
+                results.extend(
+                    CustomerResult(change.key, change.action, "not_attempted", STOPPED) for change, _ in checked[start:]
+                )
+                break
+            if at_once:
+                results.extend(_carry_out_at_once(batch, provider, audit, unavailable, report))
+            else:
+                # One transaction per batch: a crash loses at most the batch in flight, which
+                # the next run redoes; the lease is renewed between batches, outside them.
+                with provider.transaction():
+                    for change, verdict in batch:
+                        result = _carry_out(change, verdict, provider, audit, unavailable)
+                        results.append(result)
+                        report(result)
             keep_alive()
     return ApplyReport(plan.plan_id, tuple(results))
+
+
+def _carry_out_at_once(
+    batch: Sequence[tuple[CustomerChange, Verdict]],
+    provider: Provider,
+    audit: AuditContext,
+    unavailable: threading.Event,
+    report: Callable[[CustomerResult], None],
+) -> list[CustomerResult]:
+    """The batch's writes from `provider.write_concurrency` threads; results in plan order."""
+    with ThreadPoolExecutor(max_workers=provider.write_concurrency, thread_name_prefix="apply") as pool:
+        futures: list[Future[CustomerResult]] = [
+            pool.submit(_carry_out, change, verdict, provider, audit, unavailable) for change, verdict in batch
+        ]
+        try:
+            for future in as_completed(futures):
+                report(future.result())
+        except BaseException:
+            # Interrupted, or a bug: start no more writes; those under way finish first.
+            unavailable.set()
+            pool.shutdown(cancel_futures=True)
+            raise
+    return [future.result() for future in futures]
 
 
 def _keys_read(changes: list[CustomerChange]) -> set[str]:
@@ -166,10 +218,21 @@ def _check(change: CustomerChange, live: Mapping[str, LiveRecord]) -> Verdict:
     if change.action is Action.DEACTIVATE and not current.active:
         return Verdict("done", "already inactive")
     if fingerprint(current) == change.fingerprint:
+        if not _says_what_it_writes(change, current):
+            return Verdict("stale", "the plan's changes do not say all that it would write (was it edited?); make a new plan")
         return Verdict("go", record=current)
     if change.desired is not None and _matches(current, change) and current.key == change.key:
         return Verdict("done", "already in the planned state")
     return Verdict("stale", _what_moved(change, current))
+
+
+def _says_what_it_writes(change: CustomerChange, current: LiveRecord) -> bool:
+    """Whether the planned field changes are exactly what writing `desired` over the live record
+    it was planned against changes: a saved plan whose `desired` was edited is not applied."""
+    if change.desired is None or not isinstance(current, LiveCustomer):
+        return True  # removals write no fields; a repair overwrites what cannot be read
+    fresh = diff_customers(current.customer, change.desired)
+    return [(field.path, field.after) for field in fresh] == [(field.path, field.after) for field in change.changes]
 
 
 def _matches(current: LiveRecord, change: CustomerChange) -> bool:
@@ -206,13 +269,17 @@ OVERRIDE_NOTES = {
 }
 
 
-def _carry_out(change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext) -> CustomerResult:
+def _carry_out(
+    change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext, unavailable: threading.Event
+) -> CustomerResult:
     if change.overrides:
         notes = [*(OVERRIDE_NOTES[override] for override in change.overrides), *([audit.note] if audit.note else [])]
         audit = replace(audit, note="; ".join(notes))
     if verdict.kind != "go":
         status: Status = "skipped" if verdict.kind == "done" else "stale"
         return CustomerResult(change.key, change.action, status, verdict.reason)
+    if unavailable.is_set():
+        return CustomerResult(change.key, change.action, "not_attempted", NOT_ATTEMPTED)
     record, desired = verdict.record, change.desired
     try:
         if record is None:
@@ -228,5 +295,7 @@ def _carry_out(change: CustomerChange, verdict: Verdict, provider: Provider, aud
         else:
             provider.delete(change.key, record.version, audit)
     except ProviderError as exc:
+        if isinstance(exc, ProviderUnavailable):
+            unavailable.set()
         return CustomerResult(change.key, change.action, "failed", str(exc))
     return CustomerResult(change.key, change.action, "applied")

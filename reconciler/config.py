@@ -1,4 +1,5 @@
-"""reconciler.toml: which live provider, safety thresholds, platform-owned fields, catalogs.
+"""reconciler.toml: which live provider, safety thresholds, platform-owned fields, catalogs,
+and where an API provider keeps its state.
 
 Credentials never live here: a provider's options name the environment variable that
 holds them (`url_env = "RECONCILER_DATABASE_URL"`), and the value is read by the CLI and
@@ -26,10 +27,43 @@ class _Section(BaseModel):
 class LiveSection(_Section):
     """The live provider and its options (never credentials: those come from the environment)."""
 
-    provider: str = Field(default="sqlite", description="Provider name: sqlite, postgresql, or a plug-in.")
+    provider: str = Field(default="sqlite", description="Provider name: sqlite, postgresql, connexcs, or a plug-in.")
     options: dict[str, Any] = Field(
         default_factory=lambda: {"path": ".reconciler/live.sqlite"},
-        description="Options handed to the provider, e.g. path (sqlite) or url_env (postgresql).",
+        description="Options handed to the provider, e.g. path (sqlite), url_env (postgresql), url and auth (connexcs).",
+    )
+    mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="API providers (connexcs): field path -> the API's name for it, over the built-in table.",
+    )
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="API providers: for an enumerated field path, our value -> the API's spelling of it.",
+    )
+    account_manager_ids: dict[str, int] = Field(
+        default_factory=dict,
+        description="API providers: account manager name -> the platform's user id, where the API wants an id.",
+    )
+
+
+class StateSection(_Section):
+    """Where an API provider keeps what the platform cannot: the lease lock, the audit, the
+    key -> live id map and the last-applied form of each customer. The sqlite and postgresql
+    providers keep it in their own database and refuse this section."""
+
+    provider: Literal["sqlite", "postgresql"] = Field(
+        default="sqlite", description="sqlite (a file beside the repository) or postgresql (shared by CI runners)."
+    )
+    path: str | None = Field(
+        default=None, description="sqlite: the file, relative to the repository root (default .reconciler/state.sqlite)."
+    )
+    url_env: str | None = Field(
+        default=None,
+        description="postgresql: the environment variable holding the database URL (default RECONCILER_DATABASE_URL).",
+    )
+    allow_in_ci: bool = Field(
+        default=False,
+        description="sqlite: let apply run in CI although the file may die with the job (a persistent runner).",
     )
 
 
@@ -81,6 +115,7 @@ class Settings(_Section):
     customers_dir: str = Field(default="customers.d", description="Folder of customer files.")
     plans_dir: str = Field(default="plans", description="Folder of scheduled changes (dated overlays).")
     live: LiveSection = Field(default_factory=LiveSection)
+    state: StateSection | None = Field(default=None, description="An API provider's state store (default: SQLite).")
     safety: SafetySection = Field(default_factory=SafetySection)
     owned_fields: list[str] = Field(
         default_factory=list,
@@ -98,6 +133,11 @@ def load_settings(root: Path) -> Settings:
     path = root / CONFIG_NAME
     if not path.exists():
         return Settings()
+    return read_settings(path)
+
+
+def read_settings(path: Path) -> Settings:
+    """The settings in the file at PATH; InvalidInput naming each line and field at fault."""
     result = validate(Settings, load_document(path))
     if isinstance(result, list):
         raise InvalidInput(result)

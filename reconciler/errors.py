@@ -62,6 +62,11 @@ class ProviderError(ReconcilerError):
     """The live system failed or refused an operation."""
 
 
+class ProviderUnavailable(ProviderError):
+    """The live system kept failing (rate limits, server errors, no answer) until the retry
+    budget was spent: the writes still to come would only spend it again."""
+
+
 class ConflictError(ProviderError):
     """A live record changed since the caller read it (optimistic concurrency)."""
 

@@ -22,11 +22,19 @@ from reconciler.history.git import Revision
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
 from reconciler.providers import create_provider
-from reconciler.providers.base import LiveCustomer, LiveRecord, Provider
+from reconciler.providers.base import LiveCustomer, LiveRecord, Provider, ProviderConfig
 
 
 def open_provider(settings: Settings, *, environ: Mapping[str, str], root: Path) -> Provider:
-    return create_provider(settings.live.provider, settings.live.options, environ=environ, root=root)
+    """The provider reconciler.toml names, with its options, its mapping and its state store."""
+    live = settings.live
+    config = ProviderConfig(
+        mapping=live.mapping,
+        values=live.values,
+        account_manager_ids=live.account_manager_ids,
+        state=settings.state.model_dump(exclude_none=True, exclude={"allow_in_ci"}) if settings.state is not None else None,
+    )
+    return create_provider(live.provider, live.options, environ=environ, root=root, config=config)
 
 
 def make_plan(

@@ -2,8 +2,10 @@
 
 The server runs from initdb and pg_ctl in a temp dir, on a unix socket only (no TCP).
 Without the binaries the tests that need it skip, except under CI=true, where a missing
-server fails the run. Also `spec` and `provider`: every provider, each on a real store. Registered for the
-whole suite by `pytest_plugins` in tests/conftest.py.
+server fails the run. Also `spec` and `provider`: every provider, each on a real store
+(connexcs: the stand-in of its API on loopback, with a SQLite state store in tmp_path);
+and `sql_spec`: the SQL live stores only, for tests that reach behind them with plain SQL.
+Registered for the whole suite by `pytest_plugins` in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -20,14 +22,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connexcs_standin import ConnexcsStandIn
 from sqlalchemy import Engine, create_engine
 
 from reconciler.providers import create_provider
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Provider, ProviderConfig
+from reconciler.providers.schema import SCHEMA_VERSION
+from reconciler.providers.state import STATE_SCHEMA_VERSION
 
 # Every PostgreSQL URL the tests hand out carries this password (the server trusts local
 # connections and ignores it): no output may ever show it.
 SECRET = "s3cret-Pa55word"
+# The stand-in's credentials, which no output may show either.
+CONNEXCS_USER = "api-user"
+CONNEXCS_PASSWORD = "api-Pa55word-secret"
+CONNEXCS_ENVIRON = {"RECONCILER_CONNEXCS_USER": CONNEXCS_USER, "RECONCILER_CONNEXCS_PASSWORD": CONNEXCS_PASSWORD}
+# The catalog of account managers the contract's customers use, as ConnexCS user ids.
+ACCOUNT_MANAGER_IDS = {"Dana Whitfield": 17, "Priya Raman": 18}
 
 
 @dataclass(frozen=True)
@@ -112,22 +123,59 @@ class ProviderSpec:
     options: dict[str, Any]
     environ: dict[str, str] = field(default_factory=dict)
     root: Path = Path(".")
-    database_url: str = ""  # what a test uses to reach behind the provider with plain SQL
+    database_url: str = ""  # what a test uses to reach behind a SQL store with plain SQL
+    config: ProviderConfig | None = None
+    capabilities: frozenset[str] = frozenset({"transactions", "audit", "lock"})
+    schema_version: int = SCHEMA_VERSION  # of the store `open()` creates
 
     def make(self) -> Provider:
-        return create_provider(self.name, self.options, environ=self.environ, root=self.root)
+        return create_provider(self.name, self.options, environ=self.environ, root=self.root, config=self.config)
 
     def engine(self) -> Engine:
+        assert self.database_url, f"the {self.name} provider has no SQL store to reach behind"
         return create_engine(self.database_url)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def spec(request: pytest.FixtureRequest, tmp_path: Path) -> ProviderSpec:
+SQL_STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def _sql_spec(request: pytest.FixtureRequest, tmp_path: Path) -> ProviderSpec:
     if request.param == "sqlite":
         return ProviderSpec("sqlite", {"path": "live.sqlite"}, root=tmp_path,
                             database_url=f"sqlite:///{tmp_path / 'live.sqlite'}")
     url: str = request.getfixturevalue("postgres_database")
     return ProviderSpec("postgresql", {}, environ={"RECONCILER_DATABASE_URL": url}, root=tmp_path, database_url=url)
+
+
+@pytest.fixture
+def connexcs_standin() -> Iterator[ConnexcsStandIn]:
+    """The stand-in of the ConnexCS API, fresh for one test; it must have met no bug of its own."""
+    with ConnexcsStandIn(user=CONNEXCS_USER, password=CONNEXCS_PASSWORD) as standin:
+        yield standin
+    assert standin.errors == []
+
+
+def connexcs_spec(standin: ConnexcsStandIn, root: Path, **options: Any) -> ProviderSpec:
+    """The connexcs provider on STANDIN, its state store in ROOT/.reconciler/state.sqlite."""
+    return ProviderSpec(
+        "connexcs", {"url": standin.url, **options}, environ=dict(CONNEXCS_ENVIRON), root=root,
+        config=ProviderConfig(account_manager_ids=ACCOUNT_MANAGER_IDS),
+        capabilities=frozenset({"audit", "lock", "concurrent_writes"}), schema_version=STATE_SCHEMA_VERSION,
+    )
+
+
+@pytest.fixture(params=[*SQL_STORES, "connexcs"])
+def spec(request: pytest.FixtureRequest, tmp_path: Path) -> ProviderSpec:
+    """Every provider: the SQL stores, and connexcs on the stand-in."""
+    if request.param == "connexcs":
+        return connexcs_spec(request.getfixturevalue("connexcs_standin"), tmp_path)
+    return _sql_spec(request, tmp_path)
+
+
+@pytest.fixture(params=SQL_STORES)
+def sql_spec(request: pytest.FixtureRequest, tmp_path: Path) -> ProviderSpec:
+    """The SQL live stores, for tests that reach behind the provider with plain SQL."""
+    return _sql_spec(request, tmp_path)
 
 
 @pytest.fixture

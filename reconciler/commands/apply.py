@@ -11,6 +11,7 @@ from reconciler.apply import LockPolicy, apply_plan
 from reconciler.commands.options import add_at_option, add_customer_option, add_override_options
 from reconciler.commands.outcome import Outcome, apply_outcome, plan_outcome
 from reconciler.commands.session import Session
+from reconciler.config import Settings
 from reconciler.errors import StalePlan, UnsafePlan, UsageError
 from reconciler.model.types import instant_text
 from reconciler.plan.file import load_plan
@@ -55,13 +56,8 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             "them without applying, or give --ahead-of-schedule to apply them early on purpose"
         )
     settings = session.settings()
-    live = settings.live
-    if live.provider == "sqlite" and session.environ.get("CI") == "true" and not live.options.get("allow_in_ci"):
-        raise UsageError(
-            "refusing to apply into an SQLite store in CI: it lives only as long as this job, so the apply "
-            "would be lost; point reconciler.toml at a shared store (postgresql, connexcs), or set "
-            "allow_in_ci = true under [live.options] if a throwaway store is what you mean"
-        )
+    if session.environ.get("CI") == "true":
+        _refuse_a_store_that_dies_with_the_job(settings)
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         if args.plan_file:
             if args.lift_penalty or args.repair:
@@ -119,6 +115,26 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         )
     render_apply_report(report, session.stdout)
     return apply_outcome(report)
+
+
+def _refuse_a_store_that_dies_with_the_job(settings: Settings) -> None:
+    """In CI, an SQLite file lives only as long as the job: applying into one (or keeping an
+    API provider's state in one) would be lost, unless the configuration says it is meant."""
+    live, state = settings.live, settings.state
+    if live.provider == "sqlite" and not live.options.get("allow_in_ci"):
+        raise UsageError(
+            "refusing to apply into an SQLite store in CI: it lives only as long as this job, so the apply "
+            "would be lost; point reconciler.toml at a shared store (postgresql, connexcs), or set "
+            "allow_in_ci = true under [live.options] if a throwaway store is what you mean"
+        )
+    if live.provider not in ("sqlite", "postgresql") and (state is None or state.provider == "sqlite") and not (
+        state is not None and state.allow_in_ci
+    ):
+        raise UsageError(
+            f"refusing to apply to {live.provider} from CI with the state store in SQLite: the key -> id map, "
+            "the audit and the lock would die with this job; set [state] provider = \"postgresql\" (with its "
+            "url_env) in reconciler.toml, or allow_in_ci = true under [state] on a runner whose workspace persists"
+        )
 
 
 def _confirmed(session: Session) -> bool:

@@ -10,7 +10,7 @@ from reconciler.commands.session import Session
 from reconciler.errors import UnknownCustomer
 from reconciler.importer import import_customers
 from reconciler.model.types import instant_text
-from reconciler.providers.base import LiveCustomer, UnreadableCustomer
+from reconciler.providers.base import AuditContext, LiveCustomer, UnreadableCustomer
 from reconciler.reconcile import open_provider
 
 
@@ -33,28 +33,37 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         live = provider.read(args.keys or None)
         target = provider.describe().target
-    missing = sorted(set(args.keys) - live.keys())
-    if missing:
-        raise UnknownCustomer(f"not in the live store ({target}): {', '.join(missing)}")
-    for key in sorted(key for key, record in live.items() if not record.active):
-        print(f"skipped {key}: deactivated on the live platform (a file would reactivate it)", file=session.stderr)
-    unreadable = sorted(key for key, record in live.items() if isinstance(record, UnreadableCustomer))
-    for key in unreadable:
-        record = live[key]
-        assert isinstance(record, UnreadableCustomer)
-        print(
-            f"skipped {key}: {record.describe()}; fix the record on the platform and import it again",
-            file=session.stderr,
+        missing = sorted(set(args.keys) - live.keys())
+        if missing:
+            raise UnknownCustomer(f"not in the live store ({target}): {', '.join(missing)}")
+        for key in sorted(key for key, record in live.items() if not record.active):
+            print(f"skipped {key}: deactivated on the live platform (a file would reactivate it)", file=session.stderr)
+        unreadable = sorted(key for key, record in live.items() if isinstance(record, UnreadableCustomer))
+        for key in unreadable:
+            record = live[key]
+            assert isinstance(record, UnreadableCustomer)
+            print(
+                f"skipped {key}: {record.describe()}; fix the record on the platform and import it again",
+                file=session.stderr,
+            )
+        active = {key: record for key, record in live.items() if record.active and isinstance(record, LiveCustomer)}
+        imported = import_customers(
+            session.root, settings.customers_dir, active, file_format=args.format, overwrite=args.overwrite,
+            header=[f"Imported from {target} at {instant_text(session.now)}."],
         )
-    active = {key: record for key, record in live.items() if record.active and isinstance(record, LiveCustomer)}
-    imported = import_customers(
-        session.root, settings.customers_dir, active, file_format=args.format, overwrite=args.overwrite,
-        header=[f"Imported from {target} at {instant_text(session.now)}."],
-    )
+        # Where which live record a key means is the provider's own bookkeeping (connexcs: a
+        # key -> id map), the imported customers are bound to their files now.
+        bound = provider.bind(
+            [entry.key for entry in imported if not entry.managed],
+            AuditContext(actor=session.actor(), commit=None, plan_id=None),
+        )
     for entry in imported:
         shown = entry.path.relative_to(session.root)
         what = "replaced" if entry.replaced else "written"
-        adopt = "; not managed yet: the next apply adopts it, changing no field" if not entry.managed else ""
+        adopt = (
+            "; not managed yet: the next apply adopts it, changing no field"
+            if not entry.managed and entry.key not in bound else ""
+        )
         print(f"{shown}: {what}{adopt}", file=session.stdout)
     count = len(imported)
     print(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Provider, ProviderConfig
 
 ENTRY_POINT_GROUP = "reconciler.providers"
 
@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "reconciler.providers"
 BUILTIN: dict[str, str] = {
     "sqlite": "reconciler.providers.sqlite:SqliteProvider",
     "postgresql": "reconciler.providers.postgresql:PostgresqlProvider",
+    "connexcs": "reconciler.providers.connexcs:ConnexcsProvider",
 }
 
 
@@ -51,11 +52,17 @@ def provider_class(name: str) -> type[Provider]:
 
 
 def create_provider(
-    name: str, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path
+    name: str,
+    options: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str],
+    root: Path,
+    config: ProviderConfig | None = None,
 ) -> Provider:
-    """The provider `name`, configured by reconciler.toml's `[live.options]`.
+    """The provider `name`, configured by reconciler.toml's `[live.options]` and the rest of
+    CONFIG (an API provider's mapping and state store).
 
     Credentials come from `environ` through variables the options name; ConfigError when
     an option or variable is wrong.
     """
-    return provider_class(name).from_options(options, environ=environ, root=root)
+    return provider_class(name).from_options(options, environ=environ, root=root, config=config)

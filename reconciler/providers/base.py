@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +18,8 @@ from typing import Any, Literal, Self
 
 from reconciler.model.customer import Customer
 
-AuditAction = Literal["create", "update", "deactivate", "rename", "delete"]
+# "import": `import` bound a live customer to its new file, writing nothing to it (`Provider.bind`).
+AuditAction = Literal["create", "update", "deactivate", "rename", "delete", "import"]
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,30 @@ class ProviderInfo:
 
     name: str  # "sqlite"
     target: str  # "sqlite .reconciler/live.sqlite": never a password or other credential
-    capabilities: frozenset[str]  # of "transactions", "audit", "lock"
+    capabilities: frozenset[str]  # of "transactions", "audit", "lock", "concurrent_writes"
     mapping: tuple[tuple[str, str], ...] = ()  # field path -> the live system's name, where it has its own
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """What reconciler.toml tells a provider besides `[live.options]`, as plain values (a
+    provider never reads reconciler.toml itself). A provider that has no use for a part
+    refuses it with a ConfigError rather than ignore it."""
+
+    mapping: Mapping[str, str] = field(default_factory=dict)  # [live.mapping]: field path -> live name
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # [live.values."PATH"]: ours -> theirs
+    account_manager_ids: Mapping[str, int] = field(default_factory=dict)  # [live.account_manager_ids]
+    state: Mapping[str, Any] | None = None  # [state]: where an API provider keeps its state; None: not given
+
+
+@dataclass(frozen=True)
+class MappingCheck:
+    """How a provider's field mapping fits the live system, for an operator to check before
+    the first apply: where each live name comes from, and which a live record lacks."""
+
+    sources: tuple[tuple[str, str, str], ...]  # (field path, live name, where the name comes from)
+    sample: str | None  # the live record checked ("customer 17"); None: the live system holds none
+    missing: tuple[tuple[str, str], ...]  # (field path, live name) the sample does not carry
 
 
 @dataclass(frozen=True)
@@ -140,7 +163,9 @@ class Provider(ABC):
       - write the whole customer it is given on `update` (not a patch), and bump the
         version on every write;
       - record audit records for a write in the same transaction as the write, when it
-        lists the "audit" capability;
+        lists the "audit" capability; where the live system shares no transaction with the
+        audit (a remote API beside a state store), record a write as applied only once the
+        live system has confirmed it, so the audit never holds a write that did not happen;
       - turn every failure of the live system into a `ProviderError` (or subclass) that
         names the customer and, for a refusal, the rule; chain the cause (`from exc`);
       - keep credentials out of `describe()`, `repr()`, messages and audit records.
@@ -152,7 +177,14 @@ class Provider(ABC):
         `transaction()` does nothing and each write commits by itself;
       - hold a store it creates or migrates on first use (`open()`);
       - lack an audit trail or a lock (then `read_audit` returns [] and the lock methods
-        raise `ProviderError`), saying so in `describe().capabilities`.
+        raise `ProviderError`), saying so in `describe().capabilities`;
+      - let the core run writes at once ("concurrent_writes" capability): up to
+        `write_concurrency` of them, from as many threads, so every write method is then
+        thread-safe, and each write still succeeds or fails on its own;
+      - keep state the live system cannot (the lease, the audit, a key -> live id map) in a
+        state store of its own, named in `describe().target`;
+      - bind live customers to their keys without writing them (`bind`), when which live
+        record a key means is its own bookkeeping.
 
     A provider MUST NOT:
       - plan, diff for decisions, apply safety rules, or choose what to write: the core
@@ -164,11 +196,16 @@ class Provider(ABC):
     """
 
     name: str
+    # How many writes the core may run at once ("concurrent_writes" capability only).
+    write_concurrency: int = 1
 
     @classmethod
     @abstractmethod
-    def from_options(cls, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path) -> Self:
-        """Build from reconciler.toml's `[live.options]`; `ConfigError` for bad options."""
+    def from_options(
+        cls, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path, config: ProviderConfig | None = None
+    ) -> Self:
+        """Build from reconciler.toml's `[live.options]` and the rest of CONFIG; `ConfigError`
+        for bad options."""
 
     @abstractmethod
     def describe(self) -> ProviderInfo: ...
@@ -216,6 +253,17 @@ class Provider(ABC):
     @abstractmethod
     def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         """Audit records, newest first: all, or those of one customer key."""
+
+    def bind(self, keys: Collection[str], audit: AuditContext) -> set[str]:
+        """Manage the live customers of KEYS (keys `read()` gave them) from now on, as they are,
+        writing nothing to them: what `import` does once their files are written. Returns the
+        keys it bound. By default none: where a key is the live record's own identity (a SQL
+        store), the first apply adopts the customer instead."""
+        return set()
+
+    def check_mapping(self) -> MappingCheck | None:
+        """How the field mapping fits the live system (`MappingCheck`); None: no mapping."""
+        return None
 
     @abstractmethod
     def acquire_lock(self, holder: str, ttl: timedelta) -> Lease:

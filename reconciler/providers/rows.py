@@ -1,5 +1,4 @@
-"""Translation between `Customer` and a row of the SQL store's `customer` table, and the
-audit changes between two rows.
+"""Translation between `Customer` and a row of the SQL store's `customer` table.
 
 Documents here are the Python form of `Customer.model_dump(by_alias=True)`: the shape of
 the canonical document with money kept as `Decimal` for the typed columns; the audit
@@ -18,12 +17,11 @@ from sqlalchemy import JSON, Boolean, Dialect, select, type_coerce
 from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.customer import Customer
-from reconciler.model.diff import diff_documents
-from reconciler.model.fields import canonical, default_fields, flatten
 from reconciler.model.messages import show
 from reconciler.providers.base import LiveProblem, LiveRecord
+from reconciler.providers.columns import UtcDateTime
 from reconciler.providers.records import live_record
-from reconciler.providers.schema import Money, UtcDateTime, customer
+from reconciler.providers.schema import Money, customer
 
 # Document path -> column. A path may end at a branch (address): its column is JSON.
 FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -149,21 +147,3 @@ def record_from_row(row: Mapping[Any, Any], dialect: Dialect) -> LiveRecord:
         version=int(decoded["version"]), managed=bool(decoded["managed"]), active=bool(decoded["active"]),
         problems=problems,
     )
-
-
-Change = tuple[str, Any, Any]  # (field path, before, after), canonical JSON values
-
-
-def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
-    """Every field whose value differs, as the audit records it."""
-    return [(change.path, change.before, change.after) for change in diff_documents(before, after)]
-
-
-def creation_changes(document: Mapping[str, Any]) -> list[Change]:
-    """The fields a create sets away from a new customer's defaults; currency always."""
-    defaults = default_fields()
-    return [
-        (path, None, value)
-        for path, value in flatten(canonical(document)).items()
-        if path == "currency" or defaults.get(path) != value
-    ]

@@ -23,18 +23,15 @@ unreadable records, which the plan blocks one by one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, get_args
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
     Connection,
-    DateTime,
     Dialect,
     Index,
     Integer,
@@ -44,21 +41,17 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
-    insert,
-    inspect,
-    select,
     text,
-    update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
-from reconciler.errors import ProviderError
 from reconciler.model.customer import Status
+from reconciler.providers import migrations
 from reconciler.providers.base import StoreState
+from reconciler.providers.columns import Json, UtcDateTime
+from reconciler.providers.ledger import audit_table, create_lock, lease_table
 
 SCHEMA_VERSION = 3
-LOCK_NAME = "apply"
 _SCALE = 4  # money has at most four decimal places (model.Money)
 
 
@@ -101,29 +94,6 @@ class Money(TypeDecorator[Decimal]):
             return None
         amount = Decimal(value).scaleb(-_SCALE) if dialect.name == "sqlite" else Decimal(value)
         return canonical_money(amount)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime in, the same out (SQLite stores it naive, in UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"a naive datetime cannot be stored: {value!r}")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-Json = JSON().with_variant(JSONB(), "postgresql")
 
 metadata = MetaData()
 
@@ -256,33 +226,12 @@ customer = Table(
     *_checks(),
 )
 
-audit = Table(
-    "audit",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
-    Column("at", UtcDateTime, nullable=False),
-    Column("actor", String(255), nullable=False),
-    Column("git_commit", String(64)),
-    Column("plan_id", String(64)),
-    Column("customer_key", String(64), nullable=False),
-    Column("action", String(16), nullable=False),
-    Column("field", String(255)),
-    Column("before_value", Json),
-    Column("after_value", Json),
-    Column("note", String(255)),  # an override the operator asked for: --lift-penalty, --repair
-)
+audit = audit_table(metadata, "audit")
 AUDIT_BY_CUSTOMER = Index("audit_by_customer", audit.c.customer_key, audit.c.id)
 
-lease = Table(
-    "lease",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("holder", String(255)),
-    Column("token", String(64)),
-    Column("expires_at", UtcDateTime),
-)
+lease = lease_table(metadata, "lease")
 
-schema_meta = Table("schema_meta", metadata, Column("schema_version", Integer, nullable=False))
+schema_meta = migrations.version_table(metadata, "schema_meta")
 
 # Rule name (as it appears in the database's refusal) -> what the rule says.
 RULES: dict[str, str] = {
@@ -393,37 +342,21 @@ def breaking_rows(connection: Connection) -> list[str]:
 MIGRATIONS: dict[int, Callable[[Connection], list[str]]] = {2: _add_audit_index, 3: _verification_and_checks}
 
 
+def _create(connection: Connection) -> None:
+    metadata.create_all(connection)
+    for statement in _SQLITE_RULES if connection.dialect.name == "sqlite" else _POSTGRESQL_RULES:
+        connection.execute(text(statement))
+    create_lock(connection, lease)
+
+
+STORE = migrations.Schema("live store", SCHEMA_VERSION, schema_meta, _create, MIGRATIONS)
+
+
 def stored_version(connection: Connection) -> int | None:
     """The store's schema version; None when there is no store yet."""
-    if not inspect(connection).has_table("schema_meta"):
-        return None
-    found: int = connection.execute(select(schema_meta.c.schema_version)).scalar_one()
-    return found
+    return migrations.stored_version(connection, STORE)
 
 
 def migrate(connection: Connection) -> StoreState:
     """Create the store, or bring it to `SCHEMA_VERSION`; call inside a write transaction."""
-    if connection.dialect.name == "postgresql":
-        # Two first opens at once: one creates, the other waits and finds it made.
-        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('reconciler.schema'))"))
-    found = stored_version(connection)
-    if found is None:
-        metadata.create_all(connection)
-        rules = _SQLITE_RULES if connection.dialect.name == "sqlite" else _POSTGRESQL_RULES
-        for statement in rules:
-            connection.execute(text(statement))
-        connection.execute(insert(schema_meta).values(schema_version=SCHEMA_VERSION))
-        connection.execute(insert(lease).values(name=LOCK_NAME))
-        return StoreState(created=True, schema_version=SCHEMA_VERSION, migrated_from=None)
-    if found > SCHEMA_VERSION:
-        raise ProviderError(
-            f"the live store is at schema version {found}, newer than this reconciler knows "
-            f"({SCHEMA_VERSION}); upgrade reconciler"
-        )
-    notes: list[str] = []
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        notes.extend(MIGRATIONS[version](connection))
-    if found == SCHEMA_VERSION:
-        return StoreState(created=False, schema_version=found, migrated_from=None)
-    connection.execute(update(schema_meta).values(schema_version=SCHEMA_VERSION))
-    return StoreState(created=False, schema_version=SCHEMA_VERSION, migrated_from=found, notes=tuple(notes))
+    return migrations.migrate(connection, STORE)

@@ -11,7 +11,6 @@ planned against, and writes with `version = version + 1`.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,12 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from reconciler.errors import ConflictError, LockHeld, ProviderError
+from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
 from reconciler.model.fields import canonical
-from reconciler.model.types import instant_text
-from reconciler.providers import rows
+from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
     AuditContext,
@@ -47,16 +45,8 @@ from reconciler.providers.base import (
     ProviderInfo,
     StoreState,
 )
-from reconciler.providers.schema import (
-    LOCK_NAME,
-    RULES,
-    SCHEMA_VERSION,
-    audit,
-    customer,
-    lease,
-    migrate,
-    stored_version,
-)
+from reconciler.providers.engines import database_error
+from reconciler.providers.schema import RULES, STORE, audit, customer, lease
 
 Clock = Callable[[], datetime]
 _KEYS_PER_QUERY = 500  # under every engine's bound-parameter limit
@@ -107,7 +97,7 @@ class SqlProvider(Provider):
             with self._failures(None):
                 engine = self._create_engine()
                 try:
-                    self._state = _open_store(engine)
+                    self._state = migrations.open_store(engine, STORE)
                 except BaseException:
                     engine.dispose()
                     raise
@@ -162,15 +152,9 @@ class SqlProvider(Provider):
                     value = (values or {}).get(rule)
                     detail = f" ({value})" if value is not None else ""
                     raise ProviderError(f"{key}: the platform refused the write: {says}{detail}") from exc
-            where = f"{key}: " if key else ""
-            raise ProviderError(f"{where}{self._target}: {self._hide(reason.strip())}") from exc
+            raise database_error(self._target, exc, self._secrets, key) from exc
         except SQLAlchemyError as exc:
-            raise ProviderError(f"{self._target}: {self._hide(str(exc))}") from exc
-
-    def _hide(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+            raise database_error(self._target, exc, self._secrets) from exc
 
     # --- customers ----------------------------------------------------------------------
 
@@ -197,7 +181,7 @@ class SqlProvider(Provider):
         with self._failures(key, _rule_values(values)), self._connection(write=True) as connection:
             found = connection.execute(select(customer.c.version).where(customer.c.key == key)).scalar()
             if found is not None:
-                raise ConflictError(f"{key}: already exists in the live store (version {found}); re-plan")
+                raise conflicts.exists(key, found)
             try:
                 connection.execute(
                     insert(customer),
@@ -206,9 +190,9 @@ class SqlProvider(Provider):
                 )
             except IntegrityError as exc:
                 if not any(rule in str(exc.orig) for rule in RULES):  # created by someone else meanwhile
-                    raise ConflictError(f"{key}: already exists in the live store; re-plan") from exc
+                    raise conflicts.exists(key) from exc
                 raise
-            self._record(connection, now, audit_, key, "create", rows.creation_changes(document))
+            self._record(connection, now, audit_, key, "create", ledger.creation_changes(document))
         return LiveCustomer(key, customer_, 1, managed=True, active=True)
 
     def update(self, key: str, customer_: Customer, expected_version: int, audit_: AuditContext) -> LiveCustomer:
@@ -220,7 +204,7 @@ class SqlProvider(Provider):
             current = self._current(connection, key, expected_version)
             refused["customer_currency_fixed"] = f"{current['currency']} -> {values['currency']}"
             self._bump(connection, key, expected_version, now, managed=True, active=True, **values)
-            changes = rows.field_changes(rows.document_from_row(current), document)
+            changes = ledger.field_changes(rows.document_from_row(current), document)
             self._record(connection, now, audit_, key, "update", changes or [(None, None, None)])
         return LiveCustomer(key, customer_, expected_version + 1, managed=True, active=True)
 
@@ -248,7 +232,7 @@ class SqlProvider(Provider):
             current = self._current(connection, old_key, expected_version)
             taken = connection.execute(select(customer.c.version).where(customer.c.key == new_key)).scalar()
             if taken is not None:
-                raise ConflictError(f"cannot rename {old_key} to {new_key}: {new_key} already exists in the live store; re-plan")
+                raise conflicts.rename_taken(old_key, new_key)
             self._bump(connection, old_key, expected_version, now, key=new_key)
             self._record(connection, now, audit_, new_key, "rename", [(None, old_key, new_key)])
             return rows.record_from_row({**current, "key": new_key, "version": expected_version + 1}, connection.dialect)
@@ -259,15 +243,9 @@ class SqlProvider(Provider):
         row = connection.execute(_CURRENT, {"where_key": key}).mappings().one_or_none()
         current = rows.decode_row(row, connection.dialect)[0] if row is not None else None
         if current is None:
-            raise ConflictError(
-                f"{key}: not in the live store (the plan expected version {expected_version}): "
-                "it was removed or renamed since it was read; re-plan"
-            )
+            raise conflicts.missing(key, expected_version)
         if current["version"] != expected_version:
-            raise ConflictError(
-                f"{key}: the live record is at version {current['version']}, the plan expected version "
-                f"{expected_version}: it changed since it was read; re-plan"
-            )
+            raise conflicts.stale(key, current["version"], expected_version)
         return current
 
     def _bump(
@@ -277,7 +255,7 @@ class SqlProvider(Provider):
             _BUMP, {"where_key": key, "where_version": expected_version, "updated_at": now, **values}
         )
         if result.rowcount != 1:  # only if a store ignored the row lock; never silently
-            raise ConflictError(f"{key}: changed while being written (expected version {expected_version}); re-plan")
+            raise conflicts.moved(key, expected_version)
 
     # --- audit --------------------------------------------------------------------------
 
@@ -290,101 +268,32 @@ class SqlProvider(Provider):
         action: AuditAction,
         changes: Sequence[tuple[str | None, Any, Any]],
     ) -> None:
-        connection.execute(
-            insert(audit),
-            [
-                {
-                    "at": now, "actor": context.actor, "git_commit": context.commit, "plan_id": context.plan_id,
-                    "customer_key": key, "action": action, "field": field,
-                    "before_value": before, "after_value": after, "note": context.note,
-                }
-                for field, before, after in changes
-            ],
-        )
+        ledger.record_audit(connection, audit, now, context, key, action, changes)
 
     def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
-        query = select(audit).order_by(audit.c.id.desc()).limit(limit)
-        if key is not None:
-            query = query.where(audit.c.customer_key == key)
         with self._failures(key), self._connection(write=False) as connection:
-            return [
-                AuditRecord(
-                    at=row["at"], actor=row["actor"], commit=row["git_commit"], plan_id=row["plan_id"],
-                    key=row["customer_key"], action=row["action"], field=row["field"],
-                    before=row["before_value"], after=row["after_value"], note=row["note"],
-                )
-                for row in connection.execute(query).mappings()
-            ]
+            return ledger.read_audit(connection, audit, key, limit)
 
     # --- lease lock ---------------------------------------------------------------------
 
     def acquire_lock(self, holder: str, ttl: timedelta) -> Lease:
         now = self._clock()
         with self._failures(None), self._connection(write=True) as connection:
-            current = self._lease(connection, for_update=True)
-            if current is not None and current.expires_at > now:
-                raise LockHeld(
-                    f"the lock on {self._target} is held by {current.holder} until {instant_text(current.expires_at)}; "
-                    "wait until it is released or expires, then try again"
-                )
-            taken = Lease(holder, now + ttl, secrets.token_hex(16))
-            self._set_lease(connection, taken)
-        return taken
+            return ledger.acquire_lease(connection, lease, self._target, holder, ttl, now)
 
     def renew_lock(self, lease_: Lease, ttl: timedelta) -> Lease:
         now = self._clock()
         with self._failures(None), self._connection(write=True) as connection:
-            current = self._lease(connection, for_update=True)
-            if current is None or current.token != lease_.token:
-                now_held = (
-                    f"it is held by {current.holder} until {instant_text(current.expires_at)}"
-                    if current is not None and current.expires_at > now
-                    else "it is free"
-                )
-                raise LockHeld(f"the lock on {self._target} held by {lease_.holder} was lost: {now_held}")
-            renewed = Lease(lease_.holder, now + ttl, lease_.token)
-            self._set_lease(connection, renewed)
-        return renewed
+            return ledger.renew_lease(connection, lease, self._target, lease_, ttl, now)
 
     def release_lock(self, lease_: Lease) -> None:
         with self._failures(None), self._connection(write=True) as connection:
-            connection.execute(
-                update(lease)
-                .where(lease.c.name == LOCK_NAME, lease.c.token == lease_.token)
-                .values(holder=None, token=None, expires_at=None)
-            )
+            ledger.release_lease(connection, lease, lease_)
 
     def lock_status(self) -> Lease | None:
         now = self._clock()
         with self._failures(None), self._connection(write=False) as connection:
-            current = self._lease(connection, for_update=False)
-        return current if current is not None and current.expires_at > now else None
-
-    def _lease(self, connection: Connection, *, for_update: bool) -> Lease | None:
-        query = select(lease).where(lease.c.name == LOCK_NAME)
-        row = connection.execute(query.with_for_update() if for_update else query).mappings().one()
-        if row["holder"] is None:
-            return None
-        return Lease(row["holder"], row["expires_at"], row["token"])
-
-    def _set_lease(self, connection: Connection, held: Lease) -> None:
-        connection.execute(
-            update(lease)
-            .where(lease.c.name == LOCK_NAME)
-            .values(holder=held.holder, token=held.token, expires_at=held.expires_at)
-        )
-
-
-def _open_store(engine: Engine) -> StoreState:
-    # Look first without the write lock: a store in use by a writer is opened all the same.
-    with engine.connect() as connection:
-        connection.execution_options(reconciler_read_only=True)
-        with connection.begin():
-            found = stored_version(connection)
-    if found == SCHEMA_VERSION:
-        return StoreState(created=False, schema_version=found, migrated_from=None)
-    with engine.begin() as connection:
-        return migrate(connection)
+            return ledger.current_lease(connection, lease, now)
 
 
 def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -1,7 +1,7 @@
 """The embedded default: the SQL live store in one SQLite file, created on first use.
 
-WAL and a busy timeout let two processes share the file; every write transaction starts
-with BEGIN IMMEDIATE, so writers queue for the lock instead of failing half-way through.
+Two processes share the file (see `engines.sqlite_engine`: WAL, a busy timeout, and every
+write transaction starting with BEGIN IMMEDIATE).
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy import Engine
 
-from reconciler.providers.options import check_options
+from reconciler.providers.base import ProviderConfig
+from reconciler.providers.engines import sqlite_engine
+from reconciler.providers.options import check_options, refuse_api_settings
 from reconciler.providers.sql import Clock, SqlProvider, utc_now
 
 DEFAULT_PATH = ".reconciler/live.sqlite"
-BUSY_TIMEOUT_MS = 30_000
 
 
 class SqliteProvider(SqlProvider):
@@ -30,28 +30,15 @@ class SqliteProvider(SqlProvider):
         self.path = path
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path) -> Self:
-        check_options(cls.name, options, {"path": str})
+    def from_options(
+        cls, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path, config: ProviderConfig | None = None
+    ) -> Self:
+        # allow_in_ci: an SQLite store in CI lives only as long as the job; `apply` refuses it
+        # there unless this says it is meant (see commands/apply.py).
+        check_options(cls.name, options, {"path": str, "allow_in_ci": bool})
+        refuse_api_settings(cls.name, config)
         configured = options.get("path", DEFAULT_PATH)
         return cls(root / configured, shown_as=configured)
 
     def _create_engine(self) -> Engine:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(URL.create("sqlite", database=str(self.path)))
-        event.listen(engine, "connect", _on_connect)
-        event.listen(engine, "begin", _on_begin)
-        return engine
-
-
-def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # Let SQLAlchemy's BEGIN (below) be the only one: pysqlite's own would be DEFERRED.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.close()
-
-
-def _on_begin(connection: Connection) -> None:
-    read_only = connection.get_execution_options().get("reconciler_read_only", False)
-    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+        return sqlite_engine(self.path)

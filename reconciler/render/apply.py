@@ -28,10 +28,12 @@ def progress_bar(stream: TextIO) -> Callable[[int, int, CustomerResult], None]:
 def render_apply_report(report: ApplyReport, out: TextIO) -> None:
     for result in report.results:
         if result.status != "applied":
-            print(f"  {result.status:<8} {result.key}: {result.message}", file=out)
+            print(f"  {result.status.replace('_', ' '):<8} {result.key}: {result.message}", file=out)
     counts = report.counts()
     print(
         f"Applied {counts['applied']}, skipped {counts['skipped']}, failed {counts['failed']}, "
-        f"stale {counts['stale']}, blocked {counts['blocked']} (plan {report.plan_id}).",
+        f"stale {counts['stale']}, blocked {counts['blocked']}"
+        + (f", not attempted {counts['not_attempted']}" if counts["not_attempted"] else "")
+        + f" (plan {report.plan_id}).",
         file=out,
     )

@@ -98,7 +98,7 @@ def test_import_then_plan_is_empty(spec: Any, run: Run, monkeypatch: pytest.Monk
     assert _without_stamp((root / "customers.d/kiwi-link.yaml").read_text()).splitlines()[1:] == [
         "channels: 8", "debit_limit: -10.50", "currency: NZD",
     ]
-    loaded = load_customers(customer_paths(root / "customers.d"))
+    loaded = load_customers(customer_paths(root / "customers.d").paths)
     assert loaded["acme-telecom"].customer == ACME.model_copy()
     plan = run(root, "plan", "--detailed-exitcode")
     assert (plan.code, plan.out.splitlines()[1:]) == (0, ["No changes."])

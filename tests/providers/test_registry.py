@@ -28,12 +28,12 @@ def _point(name: str, value: str) -> EntryPoint:
 def test_an_unknown_provider_names_the_available_ones() -> None:
     with pytest.raises(ProviderError) as caught:
         create_provider("x", {}, environ={}, root=Path("."))
-    assert str(caught.value) == "unknown provider 'x'; available: postgresql, sqlite"
+    assert str(caught.value) == "unknown provider 'x'; available: connexcs, postgresql, sqlite"
 
 
 def test_a_plugin_is_found_by_its_entry_point(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _plugins(monkeypatch, _point("embedded", "reconciler.providers.sqlite:SqliteProvider"))
-    assert available_providers() == ["embedded", "postgresql", "sqlite"]
+    assert available_providers() == ["connexcs", "embedded", "postgresql", "sqlite"]
     provider = create_provider("embedded", {"path": "x.sqlite"}, environ={}, root=tmp_path)
     assert isinstance(provider, SqliteProvider)
 
@@ -41,7 +41,7 @@ def test_a_plugin_is_found_by_its_entry_point(monkeypatch: pytest.MonkeyPatch, t
 def test_a_plugin_cannot_take_a_builtin_name(monkeypatch: pytest.MonkeyPatch) -> None:
     _plugins(monkeypatch, _point("sqlite", "reconciler.providers.postgresql:PostgresqlProvider"))
     assert provider_class("sqlite") is SqliteProvider
-    assert available_providers() == ["postgresql", "sqlite"]
+    assert available_providers() == ["connexcs", "postgresql", "sqlite"]
 
 
 def test_a_plugin_that_is_not_a_provider(monkeypatch: pytest.MonkeyPatch) -> None:

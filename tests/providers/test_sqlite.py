@@ -28,7 +28,9 @@ def test_an_absolute_path_is_kept(tmp_path: Path) -> None:
 def test_an_unknown_option_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         create_provider("sqlite", {"url_env": "X"}, environ={}, root=tmp_path)
-    assert str(caught.value) == "live.options.url_env: the sqlite provider has no option 'url_env'; its options: path"
+    assert str(caught.value) == (
+        "live.options.url_env: the sqlite provider has no option 'url_env'; its options: allow_in_ci, path"
+    )
 
 
 def test_an_option_of_the_wrong_type_is_refused(tmp_path: Path) -> None:

@@ -1,0 +1,96 @@
+"""SQLAlchemy engines for our stores, made one way wherever a store lives: the SQL live
+store (sqlite.py, postgresql.py) and the state store of an API provider (state.py).
+
+SQLite: WAL and a busy timeout let two processes share the file; every write transaction
+starts with BEGIN IMMEDIATE, so writers queue for the lock instead of failing half-way
+through. PostgreSQL: the URL (with its password) comes only from the environment variable
+an option names, and is shown without its password or query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from reconciler.errors import ConfigError, ProviderError
+
+BUSY_TIMEOUT_MS = 30_000
+DEFAULT_URL_ENV = "RECONCILER_DATABASE_URL"
+_EXAMPLE = "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def sqlite_engine(path: Path) -> Engine:
+    """An engine on the SQLite file at PATH (its folder made if need be). A connection whose
+    execution options say `reconciler_read_only` begins DEFERRED; every other IMMEDIATE."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(URL.create("sqlite", database=str(path)))
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy's BEGIN (below) be the only one: pysqlite's own would be DEFERRED.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.close()
+
+
+def _on_begin(connection: Connection) -> None:
+    read_only = connection.get_execution_options().get("reconciler_read_only", False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def postgresql_url(option: str, variable: str, environ: Mapping[str, str]) -> URL:
+    """The URL in the environment variable VARIABLE (named by the setting OPTION, for the
+    message); ConfigError, never showing the value, when it is missing or no PostgreSQL URL."""
+    raw = environ.get(variable)
+    if not raw:
+        raise ConfigError(
+            f"{option}: the environment variable {variable} is not set; set it to the database URL ({_EXAMPLE})"
+        )
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        # SQLAlchemy's message quotes the whole string, password included.
+        raise ConfigError(f"{variable} does not hold a database URL; expected {_EXAMPLE}") from None
+    if url.get_backend_name() != "postgresql":
+        raise ConfigError(f"{variable} holds a {url.get_backend_name()} URL; expected {_EXAMPLE}")
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def postgresql_engine(url: URL) -> Engine:
+    return create_engine(url, hide_parameters=True)
+
+
+def shown_url(url: URL) -> str:
+    """The URL as it may be shown: no password, and only the query parameters that say where."""
+    user = f"{url.username}@" if url.username else ""
+    port = f":{url.port}" if url.port else ""
+    shown = f"{url.drivername}://{user}{url.host or ''}{port}/{url.database or ''}"
+    where = [f"{name}={url.query[name]}" for name in ("host", "port", "sslmode") if isinstance(url.query.get(name), str)]
+    return f"{shown}?{'&'.join(where)}" if where else shown
+
+
+def hidden(text: str, secrets: Sequence[str]) -> str:
+    """TEXT with every secret in it replaced by ***."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def database_error(target: str, exc: SQLAlchemyError, secrets: Sequence[str], key: str | None = None) -> ProviderError:
+    """A database failure as a ProviderError naming the store (and the customer), without secrets."""
+    reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+    where = f"{key}: " if key else ""
+    return ProviderError(f"{where}{target}: {hidden(reason.strip(), secrets)}")

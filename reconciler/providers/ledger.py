@@ -1,0 +1,197 @@
+"""The lease lock and the audit trail as SQL tables, kept one way wherever they live: in the
+SQL live store's own database, in the transaction of the write (sql.py), or in the state
+store beside an API provider (state.py).
+
+Each function runs on a connection the caller holds inside its transaction; the caller
+turns database failures into `ProviderError`s.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import Column as SqlColumn
+
+from reconciler.errors import LockHeld
+from reconciler.model.diff import diff_documents
+from reconciler.model.fields import canonical, default_fields, flatten
+from reconciler.model.types import instant_text
+from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease
+from reconciler.providers.columns import Json, UtcDateTime
+
+LOCK_NAME = "apply"
+
+# (field path, before, after) in the canonical form; field None: the write as a whole.
+Change = tuple[str | None, Any, Any]
+
+
+def lease_table(metadata: MetaData, name: str) -> Table:
+    """One row per lock (`LOCK_NAME`); a free lock has no holder."""
+    return Table(
+        name,
+        metadata,
+        SqlColumn("name", String(64), primary_key=True),
+        SqlColumn("holder", String(255)),
+        SqlColumn("token", String(64)),
+        SqlColumn("expires_at", UtcDateTime),
+    )
+
+
+def audit_table(metadata: MetaData, name: str, *extra: SqlColumn[Any]) -> Table:
+    """One row per changed field of a write (`AuditRecord`), plus the columns in EXTRA."""
+    return Table(
+        name,
+        metadata,
+        SqlColumn("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        SqlColumn("at", UtcDateTime, nullable=False),
+        SqlColumn("actor", String(255), nullable=False),
+        SqlColumn("git_commit", String(64)),
+        SqlColumn("plan_id", String(64)),
+        SqlColumn("customer_key", String(64), nullable=False),
+        SqlColumn("action", String(16), nullable=False),
+        SqlColumn("field", String(255)),
+        SqlColumn("before_value", Json),
+        SqlColumn("after_value", Json),
+        SqlColumn("note", String(255)),  # an override the operator asked for: --lift-penalty, --repair
+        *extra,
+    )
+
+
+# --- the lease lock -------------------------------------------------------------------------
+
+
+def create_lock(connection: Connection, table: Table) -> None:
+    connection.execute(insert(table).values(name=LOCK_NAME))
+
+
+def acquire_lease(connection: Connection, table: Table, target: str, holder: str, ttl: timedelta, now: datetime) -> Lease:
+    """Take the lock for TTL (an expired lease is taken over); LockHeld naming holder and expiry."""
+    current = _lease(connection, table, for_update=True)
+    if current is not None and current.expires_at > now:
+        raise LockHeld(
+            f"the lock on {target} is held by {current.holder} until {instant_text(current.expires_at)}; "
+            "wait until it is released or expires, then try again"
+        )
+    taken = Lease(holder, now + ttl, secrets.token_hex(16))
+    _set_lease(connection, table, taken)
+    return taken
+
+
+def renew_lease(connection: Connection, table: Table, target: str, held: Lease, ttl: timedelta, now: datetime) -> Lease:
+    """Extend a lease held by us to NOW + TTL; LockHeld if it was taken over or released."""
+    current = _lease(connection, table, for_update=True)
+    if current is None or current.token != held.token:
+        now_held = (
+            f"it is held by {current.holder} until {instant_text(current.expires_at)}"
+            if current is not None and current.expires_at > now
+            else "it is free"
+        )
+        raise LockHeld(f"the lock on {target} held by {held.holder} was lost: {now_held}")
+    renewed = Lease(held.holder, now + ttl, held.token)
+    _set_lease(connection, table, renewed)
+    return renewed
+
+
+def release_lease(connection: Connection, table: Table, held: Lease) -> None:
+    """Give the lock up; nothing happens if the lease is no longer ours."""
+    connection.execute(
+        update(table)
+        .where(table.c.name == LOCK_NAME, table.c.token == held.token)
+        .values(holder=None, token=None, expires_at=None)
+    )
+
+
+def current_lease(connection: Connection, table: Table, now: datetime) -> Lease | None:
+    """The unexpired lease, or None when the lock is free."""
+    current = _lease(connection, table, for_update=False)
+    return current if current is not None and current.expires_at > now else None
+
+
+def _lease(connection: Connection, table: Table, *, for_update: bool) -> Lease | None:
+    query = select(table).where(table.c.name == LOCK_NAME)
+    row = connection.execute(query.with_for_update() if for_update else query).mappings().one()
+    if row["holder"] is None:
+        return None
+    return Lease(row["holder"], row["expires_at"], row["token"])
+
+
+def _set_lease(connection: Connection, table: Table, held: Lease) -> None:
+    connection.execute(
+        update(table)
+        .where(table.c.name == LOCK_NAME)
+        .values(holder=held.holder, token=held.token, expires_at=held.expires_at)
+    )
+
+
+# --- the audit trail ------------------------------------------------------------------------
+
+
+def record_audit(
+    connection: Connection,
+    table: Table,
+    now: datetime,
+    context: AuditContext,
+    key: str,
+    action: AuditAction,
+    changes: Sequence[Change],
+    **extra: Any,
+) -> None:
+    """One audit row per change of one write; EXTRA sets the table's own columns."""
+    connection.execute(
+        insert(table),
+        [
+            {
+                "at": now, "actor": context.actor, "git_commit": context.commit, "plan_id": context.plan_id,
+                "customer_key": key, "action": action, "field": field,
+                "before_value": before, "after_value": after, "note": context.note, **extra,
+            }
+            for field, before, after in changes
+        ],
+    )
+
+
+def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
+    """Every field whose value differs between two customer documents, as the audit records it."""
+    return [(change.path, change.before, change.after) for change in diff_documents(before, after)]
+
+
+def creation_changes(document: Mapping[str, Any]) -> list[Change]:
+    """The fields a create sets away from a new customer's defaults; currency always."""
+    defaults = default_fields()
+    return [
+        (path, None, value)
+        for path, value in flatten(canonical(document)).items()
+        if path == "currency" or defaults.get(path) != value
+    ]
+
+
+def read_audit(
+    connection: Connection, table: Table, key: str | None, limit: int | None, *where: ColumnElement[bool]
+) -> list[AuditRecord]:
+    """Audit records newest first: all, or one customer key's, of the rows WHERE allows."""
+    query = select(table).where(*where).order_by(table.c.id.desc()).limit(limit)
+    if key is not None:
+        query = query.where(table.c.customer_key == key)
+    return [
+        AuditRecord(
+            at=row["at"], actor=row["actor"], commit=row["git_commit"], plan_id=row["plan_id"],
+            key=row["customer_key"], action=row["action"], field=row["field"],
+            before=row["before_value"], after=row["after_value"], note=row["note"],
+        )
+        for row in connection.execute(query).mappings()
+    ]
