@@ -25,7 +25,7 @@ from reconciler.errors import LockHeld, ProviderError, ProviderUnavailable, Stal
 from reconciler.gc_pause import gc_paused
 from reconciler.model.diff import diff_customers
 from reconciler.plan.plan import Action, CustomerChange, Override, Plan, fingerprint
-from reconciler.providers.base import AuditContext, Lease, LiveCustomer, LiveRecord, Provider
+from reconciler.providers.base import AuditContext, Lease, LiveCustomer, LiveRecord, Provider, Run
 
 Status = Literal["applied", "skipped", "failed", "stale", "blocked", "not_attempted"]
 STATUSES: tuple[Status, ...] = ("applied", "skipped", "failed", "stale", "blocked", "not_attempted")
@@ -67,6 +67,28 @@ class LockPolicy:
 
 
 Progress = Callable[[int, int, CustomerResult], None]
+
+# How a run ended, as its `Run` record says: only "no_changes" and "applied" mean desired
+# state was in place when it ended (blocked customers aside, which stay as they are by design).
+RunOutcome = Literal["no_changes", "applied", "partial", "failed", "bulk_blocked"]
+
+
+def run_outcome(plan: Plan, report: ApplyReport | None) -> RunOutcome:
+    """How a run of PLAN ended: REPORT is None when nothing was applied."""
+    if plan.bulk_blocked:
+        return "bulk_blocked"
+    if report is None:
+        return "no_changes"
+    counts = report.counts()
+    if counts["failed"] or counts["stale"] or counts["not_attempted"]:
+        return "partial" if counts["applied"] else "failed"
+    return "applied"
+
+
+def record_run(provider: Provider, plan: Plan, report: ApplyReport | None, actor: str, finished_at: dt.datetime) -> None:
+    """Remember that this run of PLAN ended, and how: missed and late scheduled changes are
+    judged from these records."""
+    provider.record_run(Run(plan.at, finished_at, run_outcome(plan, report), actor, plan.commit, plan.plan_id))
 
 
 @contextmanager

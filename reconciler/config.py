@@ -95,6 +95,18 @@ class SafetySection(_Section):
     )
 
 
+class ScheduleSection(_Section):
+    """How punctual scheduled changes must be: what counts as late, and how far back to look."""
+
+    late_after_seconds: float = Field(
+        default=300, ge=0,
+        description="A scheduled change first applied longer than this after its instant is reported late.",
+    )
+    lookback_days: int = Field(
+        default=90, ge=1, le=365, description="How far back apply runs are searched for missed windows.",
+    )
+
+
 class Catalogs(_Section):
     """Closed lists: when one is given, customer values must come from it."""
 
@@ -117,6 +129,7 @@ class Settings(_Section):
     live: LiveSection = Field(default_factory=LiveSection)
     state: StateSection | None = Field(default=None, description="An API provider's state store (default: SQLite).")
     safety: SafetySection = Field(default_factory=SafetySection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     owned_fields: list[str] = Field(
         default_factory=list,
         description="Field paths the platform owns (e.g. status): never diffed, never written.",

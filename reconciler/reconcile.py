@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from reconciler.history import git
 from reconciler.history.git import Revision
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
+from reconciler.plan.punctuality import judge
 from reconciler.providers import create_provider
 from reconciler.providers.base import LiveCustomer, LiveRecord, Provider, ProviderConfig
 
@@ -50,10 +52,12 @@ def make_plan(
     lift_penalty: Collection[str] = (),
     repair: Collection[str] = (),
     load: Load = load_document,
+    judge_schedule: bool = False,
 ) -> Plan:
     """Desired state at `at` against what `provider` holds now; with `changed_since`, only
     the customers `changed_keys` finds (read from the provider alone). `lift_penalty` and
-    `repair` are the customers the operator set a rule aside for (see `PlanContext`)."""
+    `repair` are the customers the operator set a rule aside for (see `PlanContext`).
+    `judge_schedule` (a plan of now) names the scheduled changes missed or late."""
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
     with gc_paused():
@@ -83,7 +87,15 @@ def make_plan(
             penalties_from_git=penalties_from_git(provider, live),
             repair=frozenset(repair),
         )
-        return compute_plan(desired, live, context, only=only)
+        plan = compute_plan(desired, live, context, only=only)
+        if judge_schedule:
+            schedule = settings.schedule
+            runs = provider.read_runs(at - dt.timedelta(days=schedule.lookback_days))
+            plan = replace(plan, schedule=judge(
+                overlays, [run.at for run in runs if run.covered], at,
+                dt.timedelta(seconds=schedule.late_after_seconds), root,
+            ))
+        return plan
 
 
 def _ended(

@@ -23,6 +23,13 @@ EXAMPLES = REPO / "customers.d"
 Run = Callable[..., Outcome]
 
 
+@pytest.fixture(autouse=True)
+def outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run the reconciler as a person would, not as the CI job running the tests: the
+    CI rules (no apply into a throwaway SQLite store) apply where a test sets CI itself."""
+    monkeypatch.delenv("CI", raising=False)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A repository root holding the example customers and a minimal reconciler.toml."""

@@ -40,6 +40,9 @@ CONNEXCS_ENVIRON = {"RECONCILER_CONNEXCS_USER": CONNEXCS_USER, "RECONCILER_CONNE
 # The catalog of account managers the contract's customers use, as ConnexCS user ids.
 ACCOUNT_MANAGER_IDS = {"Dana Whitfield": 17, "Priya Raman": 18}
 
+# Read once, at import: each test runs the CLI outside CI (conftest's `outside_ci`).
+UNDER_CI = os.environ.get("CI") == "true"
+
 
 @dataclass(frozen=True)
 class PostgresServer:
@@ -71,7 +74,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     bindir = _bindir()
     if bindir is None:
         reason = "PostgreSQL server binaries not found (pg_config --bindir with initdb and pg_ctl)"
-        if os.environ.get("CI") == "true":
+        if UNDER_CI:
             pytest.fail(f"{reason}; under CI=true every test must run")
         pytest.skip(reason)
     # initdb and postgres refuse to run as root: run them as the postgres system user.

@@ -11,10 +11,15 @@ from reconciler.providers.schema import _V2_CHECKS, CHECKS
 
 
 def downgrade(spec: Any, version: int) -> None:
-    """Make the store of SPEC look like schema VERSION (1 or 2) wrote it."""
+    """Make the store of SPEC look like schema VERSION (1, 2 or 3) wrote it."""
     engine = spec.engine()
     dialect = engine.dialect.name
     with engine.begin() as connection:
+        connection.execute(text("DROP TABLE runs"))
+        if version == 3:
+            connection.execute(text("UPDATE schema_meta SET schema_version = 3"))
+            engine.dispose()
+            return
         for new, old in (("require_email", "verified_email"), ("require_mobile", "verified_mobile"),
                          ("approved_cli_only", "verified_approved_cli_only")):
             connection.execute(text(f"ALTER TABLE customer RENAME COLUMN {new} TO {old}"))

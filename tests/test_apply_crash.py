@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,15 @@ def _audit(store: Path, plan_id: str) -> list[tuple[str, str, str | None, str | 
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+def outside_ci_for_the_module() -> Iterator[None]:
+    """`outside_ci` for the module's own fixtures, which run before any test's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("CI", raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory, outside_ci_for_the_module: None) -> tuple[Path, Path, str]:
     """A project whose store holds the examples, a saved plan of six changes, and its id."""
     import json
 
@@ -108,7 +117,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]
 
 
 @pytest.fixture(scope="module")
-def reference_audit(scenario: tuple[Path, Path, str]) -> list[tuple[str, str, str | None, str | None, str | None]]:
+def reference_audit(
+    scenario: tuple[Path, Path, str], outside_ci_for_the_module: None
+) -> list[tuple[str, str, str | None, str | None, str | None]]:
     """The audit records of the same plan applied without a crash."""
     from reconciler.cli import main
 

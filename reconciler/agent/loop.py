@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from reconciler.agent.events import EventLog
 from reconciler.agent.metrics import AgentMetrics, Health
 from reconciler.agent.repository import Tracked
-from reconciler.apply import ApplyReport, LockPolicy, apply_plan
+from reconciler.apply import ApplyReport, LockPolicy, apply_plan, record_run, run_outcome
 from reconciler.commands.session import Session, inputs
 from reconciler.desired.overlays import change_instants
 from reconciler.desired.state import load_plans
@@ -30,9 +30,10 @@ from reconciler.errors import GitError, LockHeld, ReconcilerError
 from reconciler.history.git import current_revision
 from reconciler.model.types import instant_text
 from reconciler.plan.drift import find_drift
-from reconciler.plan.plan import Plan
+from reconciler.plan.plan import Plan, Punctuality
 from reconciler.providers.base import AuditContext, Provider
 from reconciler.reconcile import make_plan, open_provider
+from reconciler.render.values import schedule_text
 
 # After an error (the store unreachable, a bad merge), try again this soon: not at once,
 # which would spin, and not at the next fetch, which may be minutes away.
@@ -128,26 +129,28 @@ class Agent:
         revision = current_revision(session.root, inputs(settings))
         self.metrics.revision.info({"commit": revision.commit or ""})
         with session.loading() as load:
-            plan = make_plan(session.root, settings, provider, at=now, revision=revision, load=load)
+            plan = make_plan(session.root, settings, provider, at=now, revision=revision, load=load, judge_schedule=True)
         audited = "audit" in provider.describe().capabilities
         drift = find_drift(plan, provider.read_audit if audited else None)
         self.metrics.drift.set(sum(1 for customer in drift.customers if customer.origin == "outside"))
         for warning in plan.warnings:
             self.log("warning", warning)
+        for note in plan.schedule:
+            (self.metrics.missed if note.kind is Punctuality.MISSED else self.metrics.late).inc()
+            self.log(note.kind.value, schedule_text(note), overlay=note.overlay)
+        for blocked in plan.blocked:
+            self.log("blocked", f"{blocked.key}: {blocked.reason}")
         if plan.bulk_blocked:
-            self._finished("blocked")
             self.log(
-                "blocked", "the plan goes over the safety thresholds; nothing applied, a person must review it "
+                "bulk_blocked", "the plan goes over the safety thresholds; nothing applied, a person must review it "
                 "and apply with --allow-bulk: " + "; ".join(plan.bulk_blocked), plan=plan.plan_id,
             )
-            return
-        if not plan.changes:
+            self._finished(provider, plan, None)
+        elif not plan.changes:
             self._standing_by = False
-            self._finished("blocked" if plan.blocked else "no_changes")
-            for blocked in plan.blocked:
-                self.log("blocked", f"{blocked.key}: {blocked.reason}")
-            return
-        self._apply(plan, provider)
+            self._finished(provider, plan, None)
+        else:
+            self._apply(plan, provider)
 
     def _apply(self, plan: Plan, provider: Provider) -> None:
         session, safety = self.session, self.session.settings().safety
@@ -170,7 +173,7 @@ class Agent:
         finally:
             self.metrics.lease.set(0)
         self._standing_by = False
-        self._report(plan, report)
+        self._report(plan, report, provider)
 
     def _stand_by(self, provider: Provider, why: str) -> None:
         lease = provider.lock_status()
@@ -180,15 +183,11 @@ class Agent:
             self.log("standby", f"{why}; trying again when its lease expires")
         self._standing_by = True
 
-    def _report(self, plan: Plan, report: ApplyReport) -> None:
+    def _report(self, plan: Plan, report: ApplyReport, provider: Provider) -> None:
         counts = report.counts()
         self.metrics.applied.inc(counts["applied"])
         self.metrics.failed.inc(counts["failed"])
-        if counts["failed"] or counts["stale"] or counts["not_attempted"]:
-            outcome = "partial" if counts["applied"] else "failed"
-        else:
-            outcome = "blocked" if counts["blocked"] else "applied"
-        self._finished(outcome)
+        self._finished(provider, plan, report)
         self.log(
             "applied",
             f"{counts['applied']} applied, {counts['skipped']} skipped, {counts['failed']} failed, "
@@ -197,11 +196,13 @@ class Agent:
             plan=plan.plan_id, commit=plan.commit, **counts,
         )
         for result in report.results:
-            if result.status in ("failed", "stale", "blocked", "not_attempted"):
+            if result.status in ("failed", "stale", "not_attempted"):
                 self.log(result.status, f"{result.key}: {result.message}")
 
-    def _finished(self, outcome: str) -> None:
-        self.metrics.outcome.state(outcome)
+    def _finished(self, provider: Provider, plan: Plan, report: ApplyReport | None) -> None:
+        """Record the run in the store (punctuality is judged from it) and in the metrics."""
+        record_run(provider, plan, report, self.session.actor(), self.clock())
+        self.metrics.outcome.state(run_outcome(plan, report))
         self.metrics.last_apply.set(self.clock().timestamp())
 
     def _next_wake(self, now: dt.datetime, next_change: dt.datetime | None) -> dt.datetime:

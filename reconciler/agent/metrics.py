@@ -23,8 +23,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-# How an apply ended, as `reconciler_last_apply_outcome` names it.
-OUTCOMES = ("no_changes", "applied", "partial", "blocked", "failed", "error")
+# How a cycle ended, as `reconciler_last_apply_outcome` names it: a run's outcome
+# (`apply.run_outcome`), or "error" when it could not run (the store unreachable, a bad merge).
+OUTCOMES = ("no_changes", "applied", "partial", "failed", "bulk_blocked", "error")
 
 
 class AgentMetrics:

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import LockPolicy, apply_plan
+from reconciler.apply import LockPolicy, apply_plan, record_run
 from reconciler.commands.options import add_at_option, add_customer_option, add_override_options
 from reconciler.commands.outcome import Outcome, apply_outcome, plan_outcome
 from reconciler.commands.session import Session
@@ -88,7 +88,11 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
                 settings, provider, args, allow_bulk=args.allow_bulk, lift_penalty=args.lift_penalty, repair=args.repair
             )
             renderer("text", color=session.color()).render(plan, session.stdout)
+        # A run at another instant than now says nothing of whether changes happened on time.
+        punctual = args.plan_file is not None or args.at is None
         if not plan.changes:
+            if punctual:
+                record_run(provider, plan, None, session.actor(), session.world.clock())
             return plan_outcome(plan, detailed=False)
         if not args.plan_file and not args.yes and not plan.bulk_blocked and not _confirmed(session):
             print("Nothing applied.", file=session.stdout)
@@ -113,6 +117,8 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             progress=progress_bar(session.stderr) if session.is_tty(session.stderr) else None,
             batch_size=safety.apply_batch_size,
         )
+        if punctual:
+            record_run(provider, plan, report, name, session.world.clock())
     render_apply_report(report, session.stdout)
     return apply_outcome(report)
 

@@ -84,6 +84,7 @@ class Session:
                 revision=current_revision(self.root, inputs(settings)),
                 only=args.customers,
                 load=load,
+                judge_schedule=args.at is None,
                 **options,
             )
 

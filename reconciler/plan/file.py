@@ -38,8 +38,10 @@ from reconciler.plan.plan import (
     HoldReason,
     Override,
     Plan,
+    Punctuality,
     Removal,
     RemovalCause,
+    ScheduleNote,
 )
 
 SIGNATURE_PREFIX = "hmac-sha256:"
@@ -55,7 +57,7 @@ PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
         "plan_id", "format", "at", "commit", "dirty", "provider", "target", "fleet_size",
-        "changes", "blocked", "held", "bulk_blocked", "warnings", "unmanaged",
+        "changes", "blocked", "held", "bulk_blocked", "warnings", "unmanaged", "schedule",
     ],
     "additionalProperties": False,
     "properties": {
@@ -109,8 +111,28 @@ PLAN_SCHEMA: dict[str, Any] = {
             "type": "array", "items": {"type": "string"},
             "description": "Live customers the reconciler does not manage; left alone.",
         },
+        "schedule": {
+            "type": "array", "items": {"$ref": "#/$defs/schedule_note"},
+            "description": "Scheduled changes missed (no apply in their window) or applied late, as of `at`.",
+        },
     },
     "$defs": {
+        "schedule_note": {
+            "type": "object",
+            "required": ["kind", "overlay", "start", "end", "late_by_seconds", "ends"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": [kind.value for kind in Punctuality], "description": "missed or late."},
+                "overlay": {"type": "string", "description": "The overlay file, relative to the repository."},
+                "start": {"type": "string", "format": "date-time", "description": "The window's start, or the late instant."},
+                "end": {"type": ["string", "null"], "format": "date-time", "description": "missed: the window's end."},
+                "late_by_seconds": {
+                    "type": ["number", "null"], "minimum": 0, "maximum": 1e10,
+                    "description": "late: how late, as of the plan's instant.",
+                },
+                "ends": {"type": "boolean", "description": "late: the instant is the overlay's end."},
+            },
+        },
         "change": {
             "type": "object",
             "required": ["key", "action", "changes", "desired", "fingerprint", "version", "removal", "overrides"],
@@ -366,6 +388,17 @@ def plan_from_json(data: Mapping[str, Any], path: Path) -> Plan:
         bulk_blocked=tuple(data["bulk_blocked"]),
         warnings=tuple(data["warnings"]),
         unmanaged=tuple(data["unmanaged"]),
+        schedule=tuple(_schedule_note(path, index, note) for index, note in enumerate(data["schedule"])),
+    )
+
+
+def _schedule_note(path: Path, index: int, data: Mapping[str, Any]) -> ScheduleNote:
+    place = f"schedule[{index}]"
+    return ScheduleNote(
+        kind=Punctuality(data["kind"]), overlay=data["overlay"], start=_instant(path, f"{place}.start", data["start"]),
+        end=_instant(path, f"{place}.end", data["end"]) if data["end"] is not None else None,
+        late_by=dt.timedelta(seconds=data["late_by_seconds"]) if data["late_by_seconds"] is not None else None,
+        ends=data["ends"],
     )
 
 

@@ -24,7 +24,7 @@ from reconciler.model.types import instant_text
 from reconciler.providers.base import LiveRecord, UnreadableCustomer
 from reconciler.providers.records import unreadable_fingerprint
 
-PLAN_FORMAT = 2
+PLAN_FORMAT = 3
 PLAN_ID_LENGTH = 16
 
 
@@ -192,6 +192,31 @@ class ScheduledWindow:
         }
 
 
+class Punctuality(enum.StrEnum):
+    MISSED = "missed"  # a temporary change's whole window passed with no apply inside it
+    LATE = "late"  # first applied later than the tolerance after its instant
+
+
+@dataclass(frozen=True)
+class ScheduleNote:
+    """A scheduled change that did not happen on time (see `plan.punctuality`)."""
+
+    kind: Punctuality
+    overlay: str  # the overlay file, relative to the repository root
+    start: dt.datetime  # missed: the window's start; late: the instant that came late
+    end: dt.datetime | None = None  # missed: the window's end
+    late_by: dt.timedelta | None = None  # late: how late, as of the plan's instant
+    ends: bool = False  # late: the instant is the overlay's end, not its start
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value, "overlay": self.overlay, "start": instant_text(self.start),
+            "end": instant_text(self.end) if self.end is not None else None,
+            "late_by_seconds": self.late_by.total_seconds() if self.late_by is not None else None,
+            "ends": self.ends,
+        }
+
+
 @dataclass(frozen=True)
 class Review:
     """Review over time: what scheduled changes do to the customers a change touches, from the
@@ -224,6 +249,7 @@ class Plan:
     bulk_blocked: tuple[str, ...] = field(default=())
     held: tuple[Held, ...] = ()
     review: Review | None = None
+    schedule: tuple[ScheduleNote, ...] = ()  # scheduled changes missed or late, as of `at`
 
     @property
     def plan_id(self) -> str:
@@ -256,6 +282,7 @@ class Plan:
             "bulk_blocked": list(self.bulk_blocked),
             "warnings": list(self.warnings),
             "unmanaged": list(self.unmanaged),
+            "schedule": [note.to_json() for note in self.schedule],
         }
 
     def to_json(self) -> dict[str, Any]:

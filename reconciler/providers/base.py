@@ -134,6 +134,24 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class Run:
+    """One apply that ran to its end: the instant it evaluated desired state at, and how it
+    ended. Whether scheduled changes happened on time is judged from these (plan/punctuality)."""
+
+    at: datetime
+    finished_at: datetime
+    outcome: str  # no_changes, applied, partial, blocked, failed
+    actor: str
+    commit: str | None
+    plan_id: str | None
+
+    @property
+    def covered(self) -> bool:
+        """Whether desired state at `at` was in place when it ended."""
+        return self.outcome in ("no_changes", "applied")
+
+
+@dataclass(frozen=True)
 class Lease:
     """The provider's exclusive lock, held by `holder` until `expires_at` unless renewed."""
 
@@ -253,6 +271,14 @@ class Provider(ABC):
     @abstractmethod
     def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         """Audit records, newest first: all, or those of one customer key."""
+
+    def record_run(self, run: Run) -> None:  # noqa: B027 - optional: the default keeps nothing
+        """Remember that an apply ran ("audit" capability); by default nothing is kept, and
+        missed or late scheduled changes go unreported."""
+
+    def read_runs(self, since: datetime) -> list[Run]:
+        """The runs recorded with `at` >= SINCE, oldest first."""
+        return []
 
     def bind(self, keys: Collection[str], audit: AuditContext) -> set[str]:
         """Manage the live customers of KEYS (keys `read()` gave them) from now on, as they are,

@@ -61,6 +61,7 @@ from reconciler.providers.base import (
     Provider,
     ProviderConfig,
     ProviderInfo,
+    Run,
     StoreState,
 )
 from reconciler.providers.connexcs_api import (
@@ -443,6 +444,12 @@ class ConnexcsProvider(Provider):
 
     def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         return self.state.read_audit(key, limit)
+
+    def record_run(self, run: Run) -> None:
+        self.state.record_run(run)
+
+    def read_runs(self, since: datetime) -> list[Run]:
+        return self.state.read_runs(since)
 
     def acquire_lock(self, holder: str, ttl: timedelta) -> Lease:
         return self.state.acquire_lock(self._target, holder, ttl)

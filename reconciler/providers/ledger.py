@@ -1,6 +1,9 @@
-"""The lease lock and the audit trail as SQL tables, kept one way wherever they live: in the
-SQL live store's own database, in the transaction of the write (sql.py), or in the state
-store beside an API provider (state.py).
+"""The lease lock, the audit trail and the record of apply runs as SQL tables, kept one way
+wherever they live: in the SQL live store's own database, in the transaction of the write
+(sql.py), or in the state store beside an API provider (state.py).
+
+Leases expire by the database's clock, never a client's: two holders whose clocks disagree
+still agree on when a lease ends.
 
 Each function runs on a connection the caller holds inside its transaction; the caller
 turns database failures into `ProviderError`s.
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -21,8 +24,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy import Column as SqlColumn
@@ -31,7 +36,7 @@ from reconciler.errors import LockHeld
 from reconciler.model.diff import diff_documents
 from reconciler.model.fields import canonical, default_fields, flatten
 from reconciler.model.types import instant_text
-from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease
+from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, Run
 from reconciler.providers.columns import Json, UtcDateTime
 
 LOCK_NAME = "apply"
@@ -79,9 +84,20 @@ def create_lock(connection: Connection, table: Table) -> None:
     connection.execute(insert(table).values(name=LOCK_NAME))
 
 
-def acquire_lease(connection: Connection, table: Table, target: str, holder: str, ttl: timedelta, now: datetime) -> Lease:
+def database_now(connection: Connection) -> datetime:
+    """The store's clock (UTC). SQLite is embedded: its clock is the machine's, which every
+    process sharing the file shares."""
+    if connection.dialect.name == "postgresql":
+        found: datetime = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return found.astimezone(UTC)
+    stamp: str = connection.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+
+
+def acquire_lease(connection: Connection, table: Table, target: str, holder: str, ttl: timedelta) -> Lease:
     """Take the lock for TTL (an expired lease is taken over); LockHeld naming holder and expiry."""
     current = _lease(connection, table, for_update=True)
+    now = database_now(connection)
     if current is not None and current.expires_at > now:
         raise LockHeld(
             f"the lock on {target} is held by {current.holder} until {instant_text(current.expires_at)}; "
@@ -92,9 +108,10 @@ def acquire_lease(connection: Connection, table: Table, target: str, holder: str
     return taken
 
 
-def renew_lease(connection: Connection, table: Table, target: str, held: Lease, ttl: timedelta, now: datetime) -> Lease:
-    """Extend a lease held by us to NOW + TTL; LockHeld if it was taken over or released."""
+def renew_lease(connection: Connection, table: Table, target: str, held: Lease, ttl: timedelta) -> Lease:
+    """Extend a lease held by us to now + TTL; LockHeld if it was taken over or released."""
     current = _lease(connection, table, for_update=True)
+    now = database_now(connection)
     if current is None or current.token != held.token:
         now_held = (
             f"it is held by {current.holder} until {instant_text(current.expires_at)}"
@@ -116,10 +133,10 @@ def release_lease(connection: Connection, table: Table, held: Lease) -> None:
     )
 
 
-def current_lease(connection: Connection, table: Table, now: datetime) -> Lease | None:
+def current_lease(connection: Connection, table: Table) -> Lease | None:
     """The unexpired lease, or None when the lock is free."""
     current = _lease(connection, table, for_update=False)
-    return current if current is not None and current.expires_at > now else None
+    return current if current is not None and current.expires_at > database_now(connection) else None
 
 
 def _lease(connection: Connection, table: Table, *, for_update: bool) -> Lease | None:
@@ -136,6 +153,49 @@ def _set_lease(connection: Connection, table: Table, held: Lease) -> None:
         .where(table.c.name == LOCK_NAME)
         .values(holder=held.holder, token=held.token, expires_at=held.expires_at)
     )
+
+
+# --- apply runs -----------------------------------------------------------------------------
+
+# Runs older than this are forgotten as new ones are recorded: punctuality looks back at most
+# a year (`schedule.lookback_days`).
+KEEP_RUNS = timedelta(days=366)
+
+
+def runs_table(metadata: MetaData, name: str) -> Table:
+    """One row per apply that ran to its end (`Run`)."""
+    return Table(
+        name,
+        metadata,
+        SqlColumn("id", Integer, primary_key=True, autoincrement=True),
+        SqlColumn("evaluated_at", UtcDateTime, nullable=False, index=True),
+        SqlColumn("finished_at", UtcDateTime, nullable=False),
+        SqlColumn("outcome", String(16), nullable=False),
+        SqlColumn("actor", String(255), nullable=False),
+        SqlColumn("git_commit", String(64)),
+        SqlColumn("plan_id", String(64)),
+    )
+
+
+def record_run(connection: Connection, table: Table, run: Run) -> None:
+    connection.execute(
+        insert(table).values(
+            evaluated_at=run.at, finished_at=run.finished_at, outcome=run.outcome, actor=run.actor,
+            git_commit=run.commit, plan_id=run.plan_id,
+        )
+    )
+    connection.execute(delete(table).where(table.c.evaluated_at < run.at - KEEP_RUNS))
+
+
+def read_runs(connection: Connection, table: Table, since: datetime) -> list[Run]:
+    query = select(table).where(table.c.evaluated_at >= since).order_by(table.c.evaluated_at)
+    return [
+        Run(
+            at=row["evaluated_at"], finished_at=row["finished_at"], outcome=row["outcome"], actor=row["actor"],
+            commit=row["git_commit"], plan_id=row["plan_id"],
+        )
+        for row in connection.execute(query).mappings()
+    ]
 
 
 # --- the audit trail ------------------------------------------------------------------------

@@ -49,9 +49,9 @@ from reconciler.model.customer import Status
 from reconciler.providers import migrations
 from reconciler.providers.base import StoreState
 from reconciler.providers.columns import Json, UtcDateTime
-from reconciler.providers.ledger import audit_table, create_lock, lease_table
+from reconciler.providers.ledger import audit_table, create_lock, lease_table, runs_table
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCALE = 4  # money has at most four decimal places (model.Money)
 
 
@@ -231,6 +231,8 @@ AUDIT_BY_CUSTOMER = Index("audit_by_customer", audit.c.customer_key, audit.c.id)
 
 lease = lease_table(metadata, "lease")
 
+runs = runs_table(metadata, "runs")
+
 schema_meta = migrations.version_table(metadata, "schema_meta")
 
 # Rule name (as it appears in the database's refusal) -> what the rule says.
@@ -339,7 +341,14 @@ def breaking_rows(connection: Connection) -> list[str]:
 
 
 # Version -> the step that brings a store from version - 1 to it, and what it has to say.
-MIGRATIONS: dict[int, Callable[[Connection], list[str]]] = {2: _add_audit_index, 3: _verification_and_checks}
+def _add_runs(connection: Connection) -> list[str]:
+    runs.create(connection)
+    return []
+
+
+MIGRATIONS: dict[int, Callable[[Connection], list[str]]] = {
+    2: _add_audit_index, 3: _verification_and_checks, 4: _add_runs,
+}
 
 
 def _create(connection: Connection) -> None:

@@ -43,10 +43,11 @@ from reconciler.providers.base import (
     LiveRecord,
     Provider,
     ProviderInfo,
+    Run,
     StoreState,
 )
 from reconciler.providers.engines import database_error
-from reconciler.providers.schema import RULES, STORE, audit, customer, lease
+from reconciler.providers.schema import RULES, STORE, audit, customer, lease, runs
 
 Clock = Callable[[], datetime]
 _KEYS_PER_QUERY = 500  # under every engine's bound-parameter limit
@@ -277,23 +278,30 @@ class SqlProvider(Provider):
     # --- lease lock ---------------------------------------------------------------------
 
     def acquire_lock(self, holder: str, ttl: timedelta) -> Lease:
-        now = self._clock()
         with self._failures(None), self._connection(write=True) as connection:
-            return ledger.acquire_lease(connection, lease, self._target, holder, ttl, now)
+            return ledger.acquire_lease(connection, lease, self._target, holder, ttl)
 
     def renew_lock(self, lease_: Lease, ttl: timedelta) -> Lease:
-        now = self._clock()
         with self._failures(None), self._connection(write=True) as connection:
-            return ledger.renew_lease(connection, lease, self._target, lease_, ttl, now)
+            return ledger.renew_lease(connection, lease, self._target, lease_, ttl)
 
     def release_lock(self, lease_: Lease) -> None:
         with self._failures(None), self._connection(write=True) as connection:
             ledger.release_lease(connection, lease, lease_)
 
     def lock_status(self) -> Lease | None:
-        now = self._clock()
         with self._failures(None), self._connection(write=False) as connection:
-            return ledger.current_lease(connection, lease, now)
+            return ledger.current_lease(connection, lease)
+
+    # --- apply runs -----------------------------------------------------------------------
+
+    def record_run(self, run: Run) -> None:
+        with self._failures(None), self._connection(write=True) as connection:
+            ledger.record_run(connection, runs, run)
+
+    def read_runs(self, since: datetime) -> list[Run]:
+        with self._failures(None), self._connection(write=False) as connection:
+            return ledger.read_runs(connection, runs, since)
 
 
 def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -52,7 +52,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from reconciler.errors import ConfigError
 from reconciler.providers import conflicts, ledger, migrations
-from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, StoreState
+from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, Run, StoreState
 from reconciler.providers.columns import Json, UtcDateTime
 from reconciler.providers.engines import (
     DEFAULT_URL_ENV,
@@ -63,7 +63,7 @@ from reconciler.providers.engines import (
     sqlite_engine,
 )
 
-STATE_SCHEMA_VERSION = 1
+STATE_SCHEMA_VERSION = 2
 DEFAULT_PATH = ".reconciler/state.sqlite"
 # A write settles within its timeouts and retry budget; a claim this old is a crashed run's.
 STALE_CLAIM = timedelta(hours=1)
@@ -75,6 +75,7 @@ APPLIED: tuple[Result, ...] = ("applied",)
 metadata = MetaData()
 versions = migrations.version_table(metadata, "state_meta")
 lease = ledger.lease_table(metadata, "state_lease")
+runs = ledger.runs_table(metadata, "state_runs")
 audit = ledger.audit_table(
     metadata,
     "state_audit",
@@ -105,7 +106,13 @@ def _create(connection: Connection) -> None:
     ledger.create_lock(connection, lease)
 
 
-SCHEMA = migrations.Schema("state store", STATE_SCHEMA_VERSION, versions, _create, {})
+def _add_runs(connection: Connection) -> list[str]:
+    runs.create(connection)
+    return []
+
+
+# Version -> the step that brings a store from version - 1 to it.
+SCHEMA = migrations.Schema("state store", STATE_SCHEMA_VERSION, versions, _create, {2: _add_runs})
 
 
 @dataclass(frozen=True)
@@ -413,11 +420,11 @@ class StateStore:
 
     def acquire_lock(self, target: str, holder: str, ttl: timedelta) -> Lease:
         with self._begin() as connection:
-            return ledger.acquire_lease(connection, lease, target, holder, ttl, self._clock())
+            return ledger.acquire_lease(connection, lease, target, holder, ttl)
 
     def renew_lock(self, target: str, held: Lease, ttl: timedelta) -> Lease:
         with self._begin() as connection:
-            return ledger.renew_lease(connection, lease, target, held, ttl, self._clock())
+            return ledger.renew_lease(connection, lease, target, held, ttl)
 
     def release_lock(self, held: Lease) -> None:
         with self._begin() as connection:
@@ -425,7 +432,17 @@ class StateStore:
 
     def lock_status(self) -> Lease | None:
         with self._begin(write=False) as connection:
-            return ledger.current_lease(connection, lease, self._clock())
+            return ledger.current_lease(connection, lease)
+
+    # --- apply runs ---------------------------------------------------------------------------
+
+    def record_run(self, run: Run) -> None:
+        with self._begin() as connection:
+            ledger.record_run(connection, runs, run)
+
+    def read_runs(self, since: datetime) -> list[Run]:
+        with self._begin(write=False) as connection:
+            return ledger.read_runs(connection, runs, since)
 
 
 def _binding(row: Mapping[Any, Any]) -> Binding:

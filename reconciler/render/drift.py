@@ -9,7 +9,7 @@ from reconciler.plan.drift import ORIGIN_TEXT, CustomerDrift, Drift, FieldDrift,
 from reconciler.plan.plan import Action
 from reconciler.render import write_json
 from reconciler.render.text import SYMBOLS as TEXT_SYMBOLS
-from reconciler.render.values import show_value, shown_key, source
+from reconciler.render.values import schedule_text, show_value, shown_key, source
 
 FIELD_WIDTH = 22
 SYMBOLS: dict[Action | None, str] = {None: "!"} | dict(TEXT_SYMBOLS)
@@ -28,6 +28,8 @@ def render_drift_as(format_name: str, drift: Drift, out: TextIO) -> None:
 def render_drift(drift: Drift, out: TextIO) -> None:
     plan = drift.plan
     out.write(f"Drift at {instant_text(plan.at)} · {source(plan.commit, plan.dirty)} · {plan.target}\n")
+    for note in plan.schedule:
+        out.write(f"  ! {schedule_text(note)}\n")
     for customer in drift.customers:
         _customer(customer, out)
     if plan.unmanaged:
@@ -39,6 +41,8 @@ def render_drift_markdown(drift: Drift, out: TextIO) -> None:
     """Drift as a pull request or an issue shows it: a table per customer that drifted."""
     plan = drift.plan
     out.write(f"### Drift at {instant_text(plan.at)} · {source(plan.commit, plan.dirty)} · {_cell(plan.target)}\n\n")
+    for note in plan.schedule:
+        out.write(f"> [!WARNING]\n> {_cell(schedule_text(note))}\n\n")
     for customer in drift.customers:
         title = customer.summary or (str(customer.action) if customer.action else "blocked")
         out.write(f"**`{_cell(shown_key(customer.key))}`** {_cell(title)} ({ORIGIN_TEXT[customer.origin]})\n\n")
@@ -97,7 +101,8 @@ def summary(drift: Drift) -> str:
 def drift_json(drift: Drift) -> dict[str, Any]:
     plan = drift.plan
     return {
-        "at": plan.at.isoformat(),
+        "at": instant_text(plan.at),
+        "schedule": [{**note.to_json(), "text": schedule_text(note)} for note in plan.schedule],
         "commit": plan.commit,
         "target": plan.target,
         "audited": drift.audited,
@@ -117,7 +122,7 @@ def drift_json(drift: Drift) -> dict[str, Any]:
                         "origin": field.origin,
                         "last_written": None if field.last_write is None else {
                             "value": field.written,
-                            "at": field.last_write.at.isoformat(),
+                            "at": instant_text(field.last_write.at),
                             "actor": field.last_write.actor,
                             "commit": field.last_write.commit,
                             "plan_id": field.last_write.plan_id,

@@ -22,6 +22,7 @@ from reconciler.render.values import (
     held_note,
     later_effects,
     later_text,
+    schedule_text,
     show,
     show_value,
     shown_counts,
@@ -75,6 +76,8 @@ class MarkdownRenderer:
             text.write(f"> [!WARNING]\n> **{blocked.key}** blocked: {_escape(blocked.reason)}\n\n")
         for held in plan.held:
             text.write(f"> [!NOTE]\n> **{held.key}** {_escape(held_note(held))}\n\n")
+        for note in plan.schedule:
+            text.write(f"> [!WARNING]\n> {_escape(schedule_text(note))}\n\n")
         for warning in plan.warnings:
             text.write(f"- ⚠️ {_escape(warning)}\n")
         if plan.unmanaged:

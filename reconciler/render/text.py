@@ -16,6 +16,7 @@ from reconciler.render.values import (
     held_note,
     later_effects,
     later_text,
+    schedule_text,
     show_value,
     shown_key,
     summary_line,
@@ -47,6 +48,8 @@ class TextRenderer:
             out.write("    review the plan, then apply with --allow-bulk\n")
         for warning in plan.warnings:
             out.write(f"  warning: {warning}\n")
+        for note in plan.schedule:
+            out.write(self._paint("!", f"  ! {schedule_text(note)}") + "\n")
         for change in plan.changes:
             self._customer(change, out)
             for effect in later_effects(plan, change.key):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from reconciler.model.fields import MONEY_FIELDS, decimal_text
@@ -14,7 +15,9 @@ from reconciler.plan.plan import (
     LaterEffect,
     Override,
     Plan,
+    Punctuality,
     RemovalCause,
+    ScheduleNote,
 )
 
 
@@ -128,6 +131,32 @@ def source(commit: str | None, dirty: bool) -> str:
     if commit is None:
         return "not from a git commit" + (" (uncommitted changes)" if dirty else "")
     return f"commit {commit[:7]}" + (" (uncommitted changes)" if dirty else "")
+
+
+def schedule_text(note: ScheduleNote) -> str:
+    """A missed or late scheduled change, as every output says it."""
+    if note.kind is Punctuality.MISSED:
+        assert note.end is not None
+        return (
+            f"missed: {note.overlay}, in effect {instant_text(note.start)} to {instant_text(note.end)}, "
+            "no apply ran in that time"
+        )
+    assert note.late_by is not None
+    what = "ended" if note.ends else "took effect"
+    return f"late: {note.overlay} {what} at {instant_text(note.start)}; applied {span_text(note.late_by)} late"
+
+
+def span_text(delta: dt.timedelta) -> str:
+    """A duration as a person says it: 2 d 3 h, 3 h 20 min, 12 min, 40 s."""
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min" if minutes else f"{seconds} s"
 
 
 def later_text(effect: LaterEffect, currency: str) -> str:

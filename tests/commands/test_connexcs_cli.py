@@ -128,7 +128,7 @@ def test_validate_plan_apply_drift_import_history(cx: ConnexcsStandIn, tmp_path:
 
     status = run(root, "live", "status").assert_success().out.splitlines()
     assert status[:2] == [
-        f"connexcs {cx.url} (state: sqlite .reconciler/state.sqlite)", "schema version: 1",
+        f"connexcs {cx.url} (state: sqlite .reconciler/state.sqlite)", "schema version: 2",
     ]
     assert "customers: 7 (7 managed, 0 unmanaged; 0 deactivated by the reconciler)" in status
     assert "mapping: flow_speed -> cps" in status

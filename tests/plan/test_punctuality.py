@@ -10,6 +10,7 @@ from overlay_cases import fake_overlay
 
 from reconciler.desired.overlays import Overlay
 from reconciler.plan.punctuality import judge
+from reconciler.render.values import schedule_text
 
 UTC = dt.UTC
 XMAS_START = dt.datetime(2026, 12, 24, 18, tzinfo=UTC)
@@ -19,7 +20,7 @@ TOLERANCE = dt.timedelta(minutes=5)
 
 
 def _texts(runs: list[dt.datetime], now: dt.datetime, overlays: Sequence[Overlay] = (XMAS,)) -> list[str]:
-    return [note.text() for note in judge(overlays, runs, now, TOLERANCE, Path("."))]
+    return [schedule_text(note) for note in judge(overlays, runs, now, TOLERANCE, Path("."))]
 
 
 def test_a_window_with_no_apply_inside_it_is_missed() -> None:

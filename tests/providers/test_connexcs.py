@@ -31,6 +31,7 @@ from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext, LiveCustomer, ProviderConfig, UnreadableCustomer
 from reconciler.providers.connexcs import ConnexcsProvider, slug
 from reconciler.providers.connexcs_api import json_text
+from reconciler.providers.state import STATE_SCHEMA_VERSION
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
 START = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
@@ -878,7 +879,8 @@ def test_a_state_store_newer_than_the_code_is_refused(provider: ConnexcsProvider
     with configure_again(provider, tmp_path) as other, pytest.raises(ProviderError) as caught:
         other.read_audit()
     assert str(caught.value) == (
-        "the state store is at schema version 99, newer than this reconciler knows (1); upgrade reconciler"
+        f"the state store is at schema version 99, newer than this reconciler knows ({STATE_SCHEMA_VERSION}); "
+        "upgrade reconciler"
     )
 
 

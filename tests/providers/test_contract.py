@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -374,6 +374,25 @@ def test_an_expired_lock_is_taken_over(provider: Provider) -> None:
     )
     provider.release_lock(stale)  # not ours any more: does nothing
     assert provider.lock_status() == lease
+
+
+def _skew(provider: Provider, behind: timedelta) -> None:
+    """Set the provider's own clock BEHIND the real time (where it keeps one)."""
+    for holder in (provider, getattr(provider, "state", None)):
+        if hasattr(holder, "_clock"):
+            holder._clock = lambda: datetime.now(UTC) - behind
+
+
+def test_a_holder_whose_clock_is_behind_keeps_its_lease(provider: Provider, spec: Any) -> None:
+    # The store's clock decides expiry: a client two minutes slow does not hand its lease
+    # to the next applier after 60 s of a 60 s lease it took "two minutes ago".
+    _skew(provider, timedelta(minutes=2))
+    lease = provider.acquire_lock("slow-clock@ci", timedelta(seconds=60))
+    assert lease.expires_at > datetime.now(UTC) + timedelta(seconds=50)
+    with spec.make() as other:
+        with pytest.raises(LockHeld):
+            other.acquire_lock("bob@laptop", timedelta(seconds=60))
+        assert other.lock_status() == lease
 
 
 def test_renew_extends_the_lease(provider: Provider) -> None:

@@ -5,6 +5,7 @@ and may reach behind the provider with plain SQL (`sql_spec.engine()`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,15 +15,16 @@ import pytest
 from live_stores import ProviderSpec
 from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import DBAPIError
-from store_versions import downgrade
+from store_versions import downgrade, insert_unchecked
 
 from reconciler.errors import ConflictError, ProviderError
 from reconciler.model.customer import Customer
 from reconciler.providers import create_provider
-from reconciler.providers.base import AuditContext, Provider
-from reconciler.providers.schema import SCHEMA_VERSION, customer
+from reconciler.providers.base import AuditContext, LiveCustomer, Provider, Run, UnreadableCustomer
+from reconciler.providers.schema import SCHEMA_VERSION, _money, customer
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
+NOW = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
 
 
 def small(**fields: Any) -> Customer:
@@ -182,6 +184,50 @@ def test_opening_an_older_store_migrates_it(sql_spec: Any) -> None:
     assert _indexes(sql_spec) == ["audit_by_customer"]
     with sql_spec.make() as provider:
         assert provider.open().migrated_from is None
+
+
+def test_a_store_of_schema_3_gains_the_runs_table_and_keeps_its_customers(sql_spec: Any) -> None:
+    with sql_spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+    downgrade(sql_spec, 3)
+    with sql_spec.make() as provider:
+        state = provider.open()
+        assert (state.schema_version, state.migrated_from, state.notes) == (SCHEMA_VERSION, 3, ())
+        assert provider.read()["acme"].customer == small(channels=4)
+        run = Run(NOW, NOW, "applied", "agent", "8d41c0b", "3f9c2e1a")
+        provider.record_run(run)
+        assert provider.read_runs(NOW) == [run]
+
+
+def test_a_row_that_breaks_a_rule_of_schema_3_is_kept_and_reported(sql_spec: Any) -> None:
+    with sql_spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+        provider.create("kiwi", small(channels=5), AUDIT)
+    downgrade(sql_spec, 2)
+    dialect = sql_spec.engine().dialect.name
+    insert_unchecked(sql_spec, f"UPDATE customer SET tax_percent = {_money(200, dialect)} WHERE key = 'acme'")
+    with sql_spec.make() as provider:
+        state = provider.open()
+        assert state.migrated_from == 2
+        assert state.notes[1:] == (
+            "customer acme breaks a rule the store now enforces: tax_percent is between 0 and 100; fix it on the "
+            "platform, or overwrite it from its file with apply --repair acme",
+        )
+        assert state.notes[0].startswith("verification: the columns verified_email and verified_mobile are now")
+        live = provider.read()
+    acme, kiwi = live["acme"], live["kiwi"]
+    assert isinstance(acme, UnreadableCustomer)
+    assert [problem.field for problem in acme.problems] == ["tax_percent"]
+    assert isinstance(kiwi, LiveCustomer) and kiwi.customer == small(channels=5)
+
+
+def test_runs_are_kept_for_a_while_then_forgotten(sql_spec: Any) -> None:
+    with sql_spec.make() as provider:
+        old = Run(NOW - dt.timedelta(days=500), NOW - dt.timedelta(days=500), "applied", "agent", None, None)
+        provider.record_run(old)
+        recent = Run(NOW, NOW, "no_changes", "agent", None, None)
+        provider.record_run(recent)
+        assert provider.read_runs(NOW - dt.timedelta(days=1000)) == [recent]
 
 
 def test_a_store_newer_than_the_code_is_refused(sql_spec: Any) -> None:
