@@ -21,6 +21,7 @@ from reconciler.providers.base import AuditContext
 from reconciler.reconcile import open_provider
 from reconciler.render import renderer
 from reconciler.render.apply import progress_bar, render_apply_report
+from reconciler.render.values import schedule_text
 
 
 def add_parser(subparsers: Any) -> None:
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
                 )
             if args.allow_bulk and plan.bulk_blocked:
                 plan = allow_bulk(plan)
+            for note in plan.schedule:
+                print(f"  ! {schedule_text(note)}", file=session.stdout)
         else:
             plan = session.plan(
                 settings, provider, args, allow_bulk=args.allow_bulk, lift_penalty=args.lift_penalty, repair=args.repair

@@ -33,12 +33,15 @@ def judge(
     for overlay in sorted(overlays, key=lambda overlay: overlay.order):
         name = overlay.path.relative_to(root).as_posix() if overlay.path.is_relative_to(root) else str(overlay.path)
         start, end = overlay.effective_at, overlay.until
-        if end is not None and first <= start and end <= now and not _ran_in(ordered, start, end):
+        # Missed: the window ended since the last run (earlier ones were reported then), and
+        # runs were being recorded before it began, none of them inside it.
+        if end is not None and first <= start and last < end <= now and not _ran_in(ordered, start, end):
             notes.append(ScheduleNote(Punctuality.MISSED, name, start, end))
             continue
         for instant, ends in ((start, False), (end, True)):
             if instant is not None and last < instant <= now and now - instant > tolerance:
-                notes.append(ScheduleNote(Punctuality.LATE, name, instant, late_by=now - instant, ends=ends))
+                late_by = dt.timedelta(seconds=int((now - instant).total_seconds()))  # whole seconds: as shown
+                notes.append(ScheduleNote(Punctuality.LATE, name, instant, late_by=late_by, ends=ends))
     return tuple(notes)
 
 

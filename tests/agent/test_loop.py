@@ -251,3 +251,20 @@ def test_a_stop_mid_apply_finishes_the_batch_in_flight_and_releases_the_lease(
     assert [event["event"] for event in events][-1] == "stopped"
     with open_provider(load_settings(repo.root), environ=os.environ, root=repo.root) as provider:
         assert provider.lock_status() is None
+
+
+def test_a_window_missed_while_the_agent_was_stopped_is_reported_at_its_next_start(repo: GitRepo) -> None:
+    clock = Clock(dt.datetime(2026, 12, 24, 17, 0, tzinfo=dt.UTC))
+    before, _, _ = _agent(repo.root, clock)
+    before.cycle()  # then the agent is stopped over Christmas
+    clock.now = dt.datetime(2026, 12, 28, tzinfo=dt.UTC)
+    after, log, metrics = _agent(repo.root, clock)
+    after.cycle()
+    missed = [event for event in _events(log) if event["event"] == "missed"]
+    assert [event["message"] for event in missed] == [
+        "missed: plans/2026-12-24T1800Z_xmas.yaml, in effect 2026-12-24T18:00:00Z to 2026-12-27T06:00:00Z, "
+        "no apply ran in that time"
+    ]
+    assert _samples(metrics)[("reconciler_missed_windows_total", ())] == 1
+    after.cycle()  # reported once
+    assert len([event for event in _events(log) if event["event"] == "missed"]) == 1

@@ -39,11 +39,11 @@ def test_one_apply_inside_the_window_is_enough() -> None:
     ]
 
 
-def test_an_apply_at_the_end_instant_is_not_inside_the_window() -> None:
-    runs = [dt.datetime(2026, 12, 24, 17, tzinfo=UTC), XMAS_END]
-    assert [note.kind for note in judge([XMAS], runs, XMAS_END + dt.timedelta(minutes=1), TOLERANCE, Path("."))] == [
-        "missed"
-    ]
+def test_the_apply_at_the_end_instant_reports_the_window_missed_then_no_later_one_does() -> None:
+    runs = [dt.datetime(2026, 12, 24, 17, tzinfo=UTC)]
+    assert [note.kind for note in judge([XMAS], runs, XMAS_END, TOLERANCE, Path("."))] == ["missed"]
+    runs.append(XMAS_END)
+    assert judge([XMAS], runs, XMAS_END + dt.timedelta(minutes=1), TOLERANCE, Path(".")) == ()
 
 
 def test_a_change_applied_within_the_tolerance_is_on_time() -> None:
