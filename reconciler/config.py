@@ -94,6 +94,31 @@ class SafetySection(_Section):
         description="The environment variable holding the key `plan --out` signs saved plans with.",
     )
 
+    def violations(self, updates: int, removals: int, fleet: int) -> list[str]:
+        """The thresholds that UPDATES and REMOVALS of customers in a fleet of FLEET go over, each
+        as a sentence naming its setting: one rule for a plan (`plan.safety`) and for the change
+        a scheduled instant makes (`validate`)."""
+        violations = []
+        if updates > self.max_updates:
+            violations.append(f"{updates} customers to update, more than safety.max_updates = {self.max_updates}")
+        removing = "delete" if self.on_removal == "delete" else "deactivate"
+        if removals > self.max_deactivations:
+            violations.append(
+                f"{removals} customers to {removing}, more than safety.max_deactivations = {self.max_deactivations}"
+            )
+        if fleet >= self.min_fleet_for_share and fleet:
+            if updates / fleet > self.max_update_share:
+                violations.append(
+                    f"{updates} of {fleet} live customers to update ({updates / fleet:.0%}), "
+                    f"more than safety.max_update_share = {self.max_update_share:.0%}"
+                )
+            if removals / fleet > self.max_deactivation_share:
+                violations.append(
+                    f"{removals} of {fleet} live customers to {removing} ({removals / fleet:.0%}), "
+                    f"more than safety.max_deactivation_share = {self.max_deactivation_share:.0%}"
+                )
+        return violations
+
 
 class ScheduleSection(_Section):
     """How punctual scheduled changes must be: what counts as late, and how far back to look."""

@@ -20,6 +20,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.gc_pause import gc_paused
 from reconciler.history import git
 from reconciler.history.git import Revision
+from reconciler.plan import safety
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
 from reconciler.plan.punctuality import judge
@@ -90,12 +91,26 @@ def make_plan(
         plan = compute_plan(desired, live, context, only=only)
         if judge_schedule:
             schedule = settings.schedule
-            runs = provider.read_runs(at - dt.timedelta(days=schedule.lookback_days))
+            since = at - dt.timedelta(days=schedule.lookback_days)
+            covered = [run.at for run in provider.read_runs(since) if run.covered]
             plan = replace(plan, schedule=judge(
-                overlays, [run.at for run in runs if run.covered], at,
-                dt.timedelta(seconds=schedule.late_after_seconds), root,
+                overlays, covered, at, dt.timedelta(seconds=schedule.late_after_seconds), root,
             ))
+            allowing = _bulk_allowed(overlays, max(covered, default=since), at)
+            if plan.bulk_blocked and allowing:
+                plan = safety.allow_bulk(plan, by=", ".join(f"{name} (allow_bulk)" for name in allowing))
         return plan
+
+
+def _bulk_allowed(overlays: Sequence[Overlay], last_run: dt.datetime, at: dt.datetime) -> list[str]:
+    """The overlays saying allow_bulk that start or end since the last run: the change they
+    make was reviewed as a bulk change (`validate` counts it), so it goes through."""
+    return [
+        overlay.path.name for overlay in overlays
+        if overlay.allow_bulk and any(
+            instant is not None and last_run < instant <= at for instant in (overlay.effective_at, overlay.until)
+        )
+    ]
 
 
 def _ended(

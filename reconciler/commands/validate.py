@@ -74,7 +74,9 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         removed = removal_commits(session.root, settings.customers_dir) if any(
             key not in customers for overlay in overlays for key in overlay.customers
         ) else {}
-        problems.extend(check_schedule(customers, overlays, catalogs=settings.catalogs, removed=removed))
+        problems.extend(check_schedule(
+            customers, overlays, catalogs=settings.catalogs, removed=removed, safety=settings.safety,
+        ))
     warnings = unset_warnings(customers.values()) if customers is not None else []
     findings = Findings(InvalidInput(problems).problems, warnings, len(paths), len(plan_paths))
     report_problems(args.format, findings, session.stdout)

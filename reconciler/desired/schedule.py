@@ -18,11 +18,12 @@ import datetime as dt
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.config import Catalogs
+from reconciler.config import Catalogs, SafetySection
 from reconciler.desired.customers import CustomerFile, catalog_violations
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.documents.loader import LoadedDocument
@@ -74,16 +75,61 @@ def check_schedule(
     *,
     catalogs: Catalogs | None = None,
     removed: Mapping[str, str] | None = None,
+    safety: SafetySection | None = None,
 ) -> list[Problem]:
     """Validation of the future: the state at every instant an overlay starts or ends, with
     the rules that span customers (unique names, catalogs) checked on what overlays set, and
-    clashes. REMOVED (key -> commit) names customers whose file left the repository."""
+    clashes. REMOVED (key -> commit) names customers whose file left the repository. With
+    SAFETY, the change each instant makes is held to the safety thresholds, as the apply at
+    that instant will hold it, unless an overlay starting or ending then says allow_bulk."""
     problems = clashes(overlays)
+    before: Evaluation | None = None
+    bulk: dict[Path, tuple[Overlay, list[str]]] = {}  # overlay -> what it does over the thresholds
     for instant in change_instants(overlays) if instants is None else instants:
+        if safety is not None and before is None:
+            before = evaluate(base, in_effect(overlays, instant - _MOMENT), instant - _MOMENT, removed=removed)
         evaluation = evaluate(base, in_effect(overlays, instant), instant, removed=removed)
         problems.extend(evaluation.problems)
         problems.extend(_names_and_catalogs(evaluation, catalogs, instant))
+        if safety is not None and before is not None:
+            for overlay, said in _bulk_at(before, evaluation, overlays, instant, safety):
+                bulk.setdefault(overlay.path, (overlay, []))[1].append(said)
+            before = evaluation
+    problems.extend(
+        _overlay_problem(
+            overlay, ("customers",) if overlay.customers else ("create",), True,
+            "; ".join(said) + "; the apply then would stop and wait for --allow-bulk: split the change, or say "
+            "allow_bulk: true in this file if so large a change at that instant is meant (its reason says why)",
+        )
+        for overlay, said in bulk.values()
+    )
     return _first_per_place(problems)
+
+
+# Just before an instant: the state a scheduled change at that instant starts from.
+_MOMENT = dt.timedelta(microseconds=1)
+
+
+def _bulk_at(
+    before: Evaluation, after: Evaluation, overlays: Sequence[Overlay], instant: dt.datetime, safety: SafetySection
+) -> list[tuple[Overlay, str]]:
+    """The thresholds the change at INSTANT goes over, said for each overlay starting or ending
+    then, unless one of them says allow_bulk."""
+    updates = sum(1 for key, customer in after.customers.items() if key in before.customers
+                  and before.customers[key] != customer)
+    removals = sum(1 for key in before.customers if key not in after.customers)
+    violations = safety.violations(updates, removals, len(before.customers))
+    if not violations:
+        return []
+    moving = [overlay for overlay in overlays if instant in (overlay.effective_at, overlay.until)]
+    if any(overlay.allow_bulk for overlay in moving):
+        return []
+    edge = {True: "starts", False: "ends"}
+    return [
+        (overlay, f"at {instant_text(instant)}, where this change {edge[overlay.effective_at == instant]}: "
+                  f"{'; '.join(violations)}")
+        for overlay in moving
+    ]
 
 
 def _names_and_catalogs(evaluation: Evaluation, catalogs: Catalogs | None, at: dt.datetime) -> list[Problem]:

@@ -73,3 +73,57 @@ def test_a_late_start_says_how_late_in_the_saved_plan_and_its_markdown(scheduled
 def test_a_plan_at_another_instant_judges_nothing(scheduled: Path) -> None:
     plan = _run(scheduled, "plan", "--at", "2026-12-28T00:00:00Z", now=dt.datetime(2026, 12, 28, tzinfo=dt.UTC))
     assert "missed:" not in plan.out and "late:" not in plan.out
+
+
+BULK = """reason: Christmas capacity for the three big carriers
+until: 2026-12-27T06:00:00Z
+customers:
+  acme-telecom:
+    channels: 400
+  sunrise-mobile:
+    channels: 650
+  globex-carrier:
+    channels: 90
+"""
+
+
+@pytest.fixture
+def strict(live: Path) -> Path:
+    """At most 2 customers updated by one apply."""
+    config = live / "reconciler.toml"
+    config.write_text(config.read_text().replace("max_updates = 50", "max_updates = 2"))
+    (live / "plans").mkdir()
+    return live
+
+
+def test_validate_refuses_an_overlay_over_the_thresholds_at_its_instants(strict: Path) -> None:
+    (strict / "plans/2026-12-24T1800Z_xmas.yaml").write_text(BULK)
+    outcome = _run(strict, "validate", now=BEFORE)
+    assert outcome.code == 1
+    assert outcome.out.splitlines()[0] == (
+        f"{strict / 'plans/2026-12-24T1800Z_xmas.yaml'}:3:1: customers: at 2026-12-24T18:00:00Z, where this change "
+        "starts: 3 customers to update, more than safety.max_updates = 2; at 2026-12-27T06:00:00Z, where this "
+        "change ends: 3 customers to update, more than safety.max_updates = 2; the apply then would stop and "
+        "wait for --allow-bulk: split the change, or say allow_bulk: true in this file if so large a change at "
+        "that instant is meant (its reason says why)"
+    )
+
+
+def test_an_overlay_that_says_allow_bulk_is_valid_and_goes_through_at_its_instant(strict: Path) -> None:
+    (strict / "plans/2026-12-24T1800Z_xmas.yaml").write_text("allow_bulk: true\n" + BULK)
+    assert _run(strict, "validate", now=BEFORE).code == 0
+    _run(strict, "apply", "--yes", now=BEFORE).assert_success()
+    applied = _run(strict, "apply", "--yes", now=dt.datetime(2026, 12, 24, 18, 0, 5, tzinfo=dt.UTC))
+    assert applied.code == 0, applied.out + applied.err
+    assert (
+        "warning: allowed by 2026-12-24T1800Z_xmas.yaml (allow_bulk): 3 customers to update, "
+        "more than safety.max_updates = 2"
+    ) in applied.out
+    assert "Applied 3," in applied.out
+
+
+def test_without_allow_bulk_the_apply_at_the_instant_stops(strict: Path) -> None:
+    _run(strict, "apply", "--yes", now=BEFORE).assert_success()
+    (strict / "plans/2026-12-24T1800Z_xmas.yaml").write_text(BULK)
+    applied = _run(strict, "apply", "--yes", now=dt.datetime(2026, 12, 24, 18, 0, 5, tzinfo=dt.UTC))
+    assert applied.code == 3
