@@ -7,11 +7,13 @@ from typing import Any
 
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
-from reconciler.errors import UnknownCustomer
-from reconciler.importer import import_customers
+from reconciler.config import CONFIG_NAME
+from reconciler.errors import UnknownCustomer, UsageError
+from reconciler.importer import SCHEMA, import_customers
 from reconciler.model.types import instant_text
 from reconciler.providers.base import AuditContext, LiveCustomer, UnreadableCustomer
 from reconciler.reconcile import open_provider
+from reconciler.schemas import write_schemas
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,6 +31,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
+    if not (session.root / CONFIG_NAME).is_file():
+        raise UsageError(
+            f"no {CONFIG_NAME} in {session.root}: import writes customer files into a repository that says "
+            "which live platform it reconciles; run `reconciler init` there first (then point its "
+            f"{CONFIG_NAME} at the platform), or give -C the repository"
+        )
     settings = session.settings()
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         live = provider.read(args.keys or None)
@@ -51,6 +59,10 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             session.root, settings.customers_dir, active, file_format=args.format, overwrite=args.overwrite,
             header=[f"Imported from {target} at {instant_text(session.now)}."],
         )
+        if imported and not (session.root / SCHEMA).is_file():
+            # The files' $schema comments point here: editors and check-jsonschema must find it.
+            for written in write_schemas((session.root / SCHEMA).parent):
+                print(f"{written.relative_to(session.root)}: written", file=session.stdout)
         # Where which live record a key means is the provider's own bookkeeping (connexcs: a
         # key -> id map), the imported customers are bound to their files now.
         bound = provider.bind(
@@ -66,9 +78,10 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         )
         print(f"{shown}: {what}{adopt}", file=session.stdout)
     count = len(imported)
-    print(
-        f"Imported {count} customer{'s' if count != 1 else ''} from {target}; "
-        "`reconciler plan` should now show no changes.",
-        file=session.stdout,
+    adopting = sum(1 for entry in imported if not entry.managed and entry.key not in bound)
+    promise = (
+        f"`reconciler plan` now shows no field changes, and adopts the {adopting} not managed yet"
+        if adopting else "`reconciler plan` now shows no changes"
     )
+    print(f"Imported {count} customer{'s' if count != 1 else ''} from {target}; {promise}.", file=session.stdout)
     return Outcome.BLOCKED if unreadable else Outcome.DONE

@@ -10,8 +10,10 @@ from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
 from reconciler.desired.state import load_schedule
 from reconciler.desired.timeline import build_timeline
+from reconciler.errors import UnknownCustomer
 from reconciler.history.git import commits_adding
 from reconciler.history.review import HORIZON, scheduled_windows
+from reconciler.model.messages import closest
 from reconciler.model.types import later_by
 from reconciler.render.mermaid import gantt
 from reconciler.render.timeline import render_timeline_as
@@ -41,6 +43,14 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     base, overlays = load_schedule(session.root, settings)
+    known = {*base, *(key for overlay in overlays for key in overlay.create)}
+    for key in args.keys:
+        if key not in known:
+            close = closest(key, known)
+            raise UnknownCustomer(
+                f"no customer {key} in {settings.customers_dir}/ or {settings.plans_dir}/"
+                + (f"; did you mean {close}?" if close else "")
+            )
     if args.format == "mermaid":
         start = args.start or session.now
         end = args.end or later_by(start, HORIZON)

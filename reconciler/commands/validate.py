@@ -23,8 +23,12 @@ from reconciler.desired.customers import (
 from reconciler.desired.overlays import change_instants, load_overlay, overlay_paths
 from reconciler.desired.schedule import check_schedule
 from reconciler.desired.state import customers_dir, inside
-from reconciler.errors import InvalidInput, Problem
+from reconciler.documents.loader import load_document
+from reconciler.errors import ConfigError, InvalidInput, Problem, ProviderError
 from reconciler.history.git import removal_commits
+from reconciler.model.messages import closest
+from reconciler.providers import available_providers, provider_class
+from reconciler.providers.options import check_options
 from reconciler.render.problems import Findings, plural, report_problems
 
 
@@ -60,6 +64,8 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         plans = overlay_paths(inside(session.root, settings.plans_dir, "plans_dir"), session.root)
         paths, plan_paths = listing.paths, plans.paths
         problems.extend([*listing.problems, *plans.problems])
+        if (session.root / CONFIG_NAME).is_file():
+            problems.extend(_config_problems(session.root / CONFIG_NAME))
     customers: dict[str, CustomerFile] | None = None
     with session.loading() as load:
         try:
@@ -116,8 +122,28 @@ def _classify(
 
 
 def _config_problems(path: Path) -> list[Problem]:
+    """reconciler.toml checked whole: its fields, the provider it names and that provider's
+    options (without building the provider: its credentials are not needed to check them)."""
     try:
-        read_settings(path)
+        settings = read_settings(path)
     except InvalidInput as exc:
         return list(exc.problems)
-    return []
+    document = load_document(path)
+    name = settings.live.provider
+    known = available_providers()
+    if name not in known:
+        close = closest(name, known)
+        hint = f"did you mean '{close}'? " if close else ""
+        return [document.problem(("live", "provider"), f"unknown provider '{name}'; {hint}available: {', '.join(known)}")]
+    try:
+        options = provider_class(name).known_options
+    except ProviderError as exc:
+        return [document.problem(("live", "provider"), str(exc))]
+    problems = []
+    for option, value in settings.live.options.items():
+        try:
+            check_options(name, {option: value}, options)
+        except ConfigError as exc:
+            message = str(exc).removeprefix(f"live.options.{option}: ")
+            problems.append(document.problem(("live", "options", option), message, key=option not in options))
+    return problems

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from reconciler.documents.validation import problems_from
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.fields import field_path
-from reconciler.model.messages import show
+from reconciler.model.messages import closest, show
 from reconciler.model.types import instant_text
 
 Loc = tuple[str | int, ...]
@@ -288,8 +287,8 @@ def _unknown_customer(
             f"overlay still changes it at {instant_text(at)}; remove the overlay, or fold it away with "
             "reconciler compact",
         )
-    close = difflib.get_close_matches(key, list(documents), n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else "to add a customer, put it under create:"
+    close = closest(key, documents)
+    hint = f"did you mean '{close}'?" if close else "to add a customer, put it under create:"
     return _overlay_problem(
         overlay, ("customers", key), True,
         f"unknown customer '{key}' at {instant_text(at)}: no customer file has this key and no overlay "

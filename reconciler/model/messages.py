@@ -5,7 +5,7 @@ what to write instead, for files (`documents.validation`) and live records alike
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -133,14 +133,21 @@ RENAMED_FIELDS: dict[tuple[str, ...], tuple[str, str]] = {
 }
 
 
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The one of KNOWN that NAME most likely misspells, if one is close: the "did you mean"
+    of every message about an unknown name (a field, a customer key, a provider, an option)."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _unknown_field(model: type[BaseModel], loc: Loc) -> str:
     renamed = RENAMED_FIELDS.get(tuple(str(part) for part in loc[-2:]))
     if renamed is not None:
         return f"'{loc[-1]}' is now called '{renamed[0]}' ({renamed[1]}); rename it"
     name = str(loc[-1])
     known = _fields_at(model, loc[:-1])
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; known fields here: {', '.join(known)}"
+    close = closest(name, known)
+    hint = f"; did you mean '{close}'?" if close else f"; known fields here: {', '.join(known)}"
     return f"unknown field '{name}'{hint}"
 
 

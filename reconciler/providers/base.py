@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from reconciler.model.customer import Customer
 
@@ -214,6 +214,9 @@ class Provider(ABC):
     """
 
     name: str
+    # The `[live.options]` it takes, name -> type (`options.check_options`): `validate` checks
+    # reconciler.toml against it without building the provider.
+    known_options: ClassVar[Mapping[str, Any]] = {}
     # How many writes the core may run at once ("concurrent_writes" capability only).
     write_concurrency: int = 1
 

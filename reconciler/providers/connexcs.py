@@ -41,7 +41,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -129,6 +129,7 @@ class ConnexcsProvider(Provider):
     adjust the mapping; `[state]` says where the state store is (default: SQLite)."""
 
     name = "connexcs"
+    known_options: ClassVar[Mapping[str, Any]] = OPTIONS
 
     def __init__(
         self, api: ConnexcsApi, mapping: FieldMapping, state: StateStore, *, url: str, write_concurrency: int
@@ -154,7 +155,7 @@ class ConnexcsProvider(Provider):
         transport: httpx.BaseTransport | None = None,
     ) -> Self:
         """SLEEP and CLOCK time the retries (tests pass their own); TRANSPORT replaces the network."""
-        check_options(cls.name, options, OPTIONS)
+        check_options(cls.name, options, cls.known_options)
         config = config or ProviderConfig()
         url = _url(str(options.get("url", DEFAULT_URL)))
         auth, secrets = _auth(options, environ)

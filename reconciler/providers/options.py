@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import ConfigError
+from reconciler.model.messages import closest
 from reconciler.providers.base import ProviderConfig
 
 # An option that takes a number takes an integer or a float alike (TOML writes 30 and 30.0).
@@ -17,9 +18,11 @@ def check_options(provider: str, options: Mapping[str, Any], known: Mapping[str,
     """ConfigError for an option the provider does not know, or one of the wrong type."""
     for option, value in options.items():
         if option not in known:
+            close = closest(option, known)
+            hint = f"did you mean '{close}'? " if close else ""
             raise ConfigError(
                 f"live.options.{option}: the {provider} provider has no option '{option}'; "
-                f"its options: {', '.join(sorted(known))}"
+                f"{hint}its options: {', '.join(sorted(known))}"
             )
         expected = known[option]
         # TOML's true is no number, though Python's bool is an int.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import URL, Engine
 
@@ -28,6 +28,7 @@ class PostgresqlProvider(SqlProvider):
     """Options: `url_env` (default RECONCILER_DATABASE_URL), the variable holding the URL."""
 
     name = "postgresql"
+    known_options: ClassVar[Mapping[str, Any]] = {"url_env": str}
 
     def __init__(self, url: URL, *, clock: Clock = utc_now) -> None:
         super().__init__(target=f"postgresql {shown_url(url)}", clock=clock, secrets_to_hide=[url.password or ""])
@@ -37,7 +38,7 @@ class PostgresqlProvider(SqlProvider):
     def from_options(
         cls, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path, config: ProviderConfig | None = None
     ) -> Self:
-        check_options(cls.name, options, {"url_env": str})
+        check_options(cls.name, options, cls.known_options)
         refuse_api_settings(cls.name, config)
         return cls(postgresql_url("live.options.url_env", options.get("url_env", DEFAULT_URL_ENV), environ))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import Engine
 
@@ -24,6 +24,9 @@ class SqliteProvider(SqlProvider):
     """Options: `path` (default .reconciler/live.sqlite, relative to the repository root)."""
 
     name = "sqlite"
+    # allow_in_ci: an SQLite store in CI lives only as long as the job; `apply` refuses it
+    # there unless this says it is meant (see commands/apply.py).
+    known_options: ClassVar[Mapping[str, Any]] = {"path": str, "allow_in_ci": bool}
 
     def __init__(self, path: Path, *, shown_as: str | None = None, clock: Clock = utc_now) -> None:
         super().__init__(target=f"sqlite {shown_as or path}", clock=clock)
@@ -33,9 +36,7 @@ class SqliteProvider(SqlProvider):
     def from_options(
         cls, options: Mapping[str, Any], *, environ: Mapping[str, str], root: Path, config: ProviderConfig | None = None
     ) -> Self:
-        # allow_in_ci: an SQLite store in CI lives only as long as the job; `apply` refuses it
-        # there unless this says it is meant (see commands/apply.py).
-        check_options(cls.name, options, {"path": str, "allow_in_ci": bool})
+        check_options(cls.name, options, cls.known_options)
         refuse_api_settings(cls.name, config)
         configured = options.get("path", DEFAULT_PATH)
         return cls(root / configured, shown_as=configured)

@@ -137,12 +137,12 @@ def test_validate_plan_apply_drift_import_history(cx: ConnexcsStandIn, tmp_path:
     # A repository of its own, empty, with a state store of its own: import, then nothing to do.
     fresh = project(tmp_path / "fresh", cx, customers=False)
     imported = run(fresh, "import").assert_success()
-    assert imported.out.splitlines()[:2] == [
+    assert imported.out.splitlines()[3:5] == [
         "customers.d/acme-telecom.yaml: written", "customers.d/fjord-connect-as.yaml: written",
     ]
     assert imported.out.splitlines()[-1] == (
         f"Imported 7 customers from connexcs {cx.url} (state: sqlite .reconciler/state.sqlite); "
-        "`reconciler plan` should now show no changes."
+        "`reconciler plan` now shows no changes."
     )
     after_import = run(fresh, "plan", "--detailed-exitcode")
     assert (after_import.code, body(after_import)) == (0, ["No changes."])

@@ -89,10 +89,17 @@ def test_import_then_plan_is_empty(spec: Any, run: Run, monkeypatch: pytest.Monk
         provider.deactivate("gone", 1, AUDIT)
     outcome = run(root, "import").assert_success()
     assert outcome.out == (
+        "schemas/customer.schema.json: written\n"
+        "schemas/overlay.schema.json: written\n"
+        "schemas/plan.schema.json: written\n"
         "customers.d/acme-telecom.yaml: written\n"
         "customers.d/kiwi-link.yaml: written\n"
-        f"Imported 2 customers from {spec.make().describe().target}; `reconciler plan` should now show no changes.\n"
+        f"Imported 2 customers from {spec.make().describe().target}; `reconciler plan` now shows no changes.\n"
     )
+    # The files' $schema comments resolve in the repository they were written to.
+    comment = (root / "customers.d/acme-telecom.yaml").read_text().splitlines()[0]
+    assert comment == "# yaml-language-server: $schema=../schemas/customer.schema.json"
+    assert (root / "customers.d" / comment.split("=", 1)[1]).resolve().is_file()
     assert outcome.err == "skipped gone: deactivated on the live platform (a file would reactivate it)\n"
     assert _without_stamp((root / "customers.d/acme-telecom.yaml").read_text()) == ACME_YAML
     assert _without_stamp((root / "customers.d/kiwi-link.yaml").read_text()).splitlines()[1:] == [
@@ -115,7 +122,7 @@ def test_import_toml_and_overwrite(spec: Any, run: Run, monkeypatch: pytest.Monk
     assert refused.err == "error: customers.d/acme-telecom.yaml already exists; pass --overwrite to replace it\n"
     assert (root / "customers.d/acme-telecom.yaml").read_text() == "currency: USD\n"
     outcome = run(root, "import", "--format", "toml", "--overwrite", "acme-telecom").assert_success()
-    assert outcome.out.splitlines()[0] == "customers.d/acme-telecom.toml: replaced"
+    assert outcome.out.splitlines()[3] == "customers.d/acme-telecom.toml: replaced"
     assert not (root / "customers.d/acme-telecom.yaml").exists()
     written = (root / "customers.d/acme-telecom.toml").read_text()
     assert written.splitlines()[0] == "#:schema ../schemas/customer.schema.json"
@@ -132,15 +139,27 @@ def test_import_of_an_unmanaged_record_is_adopted_without_field_changes(
     with spec.engine().begin() as connection:  # as if the platform had created it
         connection.execute(text("UPDATE customer SET managed = false"))
     outcome = run(root, "import").assert_success()
-    assert outcome.out.splitlines()[0] == (
-        "customers.d/acme-telecom.yaml: written; not managed yet: the next apply adopts it, changing no field"
-    )
+    assert outcome.out.splitlines()[-2:] == [
+        "customers.d/acme-telecom.yaml: written; not managed yet: the next apply adopts it, changing no field",
+        f"Imported 1 customer from {spec.make().describe().target}; `reconciler plan` now shows no field changes, "
+        "and adopts the 1 not managed yet.",
+    ]
     plan = run(root, "plan").assert_success()
     assert plan.out.splitlines()[1:] == [
         "  ~ acme-telecom            update",
         "      (adopt: the reconciler starts managing this live customer)",
         "0 to create, 1 to update, 0 to deactivate, 0 blocked.",
     ]
+
+
+def test_import_without_a_configuration_is_refused(tmp_path: Path, run: Run) -> None:
+    outcome = run(tmp_path, "import")
+    assert (outcome.code, outcome.err) == (1, (
+        f"error: no reconciler.toml in {tmp_path}: import writes customer files into a repository that says "
+        "which live platform it reconciles; run `reconciler init` there first (then point its reconciler.toml "
+        "at the platform), or give -C the repository\n"
+    ))
+    assert list(tmp_path.iterdir()) == [tmp_path / "cache"] or list(tmp_path.iterdir()) == []
 
 
 def test_import_of_a_key_not_live(spec: Any, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:

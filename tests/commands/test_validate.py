@@ -101,3 +101,26 @@ def test_the_json_count_of_files_is_the_same_valid_or_not(project: Path, run: Ru
     _break(project)
     broken = json.loads(run(project, "validate", "--format", "json").out)
     assert (valid["files"], broken["files"]) == (7, 8)
+
+
+def test_an_unknown_provider_is_named_at_its_line_with_a_suggestion(project: Path, run: Run) -> None:
+    config = project / "reconciler.toml"
+    config.write_text(config.read_text().replace('provider = "sqlite"', 'provider = "sqlit"'))
+    outcome = run(project, "validate", str(config))
+    assert outcome.code == 1
+    assert outcome.out.splitlines()[0] == (
+        f"{config}:12:12: live.provider: unknown provider 'sqlit'; did you mean 'sqlite'? "
+        "available: connexcs, postgresql, sqlite"
+    )
+    assert run(project, "validate").out.splitlines()[0].endswith("did you mean 'sqlite'? available: connexcs, postgresql, sqlite")
+
+
+def test_an_unknown_provider_option_is_named_at_its_line(project: Path, run: Run) -> None:
+    config = project / "reconciler.toml"
+    config.write_text(config.read_text().replace('path = ".reconciler/live.sqlite"', 'paht = "x.sqlite"'))
+    outcome = run(project, "validate")
+    assert outcome.code == 1
+    assert outcome.out.splitlines()[0] == (
+        f"{project / 'reconciler.toml'}:15:1: live.options.paht: the sqlite provider has no option 'paht'; "
+        "did you mean 'path'? its options: allow_in_ci, path"
+    )

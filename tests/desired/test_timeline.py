@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import Run
 from invoke import invoke, run_cli, write_files
 from overlay_cases import SCHEDULE_FILES
 
@@ -138,3 +139,9 @@ def test_timeline_refuses_an_invalid_future(project: Path) -> None:
         f"error: {project}/plans/2027-02-01_bad.yaml:4:15: customers.acme.channels: must be at least 0, not -1 "
         "(at 2027-02-01T00:00:00Z)\n"
     ))
+
+
+def test_an_unknown_key_is_an_error_with_a_suggestion(project: Path, run: Run) -> None:
+    outcome = run(project, "timeline", "acmee")
+    assert (outcome.code, outcome.err) == (1, "error: no customer acmee in customers.d/ or plans/; did you mean acme?\n")
+    assert run(project, "timeline", "nobody-at-all").err == "error: no customer nobody-at-all in customers.d/ or plans/\n"

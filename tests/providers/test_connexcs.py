@@ -497,7 +497,7 @@ def test_wrong_credentials_name_the_variables_never_the_values(cx: ConnexcsStand
         ({"write_concurrency": True}, CONNEXCS_ENVIRON, "live.options.write_concurrency: expected a int, got bool"),
         ({"timeout_seconds": "30"}, CONNEXCS_ENVIRON, "live.options.timeout_seconds: expected a number, got str"),
         ({"decimals": "float"}, CONNEXCS_ENVIRON, 'live.options.decimals: expected "string" or "number", got \'float\''),
-        ({"user": "x"}, CONNEXCS_ENVIRON, "live.options.user: the connexcs provider has no option 'user'; its "
+        ({"user": "x"}, CONNEXCS_ENVIRON, "live.options.user: the connexcs provider has no option 'user'; did you mean 'user_env'? its "
                                           "options: auth, ca_bundle, decimals, jwt_audience, jwt_lifetime, page_size, "
                                           "password_env, retry_budget_seconds, timeout_seconds, token_env, url, "
                                           "user_env, write_concurrency"),
