@@ -9,6 +9,7 @@ an option names, and is shown without its password or query.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,16 +57,45 @@ def postgresql_url(option: str, variable: str, environ: Mapping[str, str]) -> UR
         raise ConfigError(
             f"{option}: the environment variable {variable} is not set; set it to the database URL ({_EXAMPLE})"
         )
+    unreadable = ConfigError(
+        f"{variable} does not hold a database URL that can be read; expected {_EXAMPLE}, with {_ENCODE}"
+    )
     try:
         url = make_url(raw)
-    except ArgumentError:
-        # SQLAlchemy's message quotes the whole string, password included.
-        raise ConfigError(f"{variable} does not hold a database URL; expected {_EXAMPLE}") from None
+        url.port  # noqa: B018 - parsed when asked for: a bad port (or an unclosed [::1) fails here
+    except (ArgumentError, ValueError):
+        # SQLAlchemy's messages quote the string, password included: none of it is shown.
+        raise unreadable from None
+    if "@" in (url.host or "") or "@" in (url.database or ""):
+        raise unreadable  # the host would be shown, and it holds the password's tail
     if url.get_backend_name() != "postgresql":
         raise ConfigError(f"{variable} holds a {url.get_backend_name()} URL; expected {_EXAMPLE}")
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
+    _check_driver(variable, url.get_driver_name())
     return url
+
+
+# What a password must have percent-encoded in a URL.
+_ENCODE = "@, : and / in the password percent-encoded (%40, %3A, %2F)"
+# Driver -> the module it needs; the reconciler talks to the database synchronously.
+_DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pg8000": "pg8000"}
+
+
+def _check_driver(variable: str, driver: str) -> None:
+    module = _DRIVERS.get(driver)
+    if module is None:
+        raise ConfigError(
+            f"{variable} names the driver '{driver}', which the reconciler cannot use (it needs a synchronous "
+            f"driver); write postgresql+psycopg:// (pip install 'reconciler[postgresql]')"
+        )
+    if importlib.util.find_spec(module) is None:
+        extra = (
+            "install the reconciler with its postgresql extra: pip install 'reconciler[postgresql]'"
+            if driver == "psycopg" else f"pip install {module}, or write postgresql+psycopg:// with the "
+            "reconciler's postgresql extra (pip install 'reconciler[postgresql]')"
+        )
+        raise ConfigError(f"{variable} names the driver '{driver}', which is not installed: {extra}")
 
 
 def postgresql_engine(url: URL) -> Engine:

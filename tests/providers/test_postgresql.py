@@ -41,10 +41,46 @@ def test_url_env_names_another_variable() -> None:
     assert provider.describe().target == "postgresql postgresql+psycopg://u@db/live"
 
 
-def test_a_value_that_is_no_url_is_refused_without_showing_it() -> None:
-    assert _refusal(f"u:{SECRET}@db") == (
-        "RECONCILER_DATABASE_URL does not hold a database URL; "
-        "expected postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+UNREADABLE = (
+    "RECONCILER_DATABASE_URL does not hold a database URL that can be read; expected "
+    "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE, with @, : and / in the password percent-encoded "
+    "(%40, %3A, %2F)"
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"u:{SECRET}@db",  # no URL at all
+        f"postgresql://u:{SECRET}@2@db/live",  # an unencoded @ in the password: its tail would be the host
+        f"postgresql://u:{SECRET}@db:54x2/live",  # a port that is no number
+        f"postgresql://u:{SECRET}@[::1/live",  # an unclosed IPv6 bracket
+    ],
+)
+def test_a_value_that_cannot_be_read_is_refused_without_showing_any_of_it(url: str) -> None:
+    assert _refusal(url) == UNREADABLE
+    assert "2@db" not in _refusal(url)
+
+
+def test_a_driver_that_is_not_installed_names_what_to_install() -> None:
+    assert _refusal(f"postgresql+pg8000://u:{SECRET}@db/live") == (
+        "RECONCILER_DATABASE_URL names the driver 'pg8000', which is not installed: pip install pg8000, or write "
+        "postgresql+psycopg:// with the reconciler's postgresql extra (pip install 'reconciler[postgresql]')"
+    )
+    assert _refusal(f"postgresql+asyncpg://u:{SECRET}@db/live") == (
+        "RECONCILER_DATABASE_URL names the driver 'asyncpg', which the reconciler cannot use (it needs a "
+        "synchronous driver); write postgresql+psycopg:// (pip install 'reconciler[postgresql]')"
+    )
+
+
+def test_without_psycopg_the_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: None if name == "psycopg" else find_spec(name))
+    assert _refusal(f"postgresql://u:{SECRET}@db/live") == (
+        "RECONCILER_DATABASE_URL names the driver 'psycopg', which is not installed: install the reconciler with "
+        "its postgresql extra: pip install 'reconciler[postgresql]'"
     )
 
 
