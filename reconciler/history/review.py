@@ -18,7 +18,7 @@ from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.desired.schedule import evaluate, in_effect, overlay_setting
 from reconciler.model.fields import canonical_document, flatten
 from reconciler.model.types import later_by
-from reconciler.plan.plan import LaterEffect, Plan, Review, ScheduledWindow
+from reconciler.plan.plan import LaterEffect, Plan, Review, ScheduledInstant, ScheduledWindow
 
 HORIZON = dt.timedelta(days=90)
 
@@ -46,7 +46,29 @@ def review_over_time(
         fields = [field_change.path for field_change in change.changes if field_change.path in planned]
         own_file = str(Path(customers_dir) / base[change.key].document.path.name) if change.key in base else "its file"
         later.extend(_later(change.key, fields, planned, touched, overlays, instants, plans_dir, own_file))
-    return Review(end, tuple(later), tuple(windows))
+    edges = sorted({instant for window in windows for instant in (window.start, window.end) if at < instant < end})
+    return Review(end, tuple(later), tuple(windows), tuple(_changing(base, overlays, edges, plans_dir)))
+
+
+# Just before an instant: the state a scheduled change at that instant starts from.
+_MOMENT = dt.timedelta(microseconds=1)
+
+
+def _changing(
+    base: Mapping[str, CustomerFile], overlays: Sequence[Overlay], instants: Sequence[dt.datetime], plans_dir: str
+) -> list[ScheduledInstant]:
+    """For each instant, the overlays starting or ending then and how many customers change:
+    replayed for the customers those overlays name only, so it costs what they touch."""
+    found = []
+    for instant in instants:
+        moving = [overlay for overlay in overlays if instant in (overlay.effective_at, overlay.until)]
+        named = set().union(*(overlay.customer_keys() for overlay in moving))
+        scope = {key: customer_file for key, customer_file in base.items() if key in named}
+        before = evaluate(scope, in_effect(overlays, instant - _MOMENT), instant - _MOMENT).customers
+        after = evaluate(scope, in_effect(overlays, instant), instant).customers
+        changed = sum(1 for key in named if before.get(key) != after.get(key))
+        found.append(ScheduledInstant(instant, tuple(_shown(overlay, plans_dir) for overlay in moving), changed))
+    return found
 
 
 def scheduled_windows(

@@ -105,6 +105,18 @@ PLAN_SCHEMA: dict[str, Any] = {
                     "type": "array", "items": {"$ref": "#/$defs/window"},
                     "description": "Overlays in effect for those customers before the horizon.",
                 },
+                "instants": {
+                    "type": "array",
+                    "items": {
+                        "type": "object", "required": ["at", "overlays", "customers"], "additionalProperties": False,
+                        "properties": {
+                            "at": {"type": "string", "format": "date-time", "description": "The instant."},
+                            "overlays": {"type": "array", "items": {"type": "string"}, "description": "Starting or ending then."},
+                            "customers": {"type": "integer", "minimum": 0, "description": "Customers that change then."},
+                        },
+                    },
+                    "description": "Where those customers' scheduled changes start or end, and how many customers change then.",
+                },
             },
         },
         "unmanaged": {

@@ -218,6 +218,19 @@ class ScheduleNote:
 
 
 @dataclass(frozen=True)
+class ScheduledInstant:
+    """An instant within the review's horizon where scheduled changes of the touched customers
+    start or end, and how many customers change then (what the safety thresholds will see)."""
+
+    at: dt.datetime
+    overlays: tuple[str, ...]  # the overlay files starting or ending then
+    customers: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": instant_text(self.at), "overlays": list(self.overlays), "customers": self.customers}
+
+
+@dataclass(frozen=True)
 class Review:
     """Review over time: what scheduled changes do to the customers a change touches, from the
     plan's instant to `horizon` (`diff` makes one; a live plan has none)."""
@@ -225,12 +238,14 @@ class Review:
     horizon: dt.datetime
     later: tuple[LaterEffect, ...]
     windows: tuple[ScheduledWindow, ...]
+    instants: tuple[ScheduledInstant, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "horizon": instant_text(self.horizon),
             "later": [effect.to_json() for effect in self.later],
             "windows": [window.to_json() for window in self.windows],
+            "instants": [instant.to_json() for instant in self.instants],
         }
 
 

@@ -87,6 +87,11 @@ class MarkdownRenderer:
         if review is not None and review.windows:
             text.write(f"\n#### Scheduled changes of these customers until {instant_text(review.horizon)}\n\n")
             text.write(gantt(review.windows, plan.at, review.horizon))
+        if review is not None and review.instants:
+            text.write("\n| instant | starting or ending | customers changing then |\n|---|---|---:|\n")
+            for instant in review.instants:
+                overlays = ", ".join(f"`{_escape(name)}`" for name in instant.overlays)
+                text.write(f"| {instant_text(instant.at)} | {overlays} | {instant.customers} |\n")
         return text.getvalue()
 
 

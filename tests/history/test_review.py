@@ -49,6 +49,15 @@ def test_the_pull_request_comment_shows_the_christmas_interaction_and_a_chart(tm
         "    Christmas peak (2026-12-24T1800Z_xmas-capacity.yaml) : 2026-12-24T18:00, 2026-12-27T06:00\n"
         "```\n"
     )
+    # How many customers change at each of those instants: what the safety thresholds will see.
+    table = outcome.out[outcome.out.index("| instant |"):].splitlines()[:5]
+    assert table == [
+        "| instant | starting or ending | customers changing then |",
+        "|---|---|---:|",
+        "| 2026-12-01T00:00:00Z | `plans/2026-12-01_raise-acme-limit.yaml` | 1 |",
+        f"| 2026-12-24T18:00:00Z | `{XMAS}` | 2 |",
+        f"| 2026-12-27T06:00:00Z | `{XMAS}` | 2 |",
+    ]
 
 
 def test_the_text_and_json_diff_carry_the_review(tmp_path: Path, run: Run) -> None:
