@@ -51,6 +51,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     problems: list[Problem] = []
+    configs: list[Path] = []
     if args.paths:
         paths, plan_paths, configs = _classify(session.root, settings, args.paths, problems)
         if plan_paths and not paths:  # overlays are checked against the customers they change
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             customers, overlays, catalogs=settings.catalogs, removed=removed, safety=settings.safety,
         ))
     warnings = unset_warnings(customers.values()) if customers is not None else []
-    findings = Findings(InvalidInput(problems).problems, warnings, len(paths), len(plan_paths))
+    findings = Findings(InvalidInput(problems).problems, warnings, len(paths), len(plan_paths), len(configs))
     report_problems(args.format, findings, session.stdout)
     if problems:
         return Outcome.FAILED

@@ -20,10 +20,17 @@ class Findings:
     warnings: Sequence[Problem]
     customer_files: int
     overlay_files: int
+    config_files: int = 0  # reconciler.toml, when given as a PATH
 
     @property
     def files(self) -> int:
-        return self.customer_files + self.overlay_files
+        return self.customer_files + self.overlay_files + self.config_files
+
+    def valid(self) -> str:
+        """What was found valid, as the last line says it."""
+        if self.config_files and not self.customer_files:
+            return "reconciler.toml valid."
+        return f"{plural(self.customer_files, 'customer')} valid."
 
 
 def report_problems(format_name: str, findings: Findings, out: TextIO) -> None:
@@ -41,7 +48,7 @@ def _report_text(findings: Findings, out: TextIO) -> None:
         files = len({problem.path for problem in findings.problems})
         print(f"{plural(len(findings.problems), 'problem')} in {plural(files, 'file')}.", file=out)
     else:
-        print(f"{plural(findings.customer_files, 'customer')} valid.", file=out)
+        print(findings.valid(), file=out)
 
 
 def _as_json(problem: Problem) -> dict[str, object]:
@@ -74,7 +81,7 @@ def _report_github(findings: Findings, out: TextIO) -> None:
                 properties.append(f"title={_escape_property(problem.field)}")
             print(f"::{level} {','.join(properties)}::{_escape_data(problem.message)}", file=out)
     if not findings.problems:
-        print(f"{plural(findings.customer_files, 'customer')} valid.", file=out)
+        print(findings.valid(), file=out)
 
 
 def _escape_data(text: str) -> str:

@@ -124,3 +124,8 @@ def test_an_unknown_provider_option_is_named_at_its_line(project: Path, run: Run
         f"{project / 'reconciler.toml'}:15:1: live.options.paht: the sqlite provider has no option 'paht'; "
         "did you mean 'path'? its options: allow_in_ci, path"
     )
+
+
+def test_a_valid_configuration_given_alone_says_so(project: Path, run: Run) -> None:
+    outcome = run(project, "validate", str(project / "reconciler.toml"))
+    assert (outcome.code, outcome.out) == (0, "reconciler.toml valid.\n")
