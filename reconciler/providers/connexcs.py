@@ -66,13 +66,13 @@ from reconciler.providers.base import (
 )
 from reconciler.providers.connexcs_api import (
     Auth,
-    BasicAuth,
     Clock,
     ConnexcsApi,
     JwtAuth,
     Sleep,
-    TokenAuth,
+    basic_auth,
     record_id,
+    token_auth,
 )
 from reconciler.providers.connexcs_mapping import Decimals, FieldMapping
 from reconciler.providers.options import NUMBER, OptionType, check_options
@@ -565,8 +565,8 @@ def _auth(options: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Auth,
     values = {option: _variable(options, option, environ) for option in uses[kind]}
     names = " and ".join(options.get(option, ENVIRONMENT[option][0]) for option in uses[kind])
     if kind == "token":
-        return TokenAuth(values["token_env"], where=names), [values["token_env"]]
-    basic = BasicAuth(values["user_env"], values["password_env"], where=names)
+        return token_auth(values["token_env"], where=names), [values["token_env"]]
+    basic = basic_auth(values["user_env"], values["password_env"], where=names)
     if kind == "basic":
         return basic, [values["password_env"]]
     lifetime = _number(options, "jwt_lifetime", DEFAULT_JWT_LIFETIME, low=1)

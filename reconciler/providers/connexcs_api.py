@@ -95,10 +95,14 @@ class Auth:
         raise NotImplementedError
 
 
-class BasicAuth(Auth):
-    def __init__(self, user: str, password: str, where: str) -> None:
-        self._header = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+class HeaderAuth(Auth):
+    """The same Authorization header on every call: HTTP Basic (`basic_auth`), or a long-lived
+    token minted in the control panel, Setup, Integrations, JWT Keys (`token_auth`)."""
+
+    def __init__(self, header: str, where: str, kind: str) -> None:
+        self._header = header
         self._where = where
+        self._kind = kind
 
     def header(self, api: ConnexcsApi) -> str:
         return self._header
@@ -107,30 +111,21 @@ class BasicAuth(Auth):
         return self._where
 
     def __repr__(self) -> str:
-        return "<BasicAuth>"
+        return f"<{self._kind}>"  # never the header: it holds the credentials
 
 
-class TokenAuth(Auth):
-    """A long-lived token minted in the control panel (Setup, Integrations, JWT Keys)."""
+def basic_auth(user: str, password: str, where: str) -> HeaderAuth:
+    return HeaderAuth("Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii"), where, "BasicAuth")
 
-    def __init__(self, token: str, where: str) -> None:
-        self._header = f"Bearer {token}"
-        self._where = where
 
-    def header(self, api: ConnexcsApi) -> str:
-        return self._header
-
-    def where(self) -> str:
-        return self._where
-
-    def __repr__(self) -> str:
-        return "<TokenAuth>"
+def token_auth(token: str, where: str) -> HeaderAuth:
+    return HeaderAuth(f"Bearer {token}", where, "TokenAuth")
 
 
 class JwtAuth(Auth):
     """A refresh token minted with Basic auth, exchanged for short-lived access tokens."""
 
-    def __init__(self, basic: BasicAuth, *, lifetime: float, audience: str) -> None:
+    def __init__(self, basic: HeaderAuth, *, lifetime: float, audience: str) -> None:
         self._basic = basic
         self._lifetime = lifetime
         self._audience = audience
