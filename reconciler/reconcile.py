@@ -6,6 +6,7 @@ The CLI commands are thin shells around these; tests call them directly with a p
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.desired.schedule import customers_at
 from reconciler.desired.state import load_base, load_plans
 from reconciler.documents.loader import SUFFIXES, Load, load_document
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, UnknownCustomer
 from reconciler.gc_pause import gc_paused
 from reconciler.history import git
 from reconciler.history.git import Revision
@@ -61,6 +62,7 @@ def make_plan(
     `judge_schedule` (a plan of now) names the scheduled changes missed or late."""
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
+    asked = set(only) if only is not None else None
     with gc_paused():
         overlays = load_plans(root, settings, load=load)
         desired = customers_at(load_base(root, settings, load=load), overlays, at)
@@ -74,6 +76,8 @@ def make_plan(
             live = provider.read(keys)
         else:
             live = provider.read()
+        if asked is not None:
+            _check_known(asked, settings, desired, overlays, live, provider)
         context = PlanContext(
             at=at,
             commit=revision.commit,
@@ -100,6 +104,29 @@ def make_plan(
             if plan.bulk_blocked and allowing:
                 plan = safety.allow_bulk(plan, by=", ".join(f"{name} (allow_bulk)" for name in allowing))
         return plan
+
+
+def _check_known(
+    asked: set[str],
+    settings: Settings,
+    desired: Mapping[str, Any],
+    overlays: Sequence[Overlay],
+    live: Mapping[str, LiveRecord],
+    provider: Provider,
+) -> None:
+    """UnknownCustomer for a key of `--customer` that no customer file, overlay or live record
+    has (a typo would otherwise plan nothing, and say nothing), with the closest key there is."""
+    named = {key for overlay in overlays for key in overlay.customer_keys()}
+    unknown = sorted(key for key in asked if key not in desired and key not in named and key not in live)
+    if not unknown:
+        return
+    known = {*desired, *named, *provider.read()}
+    where = f"{settings.customers_dir.strip('/')}/, {settings.plans_dir.strip('/')}/ or the live platform"
+    lines = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        lines.append(f"no customer {key} in {where}" + (f"; did you mean {close[0]}?" if close else ""))
+    raise UnknownCustomer("\n".join(lines))
 
 
 def _bulk_allowed(overlays: Sequence[Overlay], last_run: dt.datetime, at: dt.datetime) -> list[str]:

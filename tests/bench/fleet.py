@@ -1,12 +1,16 @@
 """The fleet benchmark: `make bench-fleet N=100000` (any N).
 
-Generates a realistic fleet in a temporary git repository (the example customers cloned,
-57% YAML and 43% TOML, every field in use, ~4 KB a file; overlays in plans/), applies it
-to the embedded SQLite store, then times each command a person or a pipeline runs on a
-fleet, each in a process of its own, with its peak RSS, beside the time it takes merely to
-read every file's bytes (the floor) measured in the same run.
+Generates a realistic fleet in a git repository (the example customers cloned, 57% YAML
+and 43% TOML, every field in use, ~4 KB a file; overlays in plans/; a history of two
+commits), kept in a folder of its own so a later run reuses it (`--dir`, default
+$TMPDIR/reconciler-fleet-N). Then it times each command a person or a pipeline runs on a
+fleet, each in a process of its own, beside the time it takes merely to read every file's
+bytes (the floor) measured in the same run, with the peak memory of each command: the
+largest resident set of any one of its processes (`wait4`'s ru_maxrss), and the largest
+sum over all its processes at once (sampled from /proc every 10 ms), which counts worker
+processes together.
 
-Prints one markdown table. Nothing here asserts a time.
+Prints one markdown table, a row for each row of issue 12's table. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,18 +50,33 @@ invoice_templates = ["standard", "wholesale-net30"]
 domains = ["portal.carrier.example", "wholesale.carrier.example"]
 """
 AT = "2026-11-27T10:00:00Z"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example",
+    "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example",
+}
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    largest_mib: float  # the largest resident set of one process of the command
+    total_mib: float  # the largest sum of resident sets of all its processes at one instant
 
 
 @dataclass(frozen=True)
 class Row:
     step: str
-    seconds: float
-    peak_mib: float | None
+    measured: Measured | None  # None: the floor itself
     floor: float
 
     def line(self) -> str:
-        rss = f"{self.peak_mib:,.0f}" if self.peak_mib is not None else ""
-        return f"| {self.step} | {self.seconds:.2f} | {self.seconds / self.floor:.1f}x | {rss} |"
+        if self.measured is None:
+            return f"| {self.step} | {self.floor:.2f} | 1.0x | | |"
+        measured = self.measured
+        return (
+            f"| {self.step} | {measured.seconds:.2f} | {measured.seconds / self.floor:.1f}x "
+            f"| {measured.largest_mib:,.0f} | {measured.total_mib:,.0f} |"
+        )
 
 
 def _templates() -> list[tuple[str, str]]:
@@ -106,22 +126,80 @@ def generate(root: Path, count: int) -> None:
     _git(root, "commit", "-q", "-m", f"{count} customers")
 
 
+def prepare(folder: Path, count: int) -> Path:
+    """The fleet of COUNT customers in FOLDER, generated on the first run and reused after,
+    reset to its commit and with no live store."""
+    root = folder / "fleet"
+    marker = folder / f"generated-{count}"
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        generate(root, count)
+        marker.touch()
+    _git(root, "checkout", "-q", "--", ".")
+    _git(root, "clean", "-q", "-f", "--", "customers.d", "plans")
+    shutil.rmtree(root / ".reconciler", ignore_errors=True)
+    return root
+
+
 def _git(root: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example"}
-    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ENV}, check=True, capture_output=True)
 
 
-def timed(root: Path, command: list[str], env: dict[str, str]) -> tuple[float, float | None]:
-    """Wall time and peak RSS (MiB) of COMMAND run in ROOT, in a process of its own."""
-    measure = ["/usr/bin/time", "-f", "%M"] if Path("/usr/bin/time").exists() else []
+def _tree_rss(pid: int) -> int:
+    """The resident set of PID and all its descendants, in KiB (0 once it is gone)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/status", encoding="ascii", errors="replace") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
+                    pending.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def timed(root: Path, command: list[str], env: dict[str, str]) -> Measured:
+    """Wall time and peak memory of COMMAND run in ROOT, in a process of its own."""
     started = time.perf_counter()
-    result = subprocess.run([*measure, *command], cwd=root, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak_total = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_total
+        while not done.is_set():
+            peak_total = max(peak_total, _tree_rss(process.pid))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    # Read the output while it runs (a full pipe would stall it), then reap it with wait4.
+    output: dict[str, bytes] = {}
+    readers = [
+        threading.Thread(target=lambda name=name, stream=stream: output.__setitem__(name, stream.read()))
+        for name, stream in (("stdout", process.stdout), ("stderr", process.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
-    if result.returncode not in (0, 2):
-        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    peak = float(result.stderr.strip().splitlines()[-1]) / 1024 if measure else None
-    return elapsed, peak
+    done.set()
+    for reader in readers:
+        reader.join()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 2):
+        raise SystemExit(
+            f"{' '.join(command)} failed ({process.returncode}):\n"
+            f"{output['stdout'][-2000:].decode()}\n{output['stderr'][-2000:].decode()}"
+        )
+    largest = usage.ru_maxrss / 1024  # KiB on Linux
+    return Measured(elapsed, largest, max(peak_total / 1024, largest))
 
 
 def floor(root: Path) -> float:
@@ -142,44 +220,47 @@ def _edit(root: Path, count: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--updates", type=int, default=10_000)
+    parser.add_argument("--dir", type=Path, help="where the fleet is kept (default: $TMPDIR/reconciler-fleet-COUNT)")
     args = parser.parse_args(argv)
+    folder = args.dir or Path(tempfile.gettempdir()) / f"reconciler-fleet-{args.count}"
     reconciler = [sys.executable, "-m", "reconciler", "-C", "."]
-    with tempfile.TemporaryDirectory(prefix="reconciler-fleet-") as folder:
-        root = Path(folder) / "fleet"
-        cache = Path(folder) / "cache"
-        env = {**os.environ, "RECONCILER_CACHE_DIR": str(cache), "NO_COLOR": "1", "USER": "bench"}
-        generate(root, args.count)
-        rows: list[Row] = []
-        base = floor(root)
+    root = prepare(folder, args.count)
+    cache = folder / "cache"
+    env = {**os.environ, "RECONCILER_CACHE_DIR": str(cache), "NO_COLOR": "1", "USER": "bench"}
+    base = floor(root)
+    rows: list[Row] = [Row("reading every file's bytes (`find customers.d -type f -exec cat {} +`)", None, base)]
+    creates: list[Row] = []
 
-        def row(step: str, command: list[str], *, cold: bool = False) -> None:
-            if cold:
-                shutil.rmtree(cache, ignore_errors=True)
-            seconds, peak = timed(root, [*reconciler, *command], env)
-            rows.append(Row(step, seconds, peak, base))
+    def row(step: str, command: list[str], *, cold: bool = False, into: list[Row] = rows) -> None:
+        if cold:
+            shutil.rmtree(cache, ignore_errors=True)
+        into.append(Row(step, timed(root, [*reconciler, *command], env), base))
+        print(f"  {into[-1].line()}", file=sys.stderr, flush=True)
 
-        row(f"`apply --yes` of {args.count:,} creates", ["apply", "--yes", "--at", AT], cold=True)
-        row("`validate`, cold cache", ["validate"], cold=True)
-        row("`validate`, warm cache", ["validate"])
-        row("`plan`, cold cache, nothing changed", ["plan", "--at", AT], cold=True)
-        row("`plan`, warm cache, nothing changed", ["plan", "--at", AT])
-        row("`plan --changed-since HEAD`, nothing changed", ["plan", "--at", AT, "--changed-since", "HEAD"])
-        _edit(root, 1)
-        row("`plan --changed-since HEAD`, one file edited", ["plan", "--at", AT, "--changed-since", "HEAD"])
-        _git(root, "checkout", "-q", "--", ".")
-        updates = min(args.updates, args.count)
-        _edit(root, updates)
-        row(f"`apply --yes` of {updates:,} updates, plan included", ["apply", "--yes", "--at", AT])
-        print(f"Fleet of {args.count:,} customers on {platform.node()} ({os.cpu_count()} cores, "
-              f"Python {platform.python_version()}), {time.strftime('%Y-%m-%d')}; reading every file's bytes: "
-              f"{base:.2f} s (the floor).\n")
-        print("| step | seconds | x floor | peak RSS (MiB) |")
-        print("|---|---:|---:|---:|")
-        for each in rows:
-            print(each.line())
+    row(f"`apply --yes` of {args.count:,} creates", ["apply", "--yes", "--at", AT], cold=True, into=creates)
+    row("`validate`, cold cache", ["validate"], cold=True)
+    row("`validate`, warm cache", ["validate"])
+    row("`plan`, cold cache, nothing changed", ["plan", "--at", AT], cold=True)
+    row("`plan`, warm cache, nothing changed", ["plan", "--at", AT])
+    row("`plan --changed-since HEAD`, nothing changed", ["plan", "--at", AT, "--changed-since", "HEAD"])
+    _edit(root, 1)
+    row("`plan --changed-since HEAD`, one file edited", ["plan", "--at", AT, "--changed-since", "HEAD"])
+    row("`plan`, warm cache, one file edited", ["plan", "--at", AT])
+    _git(root, "checkout", "-q", "--", ".")
+    updates = min(args.updates, args.count)
+    _edit(root, updates)
+    row(f"`apply --yes` of {updates:,} updates, plan included", ["apply", "--yes", "--at", AT])
+    _git(root, "checkout", "-q", "--", ".")
+    print(f"Fleet of {args.count:,} customers on {platform.node()} ({os.cpu_count()} cores, "
+          f"Python {platform.python_version()}), {time.strftime('%Y-%m-%d')}; reading every file's bytes: "
+          f"{base:.2f} s (the floor).\n")
+    print("| step | seconds | x floor | peak RSS, largest process (MiB) | peak RSS, all processes (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for each in [*rows, *creates]:
+        print(each.line())
     return 0
 
 
