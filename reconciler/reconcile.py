@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from reconciler.config import CONFIG_NAME, Settings
+from reconciler.desired.fleet import load_fleet
 from reconciler.desired.overlays import Overlay, change_instants
-from reconciler.desired.schedule import customers_at
-from reconciler.desired.state import load_base, load_plans
+from reconciler.desired.state import Desired, customers_dir, desired_at, load_plans
+from reconciler.documents.cache import DocumentCache
 from reconciler.documents.loader import SUFFIXES, Load, load_document
 from reconciler.errors import ReconcilerError, UnknownCustomer
 from reconciler.gc_pause import gc_paused
@@ -47,7 +48,7 @@ def make_plan(
     provider: Provider,
     *,
     at: dt.datetime,
-    revision: Revision,
+    revision: Revision | Callable[[], Revision],
     only: Collection[str] | None = None,
     allow_bulk: bool = False,
     changed_since: str | None = None,
@@ -55,29 +56,42 @@ def make_plan(
     repair: Collection[str] = (),
     load: Load = load_document,
     judge_schedule: bool = False,
+    cache: DocumentCache | None = None,
 ) -> Plan:
     """Desired state at `at` against what `provider` holds now; with `changed_since`, only
     the customers `changed_keys` finds (read from the provider alone). `lift_penalty` and
     `repair` are the customers the operator set a rule aside for (see `PlanContext`).
-    `judge_schedule` (a plan of now) names the scheduled changes missed or late."""
+    `judge_schedule` (a plan of now) names the scheduled changes missed or late. `revision`
+    may be a function that gives it, called once the plan is made: git's status of a large
+    work tree then runs beside the loading."""
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
     asked = set(only) if only is not None else None
+    bound = getattr(load, "__self__", None)
+    if cache is None and isinstance(bound, DocumentCache):  # a cache's `load` lends the fleet its cache
+        cache = bound
     with gc_paused():
+        if cache is not None:
+            load = cache.load
         overlays = load_plans(root, settings, load=load)
-        desired = customers_at(load_base(root, settings, load=load), overlays, at)
+        fleet = load_fleet(root, settings, customers_dir(root, settings), cache)
+        desired = desired_at(fleet, overlays, at, cache)
         if changed_since is not None:
             changed = changed_keys(root, settings, changed_since, at, overlays)
             if changed is not None:
                 only = changed if only is None else changed & set(only)
+        in_sync: frozenset[str] = frozenset()
         if only is not None:
             keys = set(only)
             keys.update(old for key in only if key in desired for old in desired[key].renamed_from)
             live = provider.read(keys)
         else:
-            live = provider.read()
+            read = provider.read_differing(desired.digests())
+            live, in_sync = read.records, read.in_sync
         if asked is not None:
             _check_known(asked, settings, desired, overlays, live, provider)
+        if callable(revision):
+            revision = revision()
         context = PlanContext(
             at=at,
             commit=revision.commit,
@@ -92,7 +106,7 @@ def make_plan(
             penalties_from_git=penalties_from_git(provider, live),
             repair=frozenset(repair),
         )
-        plan = compute_plan(desired, live, context, only=only)
+        plan = compute_plan(desired.subset(_planned(desired, live, in_sync, only)), live, context, only=only, in_sync=in_sync)
         if judge_schedule:
             schedule = settings.schedule
             since = at - dt.timedelta(days=schedule.lookback_days)
@@ -104,6 +118,28 @@ def make_plan(
             if plan.bulk_blocked and allowing:
                 plan = safety.allow_bulk(plan, by=", ".join(f"{name} (allow_bulk)" for name in allowing))
         return plan
+
+
+def _planned(
+    desired: Desired, live: Mapping[str, LiveRecord], in_sync: frozenset[str], only: Collection[str] | None
+) -> set[str]:
+    """The customers `compute_plan` needs to see: those not known to be in sync (of `only`,
+    when given), and any other that may claim a live record under another key (a rename,
+    or the name of a live customer not managed yet: `compute._renames`)."""
+    planned = {key for key in desired if key not in in_sync and (only is None or key in only)}
+    if only is None:
+        return planned  # every customer missing live is planned already
+    claimable = {key for key in live if key not in desired}
+    names = {
+        record.customer.name.casefold() for key, record in live.items()
+        if isinstance(record, LiveCustomer) and not record.managed and record.customer.name and key not in desired
+    }
+    if claimable or names:
+        planned.update(
+            key for key in desired
+            if key not in live and key not in planned and desired.may_claim(key, claimable, names)
+        )
+    return planned
 
 
 def _check_known(

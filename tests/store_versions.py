@@ -11,10 +11,21 @@ from reconciler.providers.schema import _V2_CHECKS, CHECKS
 
 
 def downgrade(spec: Any, version: int) -> None:
-    """Make the store of SPEC look like schema VERSION (1, 2 or 3) wrote it."""
+    """Make the store of SPEC look like schema VERSION (1, 2, 3 or 4) wrote it."""
     engine = spec.engine()
     dialect = engine.dialect.name
     with engine.begin() as connection:
+        if dialect == "postgresql":
+            connection.execute(text("DROP TRIGGER customer_version_bumped ON customer"))
+            connection.execute(text("DROP FUNCTION customer_version_bumped()"))
+        else:
+            connection.execute(text("DROP TRIGGER customer_version_bumped"))
+        connection.execute(text("ALTER TABLE customer DROP COLUMN digest"))
+        connection.execute(text("ALTER TABLE customer DROP COLUMN digest_version"))
+        if version == 4:
+            connection.execute(text("UPDATE schema_meta SET schema_version = 4"))
+            engine.dispose()
+            return
         connection.execute(text("DROP TABLE runs"))
         if version == 3:
             connection.execute(text("UPDATE schema_meta SET schema_version = 3"))

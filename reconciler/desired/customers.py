@@ -142,17 +142,32 @@ def check_catalogs(customer_file: CustomerFile, catalogs: Catalogs) -> list[Prob
     ]
 
 
+# What the catalogs of reconciler.toml constrain in a customer: reseller, account manager,
+# portal domain, invoice template, and the tags.
+CatalogValues = tuple[str | None, str | None, str | None, str | None, tuple[str, ...]]
+
+
+def catalog_values(customer: Customer) -> CatalogValues:
+    config = customer.config
+    return (config.reseller, config.account_manager, config.domain, config.invoice.template, tuple(config.tags))
+
+
 def catalog_violations(customer: Customer, catalogs: Catalogs) -> list[tuple[tuple[str, ...], str, str]]:
     """(field, value, message) for each value of CUSTOMER outside its catalog; for a tag the
     field is the tag list's."""
-    config = customer.config
+    return violations_of(catalog_values(customer), catalogs)
+
+
+def violations_of(values: CatalogValues, catalogs: Catalogs) -> list[tuple[tuple[str, ...], str, str]]:
+    """`catalog_violations` of a customer whose `catalog_values` are VALUES."""
+    reseller, account_manager, domain, template, tags = values
     checks: list[tuple[tuple[str, ...], str | None, list[str] | None, str]] = [
-        (("config", "reseller"), config.reseller, catalogs.resellers, "resellers"),
-        (("config", "account_manager"), config.account_manager, catalogs.account_managers, "account_managers"),
-        (("config", "domain"), config.domain, catalogs.domains, "domains"),
-        (("config", "invoice", "template"), config.invoice.template, catalogs.invoice_templates, "invoice_templates"),
+        (("config", "reseller"), reseller, catalogs.resellers, "resellers"),
+        (("config", "account_manager"), account_manager, catalogs.account_managers, "account_managers"),
+        (("config", "domain"), domain, catalogs.domains, "domains"),
+        (("config", "invoice", "template"), template, catalogs.invoice_templates, "invoice_templates"),
     ]
-    checks += [(("config", "tags"), tag, catalogs.tags, "tags") for tag in config.tags]
+    checks += [(("config", "tags"), tag, catalogs.tags, "tags") for tag in tags]
     return [
         (loc, value, f"'{value}' is not in catalogs.{catalog} of reconciler.toml ({_listing(allowed)})")
         for loc, value, allowed, catalog in checks

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from reconciler.config import CONFIG_NAME, Settings
 from reconciler.desired.customers import CustomerFile, customer_paths, load_customers
+from reconciler.desired.fleet import Fleet
 from reconciler.desired.overlays import Overlay, load_overlays, overlay_paths
 from reconciler.desired.schedule import check_schedule, customers_at
+from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import Load, load_document
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
+from reconciler.model.fields import digest
 
 T = TypeVar("T")
 
@@ -85,3 +90,129 @@ def load_schedule(
     if problems:
         raise InvalidInput(problems)
     return base, overlays
+
+
+class Desired(Mapping[str, Customer]):
+    """Every customer's definition at an instant, by key, in the order `customers_at` gives
+    them, and the digest of each: those no overlay in effect changes are the fleet's own,
+    and their `Customer` is loaded only when asked for. Those that overlays touch are
+    evaluated when first asked for, unless EVALUATED gives them already."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        evaluate: Callable[[], Mapping[str, Customer]],
+        order: Sequence[str],
+        digests: Mapping[str, str] | None = None,
+        evaluated: Mapping[str, Customer] | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self._evaluate = evaluate
+        self._evaluated = evaluated  # the customers overlays touch, at the instant
+        self._touched = frozenset(order)
+        self._keys = [*fleet, *(key for key in order if key not in fleet)]
+        self._present = set(self._keys)
+        self._digests: dict[str, str] = dict(digests or {})
+
+    def _touched_customers(self) -> Mapping[str, Customer]:
+        if self._evaluated is None:
+            self._evaluated = self._evaluate()
+        return self._evaluated
+
+    def __getitem__(self, key: str) -> Customer:
+        if key in self._touched:
+            return self._touched_customers()[key]
+        if key not in self.fleet:
+            raise KeyError(key)
+        return self.fleet[key].customer
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._present
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def digest(self, key: str) -> str:
+        if key not in self._touched:
+            return self.fleet.digests[key]
+        found = self._digests.get(key)
+        if found is None:
+            customer = self._touched_customers()[key]
+            if key in self.fleet and customer is self.fleet[key].customer:
+                found = self.fleet.digests[key]
+            else:
+                found = digest(customer)
+            self._digests[key] = found
+        return found
+
+    def digests(self) -> dict[str, str]:
+        """Every customer's digest, by key."""
+        found = dict(self.fleet.digests)
+        for key in self._touched:
+            if key in self._present:
+                found[key] = self.digest(key)
+        return found
+
+    def touched_digests(self) -> dict[str, str]:
+        return {key: self.digest(key) for key in self._keys if key in self._touched}
+
+    def may_claim(self, key: str, keys: Collection[str], names: Collection[str]) -> bool:
+        """Whether the customer of KEY names one of KEYS as an earlier key, or is called one
+        of NAMES (casefolded), without loading it."""
+        if key in self._touched:
+            customer = self[key]
+            name, renamed_from = customer.name or key, tuple(customer.renamed_from)
+        else:
+            summary = self.fleet.summaries[key]
+            name, renamed_from = summary.name, summary.renamed_from
+        return name.casefold() in names or any(old in keys for old in renamed_from)
+
+    def subset(self, keys: Collection[str]) -> dict[str, Customer]:
+        """The customers of KEYS, in this mapping's order (loaded together)."""
+        ordered = [key for key in self._keys if key in keys]
+        self.fleet.load([key for key in ordered if key not in self._touched and key in self.fleet])
+        return {key: self[key] for key in ordered}
+
+
+def desired_at(
+    fleet: Fleet, overlays: Sequence[Overlay], at: dt.datetime, cache: DocumentCache | None = None
+) -> Desired:
+    """`customers_at` over a fleet: only the customers that overlays name are loaded and
+    evaluated; the others are as their files say. When that finds a problem, the whole fleet
+    is evaluated, so the problem is reported as `customers_at` reports it.
+
+    What the evaluation gives depends only on the files and on which overlays are in effect,
+    so the digests it gave are kept in CACHE by those: while no overlay starts or ends and no
+    file they touch changes, a plan evaluates nothing (a customer is still evaluated when
+    its `Customer` is asked for)."""
+    touched = {key for overlay in overlays for key in overlay.customer_keys()}
+
+    def evaluate() -> Mapping[str, Customer]:
+        base = fleet.load([key for key in fleet if key in touched]) if touched else {}
+        try:
+            return customers_at(base, overlays, at)
+        except InvalidInput:
+            customers_at(fleet, overlays, at)
+            raise
+
+    slot = _evaluation_slot(fleet, overlays, at, touched) if cache is not None and touched else None
+    kept = cache.get_meta(slot) if cache is not None and slot is not None else None
+    if isinstance(kept, tuple) and len(kept) == 2 and isinstance(kept[0], list) and isinstance(kept[1], dict):
+        return Desired(fleet, evaluate, kept[0], kept[1])
+    evaluated = evaluate()
+    desired = Desired(fleet, evaluate, list(evaluated), evaluated=evaluated)
+    if cache is not None and slot is not None:
+        cache.put_meta(slot, (list(evaluated), desired.touched_digests()))
+    return desired
+
+
+def _evaluation_slot(fleet: Fleet, overlays: Sequence[Overlay], at: dt.datetime, touched: set[str]) -> str:
+    said = json.dumps([
+        [(overlay.path.name, content_id(overlay.path.suffix, overlay.document.source)) for overlay in overlays],
+        [overlay.path.name for overlay in overlays if overlay.active_at(at)],
+        sorted((key, fleet.ids.get(key)) for key in touched),
+    ])
+    return "evaluation:" + hashlib.sha256(said.encode()).hexdigest()[:32]

@@ -1,22 +1,26 @@
-"""Parsed documents by content hash: a file whose bytes have not changed is never parsed again.
+"""Parsed documents by content, and what else a run may keep for the next: a file whose bytes
+have not changed is never parsed again.
 
 Parsing dominates a cold run (ARCHITECTURE.md, "What things cost"). The cache keeps what the
-loader returned for each distinct content (suffix and bytes), so a warm `validate` or
-`plan` of 100,000 customers reads and hashes the files and skips the YAML parser.
+loader returned for each distinct content (suffix and bytes, named by git's blob id of the
+bytes), so a warm `validate` or `plan` skips the YAML parser; `desired.fleet` keeps in it,
+beside the documents, what it knows of the whole fleet (`get_meta`/`put_meta`), so a warm
+plan of 100,000 unchanged customers reads neither the files nor the documents.
 
-The cache is data and nothing else, and it is ours alone:
+It is one SQLite database per checkout: read by key, never whole, so a run that needs a
+thousand documents reads a thousand. The cache is data and nothing else, and it is ours alone:
 
-- it is `marshal` of plain values (strings, numbers, lists, maps, and tagged tuples for the
-  decimals and times a document holds): loading it builds values, never runs code, unlike
-  a pickle;
+- every value in it is `marshal` of plain values (strings, numbers, lists, maps, and tagged
+  tuples for the decimals and times a document holds), checked as it is decoded: loading it
+  builds values, never runs code, unlike a pickle;
 - it lives outside the repository, in a folder the tool creates readable by its user only
   (0700); a folder or a file that another user owns, or that others may write to, is not
   read or written (a one-line warning says why), so nobody can plant an entry that changes
   what a customer file says;
-- a temporary file is removed whatever happens to the write, and a cache that cannot be
-  read is ignored (it costs speed, never correctness).
+- a cache that cannot be read or written (corrupt, locked, a full disk) is ignored: it
+  costs speed, never correctness.
 
-Results are keyed by the loader's revision as well, so a release that changes what the
+Entries are keyed by the loader's revision as well, so a release that changes what the
 loader returns never sees old entries.
 """
 
@@ -26,8 +30,9 @@ import datetime as dt
 import hashlib
 import marshal
 import os
+import sqlite3
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
@@ -35,15 +40,34 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.documents.loader import Load, LoadedDocument, load_document, read_source
-from reconciler.documents.writing import write_file
-from reconciler.errors import UsageError
 from reconciler.gc_pause import gc_paused
 
 # Bump when the loader's output changes shape or meaning.
-LOADER_REVISION = f"{__version__}/3"
+LOADER_REVISION = f"{__version__}/4"
 
-Entry = dict[str, Any]  # a document's data: positions are found again from the file's bytes
 Warn = Callable[[str], None]
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS document (id TEXT PRIMARY KEY, data BLOB NOT NULL)",
+)
+_CHUNK = 500  # ids per query, under SQLite's bound-parameter limit
+
+
+def content_id(suffix: str, content: bytes) -> str:
+    """What names a document's content: git's blob id of its bytes (so a file git finds
+    unchanged is named without reading it), and its kind, for the same bytes read as YAML
+    and as TOML are different documents."""
+    blob = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+    return f"{_kind(suffix)}:{blob}"
+
+
+def blob_content_id(suffix: str, blob: str) -> str:
+    """`content_id` of a file whose git blob id is BLOB."""
+    return f"{_kind(suffix)}:{blob}"
+
+
+def _kind(suffix: str) -> str:
+    return "toml" if suffix.lower() == ".toml" else "yaml"
 
 
 class DocumentCache:
@@ -51,40 +75,167 @@ class DocumentCache:
         self.file = file
         self.warn = warn
         self.usable = _private(file, warn)
-        self._stored: dict[bytes, Any] = _read_cache(file) if self.usable else {}
-        self._used: dict[bytes, Any] = {}
-        self._parsed: set[bytes] = set()
+        self._connection: sqlite3.Connection | None = None
+        self._opened = False
+        self._known: dict[str, Any] = {}  # id -> data, read or parsed this run
+        self._new: dict[str, bytes] = {}  # id -> encoded data, to write
+        self._new_meta: dict[str, bytes] = {}
         self.hits = 0
         self.misses = 0
+
+    # --- documents ----------------------------------------------------------------------
 
     def load(self, path: Path) -> LoadedDocument:
         """`load_document(path)`, from the cache when this content was parsed before."""
         content = read_source(path)
-        digest = hashlib.blake2b(path.suffix.lower().encode() + b"\0" + content, digest_size=20).digest()
-        stored = self._used.get(digest) or self._stored.get(digest)
-        entry = _decode(stored) if stored is not None else None
-        if entry is None:
+        return self.load_content(path, content, content_id(path.suffix, content))
+
+    def load_content(self, path: Path, content: bytes, identity: str) -> LoadedDocument:
+        """The document PATH holds, CONTENT (named IDENTITY, see `content_id`)."""
+        data = self.stored([identity]).get(identity)
+        if data is None:
             self.misses += 1
-            self._parsed.add(digest)
-            entry = load_document(path, content).data
-            stored = _encode(entry)
+            data = load_document(path, content).data
+            self.remember(identity, data)
         else:
             self.hits += 1
-        self._used[digest] = stored
-        return LoadedDocument(path, entry, content)
+        return LoadedDocument(path, data, content)
+
+    def stored(self, identities: Iterable[str]) -> dict[str, Any]:
+        """The data of each document of IDENTITIES the cache holds (a fresh copy each time)."""
+        found: dict[str, Any] = {}
+        wanted = []
+        for identity in identities:
+            if identity in self._known:
+                found[identity] = self._known[identity]
+            else:
+                wanted.append(identity)
+        connection = self._open()
+        if connection is None or not wanted:
+            return found
+        with suppress(sqlite3.Error), gc_paused():
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for identity, blob in connection.execute(f"SELECT id, data FROM document WHERE id IN ({marks})", chunk):
+                    data = _decode(_unmarshal(blob))
+                    if data is not None:
+                        found[identity] = self._known[identity] = data
+        return found
+
+    def remember(self, identity: str, data: dict[str, Any]) -> None:
+        """Keep DATA as what the content IDENTITY parses to."""
+        self._known[identity] = data
+        self._new[identity] = encoded(data)
+
+    def remember_encoded(self, identity: str, blob: bytes) -> None:
+        """`remember` for data already `encoded` (by a worker process)."""
+        self._new[identity] = blob
+
+    def flush(self) -> None:
+        """Write the documents kept so far now, and forget them (a cold run of a large fleet
+        holds only a batch at a time)."""
+        if self._new and self.usable:
+            connection = self._open(create=True)
+            if connection is not None:
+                with suppress(sqlite3.Error), connection:
+                    connection.executemany("INSERT OR REPLACE INTO document VALUES (?, ?)", self._new.items())
+        self._new.clear()
+
+    # --- what else a run keeps ------------------------------------------------------------
+
+    def get_meta(self, name: str) -> Any:
+        """The plain value kept under NAME, or None."""
+        connection = self._open()
+        if connection is None:
+            return None
+        with suppress(sqlite3.Error):
+            row = connection.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                with gc_paused():
+                    return _unmarshal(row[0])
+        return None
+
+    def put_meta(self, name: str, value: Any) -> None:
+        """Keep VALUE (plain values only: marshal's) under NAME, written by `save`."""
+        self._new_meta[name] = marshal.dumps(value)
 
     def save(self) -> None:
-        """Keep what this run used, and what earlier runs stored while the cache stays small."""
-        if not self._parsed or not self.usable:
+        """Write what this run parsed and kept; drop entries of earlier releases."""
+        if not (self._new or self._new_meta) or not self.usable:
+            self.close()
             return
-        with gc_paused():
-            self._write()
+        connection = self._open(create=True)
+        if connection is None:
+            return
+        # A read-only, locked or full disk costs speed next time, nothing else.
+        with suppress(sqlite3.Error), gc_paused():
+            with connection:
+                connection.executemany("INSERT OR REPLACE INTO document VALUES (?, ?)", self._new.items())
+                connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._new_meta.items())
+            self._new.clear()
+            self._new_meta.clear()
+        self.close()
 
-    def _write(self) -> None:
-        entries = {**self._stored, **self._used} if len(self._stored) < 2 * len(self._used) + 1000 else self._used
-        # A read-only or full disk costs speed next time, nothing else.
-        with suppress(UsageError, ValueError):
-            write_file(self.file, marshal.dumps((LOADER_REVISION, entries)), mode=0o600, durable=False)
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection, self._opened = None, False
+
+    def _open(self, *, create: bool = False) -> sqlite3.Connection | None:
+        if self._connection is not None or not self.usable:
+            return self._connection
+        if self._opened and not create:
+            return None
+        self._opened = True
+        if not create and not self.file.exists():
+            return None
+        try:
+            if create and not self.file.exists():
+                # Created private, before SQLite opens it.
+                os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+            connection = sqlite3.connect(self.file, timeout=2, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA synchronous = OFF")
+            with connection:
+                for statement in _SCHEMA:
+                    connection.execute(statement)
+                found = connection.execute("SELECT value FROM meta WHERE name = 'revision'").fetchone()
+                if found is None or _unmarshal(found[0]) != LOADER_REVISION:
+                    connection.execute("DELETE FROM document")
+                    connection.execute("DELETE FROM meta")
+                    connection.execute("INSERT INTO meta VALUES ('revision', ?)", (marshal.dumps(LOADER_REVISION),))
+        except (sqlite3.Error, OSError, ValueError):
+            # Not a database (a planted file, one truncated by a crash): start again empty.
+            with suppress(OSError):
+                self.file.unlink()
+            if create:
+                return self._retry()
+            return None
+        self._connection = connection
+        return connection
+
+    def _retry(self) -> sqlite3.Connection | None:
+        self.usable = _private(self.file, self.warn)
+        self._opened = False
+        if not self.usable or self.file.exists():
+            return None
+        with suppress(sqlite3.Error, OSError, ValueError):
+            return self._open(create=True)
+        return None
+
+
+def encoded(data: dict[str, Any]) -> bytes:
+    """A document's data as the cache keeps it."""
+    return marshal.dumps(_encode(data))
+
+
+def _unmarshal(blob: Any) -> Any:
+    if not isinstance(blob, bytes):
+        raise ValueError("not a cache entry")
+    try:
+        return marshal.loads(blob)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise ValueError("not a cache entry") from exc
 
 
 def _private(file: Path, warn: Warn) -> bool:
@@ -93,28 +244,22 @@ def _private(file: Path, warn: Warn) -> bool:
     folder = file.parent
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        checked = [folder, file] if file.exists() else [folder]
+        checked = [folder, file] if file.exists() or file.is_symlink() else [folder]
         for path in checked:
             status = path.lstat()
-            if status.st_uid != os.getuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or stat.S_ISLNK(status.st_mode):
+            if (
+                status.st_uid != os.getuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+                or stat.S_ISLNK(status.st_mode) or (path is file and not stat.S_ISREG(status.st_mode))
+            ):
                 warn(
                     f"the document cache {path} is not private to this user (another owner, writable by "
-                    "others, or a link); it is not used: make it yours alone, or set RECONCILER_CACHE_DIR"
+                    "others, a link or not a file); it is not used: make it yours alone, or set RECONCILER_CACHE_DIR"
                 )
                 return False
     except OSError as exc:
         warn(f"the document cache {folder} cannot be used ({exc.strerror or exc}); documents are parsed afresh")
         return False
     return True
-
-
-def _read_cache(file: Path) -> dict[bytes, Any]:
-    try:
-        with file.open("rb") as stream, gc_paused():
-            revision, entries = marshal.load(stream)
-    except Exception:  # missing, truncated by a crash, or from another version: start empty
-        return {}
-    return entries if revision == LOADER_REVISION and isinstance(entries, dict) else {}
 
 
 # --- a document's data as marshal's plain values -------------------------------------------
@@ -169,15 +314,28 @@ def _decoded(value: Any) -> Any:
 def cache_file(cache_dir: Path, root: Path) -> Path:
     """One cache per repository checkout."""
     checkout = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return cache_dir / f"documents-{checkout}.marshal"
+    return cache_dir / f"documents-{checkout}.sqlite"
+
+
+@contextmanager
+def open_cache(cache_dir: Path | None, root: Path, warn: Warn = lambda message: None) -> Iterator[DocumentCache | None]:
+    """The cache of the checkout at ROOT (None without a `cache_dir`), saved at the end."""
+    if cache_dir is None:
+        yield None
+        return
+    cache = DocumentCache(cache_file(cache_dir, root), warn)
+    try:
+        yield cache
+    except BaseException:
+        cache.close()
+        raise
+    cache.save()
 
 
 @contextmanager
 def cached_loading(cache_dir: Path | None, root: Path, warn: Warn = lambda message: None) -> Iterator[Load]:
     """Yields a `load(path) -> LoadedDocument`: cached when `cache_dir` is given, saved at the end."""
-    if cache_dir is None:
-        yield load_document
-        return
-    cache = DocumentCache(cache_file(cache_dir, root), warn)
-    yield cache.load
-    cache.save()
+    with open_cache(cache_dir, root, warn) as cache:
+        yield load_document if cache is None else cache.load
+
+

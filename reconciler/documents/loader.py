@@ -27,7 +27,7 @@ from reconciler.model.fields import field_path
 
 __all__ = [
     "MAX_FILE_BYTES", "SUFFIXES", "Listing", "Load", "LoadedDocument", "Mark",
-    "document_paths", "load_document", "parse_yaml", "read_source",
+    "document_names", "document_paths", "load_document", "parse_yaml", "read_source",
 ]
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -128,29 +128,45 @@ def document_paths(directory: Path, root: Path | None = None) -> Listing:
     entry that is not a regular file (a FIFO would hang the reader), and a symbolic link
     that leads out of the repository at `root` (not read: its lines would end up in messages).
     """
-    if not directory.is_dir():
-        return Listing([], [])
-    paths: list[Path] = []
+    names, problems = document_names(directory, root)
+    return Listing([directory / name for name in names], problems)
+
+
+def document_names(directory: Path, root: Path | None = None) -> tuple[list[str], list[Problem]]:
+    """`document_paths` as file names: one directory scan, and a `stat` only for a link (the
+    type of every other entry comes with the scan), so 100,000 files list in a few hundredths
+    of a second."""
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []
+    names: list[str] = []
     problems: list[Problem] = []
-    for path in sorted(directory.iterdir()):
-        if path.name.startswith("."):
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
             continue
-        problem = _not_a_document(path, root)
+        if name.endswith(SUFFIXES) and not entry.is_symlink() and entry.is_file(follow_symlinks=False):
+            names.append(name)  # the common case, decided without a Path
+            continue
+        path = directory / name
+        problem = _not_a_document(path, root, entry)
         if problem is None:
-            paths.append(path)
+            names.append(name)
         else:
             problems.append(Problem(path, None, None, "", problem))
-    return Listing(paths, problems)
+    return names, problems
 
 
-def _not_a_document(path: Path, root: Path | None) -> str | None:
+def _not_a_document(path: Path, root: Path | None, entry: os.DirEntry[str]) -> str | None:
     if path.suffix not in SUFFIXES:
         wanted = path.with_suffix(path.suffix.lower()).name if path.suffix.lower() in SUFFIXES else None
         rename = f"; rename it {wanted}" if wanted else "; move it out of the folder"
         return f"'{path.name}' is not read here: only .yaml, .yml and .toml files are documents{rename}"
-    if path.is_symlink() and root is not None and not path.resolve().is_relative_to(root.resolve()):
+    if entry.is_symlink() and root is not None and not path.resolve().is_relative_to(root.resolve()):
         return "a symbolic link to a file outside the repository; it is not read: copy the file in instead"
-    if not path.is_file():
+    if not entry.is_file():
         return "not a regular file (a folder, FIFO or device); it is not read"
     return None
 

@@ -133,7 +133,12 @@ def json_bytes(document: Any) -> bytes:
 
 def digest(customer: Customer) -> str:
     """A short hash of the canonical bytes: equal customers, equal digests."""
-    return hashlib.blake2b(canonical_bytes(customer), digest_size=16).hexdigest()
+    return digest_of(canonical_document(customer))
+
+
+def digest_of(document: Mapping[str, Any]) -> str:
+    """`digest` of the customer whose canonical document is DOCUMENT."""
+    return hashlib.blake2b(json_bytes(document), digest_size=16).hexdigest()
 
 
 # --- the default customer -----------------------------------------------------------------

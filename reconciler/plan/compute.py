@@ -58,8 +58,14 @@ def compute_plan(
     context: PlanContext,
     *,
     only: Collection[str] | None = None,
+    in_sync: Collection[str] = (),
 ) -> Plan:
-    """Compare desired with live state. `only` restricts the plan to those customer keys."""
+    """Compare desired with live state. `only` restricts the plan to those customer keys.
+
+    `in_sync` are live customers known to match their definition, managed and active, left
+    out of DESIRED and LIVE (`Provider.read_differing`): they are counted in the fleet and
+    planned as what they are, nothing to do. DESIRED must then still hold every customer that
+    might claim a live record by a rename (`reconcile.make_plan` sees to it)."""
     changes: list[CustomerChange] = []
     blocked: list[Blocked] = []
     held: list[Held] = []
@@ -98,7 +104,7 @@ def compute_plan(
         at=context.at, commit=context.commit, dirty=context.dirty,
         provider=context.provider.name, target=context.provider.target,
         changes=tuple(changes), blocked=tuple(blocked), held=tuple(held),
-        unmanaged=tuple(unmanaged), fleet_size=sum(1 for record in live.values() if record.active),
+        unmanaged=tuple(unmanaged), fleet_size=sum(1 for record in live.values() if record.active) + len(in_sync),
     )
     plan = replace(plan, bulk_blocked=tuple(bulk_violations(plan, context.safety)))
     return allow_bulk(plan) if context.allow_bulk else plan

@@ -69,6 +69,15 @@ LiveRecord = LiveCustomer | UnreadableCustomer
 
 
 @dataclass(frozen=True)
+class LiveRead:
+    """What `Provider.read_differing` found: the records it read, and the keys it did not
+    read because their content is what the caller has."""
+
+    records: dict[str, LiveRecord]
+    in_sync: frozenset[str] = frozenset()  # managed, active, and of the digest given for them
+
+
+@dataclass(frozen=True)
 class ProviderInfo:
     """Who the provider is, for plans and messages."""
 
@@ -245,6 +254,15 @@ class Provider(ABC):
         A record the model refuses is an `UnreadableCustomer` naming each refused field
         (`providers.records.live_record` makes one): never an exception for the fleet.
         """
+
+    def read_differing(self, digests: Mapping[str, str]) -> LiveRead:
+        """Every live customer, as `read()`, except those that are managed, active and hold
+        exactly the content whose digest (`model.fields.digest`) DIGESTS gives for their key:
+        those it MAY leave unread and only name, in `in_sync`. A provider does so only where
+        it knows the digest of a record's current content without reading it (a store that
+        keeps the digest of every write, and notices writes made outside the reconciler);
+        by default every record is read."""
+        return LiveRead(self.read())
 
     @abstractmethod
     def create(self, key: str, customer: Customer, audit: AuditContext) -> LiveCustomer:

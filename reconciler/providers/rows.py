@@ -13,12 +13,23 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Dialect, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Dialect,
+    Integer,
+    bindparam,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.customer import Customer
+from reconciler.model.fields import canonical, digest_of
 from reconciler.model.messages import show
-from reconciler.providers.base import LiveProblem, LiveRecord
+from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord
 from reconciler.providers.columns import UtcDateTime
 from reconciler.providers.records import live_record
 from reconciler.providers.schema import Money, customer
@@ -70,6 +81,31 @@ _FIELD_OF_COLUMN = {column: path for path, column in FIELD_COLUMNS}
 
 def document_of(customer: Customer) -> dict[str, Any]:
     return customer.model_dump(by_alias=True)
+
+
+def digest_columns(canonical_document: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """The digest columns of a row written at VERSION with a customer whose canonical
+    document is CANONICAL_DOCUMENT."""
+    return {"digest": digest_of(canonical_document), "digest_version": version}
+
+
+_SET_DIGEST = (
+    update(customer)
+    .where(customer.c.key == bindparam("where_key", type_=customer.c.key.type))
+    .values(digest=bindparam("set_digest"), digest_version=bindparam("set_version", type_=Integer()))
+)
+
+
+def digest_rows(connection: Connection) -> None:
+    """Set the digest of every row the model can read (schema version 5 does it once)."""
+    found = []
+    for row in connection.execute(RAW_CUSTOMER).mappings():
+        record = record_from_row(row, connection.dialect)
+        if isinstance(record, LiveCustomer):
+            document = canonical(document_of(record.customer))
+            found.append({"where_key": record.key, "set_digest": digest_of(document), "set_version": record.version})
+    if found:
+        connection.execute(_SET_DIGEST, found)
 
 
 def row_from_document(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    inspect,
     text,
 )
 from sqlalchemy.types import TypeEngine
@@ -51,7 +52,7 @@ from reconciler.providers.base import StoreState
 from reconciler.providers.columns import Json, UtcDateTime
 from reconciler.providers.ledger import audit_table, create_lock, lease_table, runs_table
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _SCALE = 4  # money has at most four decimal places (model.Money)
 
 
@@ -223,6 +224,12 @@ customer = Table(
     Column("require_mobile", Boolean, nullable=False),
     Column("notes", Text),
     Column("day_time_restriction", Json),
+    # The canonical digest of the content (`model.fields.digest`) as the reconciler wrote it,
+    # and the version it wrote it at: it describes the row while the version is still that
+    # one. Every write bumps the version, one made outside the reconciler too (a trigger), so
+    # a plan compares digests and reads only the rows that differ (`sql.read_differing`).
+    Column("digest", String(32)),
+    Column("digest_version", Integer),
     *_checks(),
 )
 
@@ -266,6 +273,55 @@ _POSTGRESQL_RULES = (
     FOR EACH ROW EXECUTE FUNCTION customer_currency_fixed()
     """,
 )
+
+
+# Every write bumps the version: one that does not (an UPDATE someone ran by hand, a tool
+# of the platform's) gets it bumped here, so the digest of the reconciler's last write no
+# longer passes for the row's content, and a plan reads the row again.
+_SQLITE_VERSION_BUMP = (
+    """
+    CREATE TRIGGER customer_version_bumped AFTER UPDATE ON customer
+    FOR EACH ROW WHEN NEW.version = OLD.version
+    BEGIN
+        UPDATE customer SET version = OLD.version + 1 WHERE key = NEW.key;
+    END
+    """,
+)
+_POSTGRESQL_VERSION_BUMP = (
+    """
+    CREATE FUNCTION customer_version_bumped() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.version = OLD.version THEN
+            NEW.version := OLD.version + 1;
+        END IF;
+        RETURN NEW;
+    END $$
+    """,
+    """
+    CREATE TRIGGER customer_version_bumped BEFORE UPDATE ON customer
+    FOR EACH ROW EXECUTE FUNCTION customer_version_bumped()
+    """,
+)
+
+
+def _version_bump(connection: Connection) -> tuple[str, ...]:
+    return _SQLITE_VERSION_BUMP if connection.dialect.name == "sqlite" else _POSTGRESQL_VERSION_BUMP
+
+
+def _add_digests(connection: Connection) -> list[str]:
+    """Version 5: a digest of each row's content and the version it describes, and the
+    trigger that bumps the version of a write made outside the reconciler. Rows already
+    there get their digest here, once (a row the model cannot read gets none)."""
+    from reconciler.providers.rows import digest_rows  # rows.py builds on this module
+
+    present = {column["name"] for column in inspect(connection).get_columns("customer")}
+    for column in ("digest VARCHAR(32)", "digest_version INTEGER"):
+        if column.split()[0] not in present:  # a store rebuilt by step 3 has them already
+            connection.execute(text(f"ALTER TABLE customer ADD COLUMN {column}"))
+    digest_rows(connection)  # before the trigger, which would take these writes for outside ones
+    for statement in _version_bump(connection):
+        connection.execute(text(statement))
+    return []
 
 
 def _add_audit_index(connection: Connection) -> list[str]:
@@ -313,7 +369,7 @@ def _rebuild_sqlite_customer(connection: Connection) -> None:
     connection.execute(text("DROP TRIGGER IF EXISTS customer_currency_fixed"))
     customer.create(connection)
     old_names = {new: old for old, new in _RENAMED_COLUMNS.items()}
-    columns = [column.name for column in customer.columns]
+    columns = [column.name for column in customer.columns if column.name not in ("digest", "digest_version")]
     selected = ", ".join(old_names.get(name, name) for name in columns)
     connection.execute(text("PRAGMA ignore_check_constraints = ON"))
     try:
@@ -347,13 +403,15 @@ def _add_runs(connection: Connection) -> list[str]:
 
 
 MIGRATIONS: dict[int, Callable[[Connection], list[str]]] = {
-    2: _add_audit_index, 3: _verification_and_checks, 4: _add_runs,
+    2: _add_audit_index, 3: _verification_and_checks, 4: _add_runs, 5: _add_digests,
 }
 
 
 def _create(connection: Connection) -> None:
     metadata.create_all(connection)
     for statement in _SQLITE_RULES if connection.dialect.name == "sqlite" else _POSTGRESQL_RULES:
+        connection.execute(text(statement))
+    for statement in _version_bump(connection):
         connection.execute(text(statement))
     create_lock(connection, lease)
 

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import pickle
+import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
 
 from reconciler.commands.session import cache_dir
-from reconciler.documents.cache import LOADER_REVISION, DocumentCache, cache_file, cached_loading
+from reconciler.documents.cache import (
+    LOADER_REVISION,
+    DocumentCache,
+    cache_file,
+    cached_loading,
+    content_id,
+)
 from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
+
+
+def _plant(file: Path, revision: str, entries: dict[str, dict[str, object]]) -> None:
+    """A well-formed cache database holding ENTRIES (content id -> data) under REVISION."""
+    with sqlite3.connect(file) as connection:
+        connection.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        connection.execute("CREATE TABLE document (id TEXT PRIMARY KEY, data BLOB NOT NULL)")
+        connection.execute("INSERT INTO meta VALUES ('revision', ?)", (marshal.dumps(revision),))
+        connection.executemany(
+            "INSERT INTO document VALUES (?, ?)", [(key, marshal.dumps(data)) for key, data in entries.items()]
+        )
+    connection.close()
+
+
+def _planted(file: Path, identity: str) -> object:
+    with sqlite3.connect(file) as connection:
+        row = connection.execute("SELECT data FROM document WHERE id = ?", (identity,)).fetchone()
+    connection.close()
+    return marshal.loads(row[0]) if row else None
 
 
 def _customer(tmp_path: Path, text: str = "currency: USD\nchannels: 10\n") -> Path:
@@ -26,7 +51,7 @@ def _customer(tmp_path: Path, text: str = "currency: USD\nchannels: 10\n") -> Pa
 
 def test_a_warm_load_skips_the_parser_and_returns_the_same_document(tmp_path: Path) -> None:
     path = _customer(tmp_path)
-    file = tmp_path / "cache" / "documents.marshal"
+    file = tmp_path / "cache" / "documents.sqlite"
     cold = DocumentCache(file)
     first = cold.load(path)
     cold.save()
@@ -38,7 +63,7 @@ def test_a_warm_load_skips_the_parser_and_returns_the_same_document(tmp_path: Pa
 
 def test_a_changed_file_is_parsed_again(tmp_path: Path) -> None:
     path = _customer(tmp_path)
-    file = tmp_path / "cache" / "documents.marshal"
+    file = tmp_path / "cache" / "documents.sqlite"
     cache = DocumentCache(file)
     cache.load(path)
     cache.save()
@@ -52,7 +77,7 @@ def test_same_bytes_under_another_suffix_are_not_shared(tmp_path: Path) -> None:
     yaml_path = _customer(tmp_path, 'currency = "USD"\n')
     toml_path = yaml_path.with_suffix(".toml")
     toml_path.write_text('currency = "USD"\n')
-    cache = DocumentCache(tmp_path / "cache" / "documents.marshal")
+    cache = DocumentCache(tmp_path / "cache" / "documents.sqlite")
     assert cache.load(toml_path).data == {"currency": "USD"}
     with pytest.raises(InvalidInput):
         cache.load(yaml_path)  # not a YAML mapping: a plain scalar
@@ -60,14 +85,19 @@ def test_same_bytes_under_another_suffix_are_not_shared(tmp_path: Path) -> None:
 
 def test_a_corrupt_or_foreign_cache_is_ignored(tmp_path: Path) -> None:
     path = _customer(tmp_path)
-    file = tmp_path / "cache" / "documents.marshal"
+    file = tmp_path / "cache" / "documents.sqlite"
     file.parent.mkdir(mode=0o700)
     file.write_bytes(b"not a cache")
     assert DocumentCache(file).load(path).data["channels"] == 10
-    file.write_bytes(marshal.dumps(("0.0.0/0", {b"x": {"channels": 99}})))
+    file.unlink(missing_ok=True)
+    _plant(file, "0.0.0/0", {content_id(".yaml", path.read_bytes()): {"channels": 99}})
     cache = DocumentCache(file)
     assert cache.load(path).data["channels"] == 10 and cache.misses == 1
     assert LOADER_REVISION != "0.0.0/0"
+    file.unlink()
+    _plant(file, LOADER_REVISION, {content_id(".yaml", path.read_bytes()): {"channels": ("x", "not a value")}})
+    cache = DocumentCache(file)
+    assert cache.load(path).data["channels"] == 10 and cache.misses == 1  # a value no document holds
 
 
 class _Payload:
@@ -95,16 +125,16 @@ def test_a_well_formed_planted_entry_in_a_folder_others_may_write_is_not_used(tm
     folder.mkdir()
     folder.chmod(0o777)  # as a careless RECONCILER_CACHE_DIR would be
     file = cache_file(folder, path.parent)
-    digest = hashlib.blake2b(b".yaml\0" + path.read_bytes(), digest_size=20).digest()
-    file.write_bytes(marshal.dumps((LOADER_REVISION, {digest: {"currency": "USD", "channels": 99999}})))
+    identity = content_id(".yaml", path.read_bytes())
+    _plant(file, LOADER_REVISION, {identity: {"currency": "USD", "channels": 99999}})
     warnings: list[str] = []
     with cached_loading(folder, path.parent, warn=warnings.append) as load:
         assert load(path).data["channels"] == 10
     assert warnings == [
-        f"the document cache {folder} is not private to this user (another owner, writable by others, or a link); "
-        "it is not used: make it yours alone, or set RECONCILER_CACHE_DIR"
+        f"the document cache {folder} is not private to this user (another owner, writable by others, a link or "
+        "not a file); it is not used: make it yours alone, or set RECONCILER_CACHE_DIR"
     ]
-    assert marshal.loads(file.read_bytes())[1][digest]["channels"] == 99999  # not written either
+    assert _planted(file, identity) == {"currency": "USD", "channels": 99999}  # not written either
 
 
 def test_a_planted_file_in_a_private_folder_that_others_may_write_is_not_used(tmp_path: Path) -> None:
@@ -112,7 +142,7 @@ def test_a_planted_file_in_a_private_folder_that_others_may_write_is_not_used(tm
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
     file = cache_file(folder, path.parent)
-    file.write_bytes(marshal.dumps((LOADER_REVISION, {})))
+    _plant(file, LOADER_REVISION, {})
     file.chmod(0o666)
     warnings: list[str] = []
     with cached_loading(folder, path.parent, warn=warnings.append) as load:

@@ -46,8 +46,9 @@ def test_a_customer_written_by_the_platform_is_unmanaged_until_updated(provider:
     with engine.begin() as connection:
         connection.execute(update(customer).values(managed=False))
     engine.dispose()
-    assert provider.read()["acme"].managed is False
-    assert provider.update("acme", small(channels=1), 1, AUDIT).managed is True
+    found = provider.read()["acme"]
+    assert (found.managed, found.version) == (False, 2)  # a write outside the reconciler bumps the version too
+    assert provider.update("acme", small(channels=1), 2, AUDIT).managed is True
     assert provider.read()["acme"].managed is True
 
 
