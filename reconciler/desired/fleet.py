@@ -5,7 +5,7 @@ planned every few minutes is nearly all unchanged files, so `load_fleet` asks fi
 it already knows:
 
 - git names each file's content without reading it: the blob id of every file its index
-  holds, for the files it finds unchanged since (`history.git.clean_blobs`); any other file
+  holds, for the files it finds unchanged since (`documents.gitindex`); any other file
   is read and named by the blob id of its bytes (`documents.cache.content_id`);
 - the document cache keeps, from the last run, the fleet it found valid: each file's name,
   content id and `Summary` (the customer's canonical digest, and what the rules across
@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,15 +42,20 @@ from reconciler.desired.customers import (
     load_customers,
     violations_of,
 )
-from reconciler.documents.cache import DocumentCache, blob_content_id, content_id
-from reconciler.documents.loader import LoadedDocument, document_names, load_document, read_source
+from reconciler.documents.cache import DocumentCache, content_id
+from reconciler.documents.gitindex import CleanIndex, clean_index
+from reconciler.documents.loader import (
+    SUFFIXES,
+    LoadedDocument,
+    document_names,
+    load_document,
+    read_source,
+)
 from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
-from reconciler.history.git import clean_blobs
 from reconciler.model.customer import Customer
 from reconciler.model.fields import digest
-from reconciler.model.types import KEY_RE
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
 FLEET_REVISION = 1
@@ -86,29 +92,42 @@ class Fleet(Mapping[str, CustomerFile]):
         self,
         directory: Path,
         names: Mapping[str, str],
-        ids: Mapping[str, str],
-        summaries: Mapping[str, Summary] | list[tuple[Any, ...]],
+        ids: Mapping[str, str] | Callable[[], Mapping[str, str]],
+        summaries: Mapping[str, Summary] | Callable[[], Mapping[str, Summary] | None],
         cache: DocumentCache | None,
         loaded: Mapping[str, CustomerFile] | None = None,
+        digests: dict[str, str] | None = None,
     ) -> None:
         self.directory = directory
         self.names = names  # key -> file name
-        self.ids = ids  # key -> content id
+        self._ids = ids  # key -> content id, or how to know them
         self._cache = cache
         self._loaded: dict[str, CustomerFile] = dict(loaded or {})
-        if isinstance(summaries, list):  # as kept: built when first needed
-            self._plain: list[tuple[Any, ...]] | None = summaries
-            self._summaries: dict[str, Summary] | None = None
-            self.digests: dict[str, str] = dict(zip(names, (plain[0] for plain in summaries), strict=True))
+        if callable(summaries):  # as kept: read when first needed
+            assert digests is not None
+            self._load_summaries: Callable[[], Mapping[str, Summary] | None] | None = summaries
+            self._summaries: Mapping[str, Summary] | None = None
+            self.digests: dict[str, str] = digests
         else:
-            self._plain, self._summaries = None, dict(summaries)
+            self._load_summaries, self._summaries = None, summaries
             self.digests = {key: summary.digest for key, summary in summaries.items()}
+
+    @property
+    def ids(self) -> Mapping[str, str]:
+        """Each file's content id, by key."""
+        if callable(self._ids):
+            self._ids = self._ids()
+        return self._ids
 
     @property
     def summaries(self) -> Mapping[str, Summary]:
         if self._summaries is None:
-            assert self._plain is not None
-            self._summaries = dict(zip(self.names, map(_summary, self._plain), strict=True))
+            assert self._load_summaries is not None
+            found = self._load_summaries()
+            if found is None:  # the kept summaries are gone: made again from the files
+                loaded = self.load(list(self.names))
+                found = {key: summarise(key, file.customer, file.document.data) for key, file in loaded.items()}
+            self._summaries = found
         return self._summaries
 
     def __getitem__(self, key: str) -> CustomerFile:
@@ -156,34 +175,48 @@ def load_fleet(
 ) -> Fleet:
     """The customer files of DIRECTORY (an existing folder inside ROOT), valid and checked
     together; InvalidInput as `load_customers` raises it when they are not."""
+    index = _pending(clean_index(root, os.path.relpath(directory, root), SUFFIXES)) if cache is not None else None
+    slot = _slot(settings, directory, root)
+    if cache is not None and index is not None:
+        unchanged = _unchanged(directory, index, cache, slot)
+        if unchanged is not None:
+            return unchanged
     names, problems = document_names(directory, root)
     if problems or cache is None:
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
-    by_key = {_key(name): name for name in names}
-    if len(by_key) != len(names) or not all(KEY_RE.match(key) for key in by_key):
+    keys = [name[:name.rfind(".")] for name in names]
+    by_key = dict(zip(keys, names, strict=True))
+    if len(by_key) != len(names) or not _ALL_KEYS.fullmatch("".join(f"{key}\n" for key in keys)):
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
-    blobs = clean_blobs(root, os.path.relpath(directory, root), (".yaml", ".yml", ".toml"))
+    found = index() if index is not None else None
+    blobs = found.blobs if found is not None else {}
     contents: dict[str, bytes] = {}
     ids: dict[str, str] = {}
     for key, name in by_key.items():
-        blob = blobs.get(name) if blobs is not None else None
-        suffix = name[name.rfind("."):]
+        blob = blobs.get(name)
+        kind = "toml:" if name.endswith(".toml") else "yaml:"  # documents.cache.content_id's kinds
         if blob is not None:
-            ids[key] = blob_content_id(suffix, blob)
+            ids[key] = kind + blob
         else:
             content = contents[key] = _read(directory / name)
-            ids[key] = content_id(suffix, content)
-    slot = _slot(settings, directory, root)
-    kept = _kept(cache.get_meta(slot))
-    if kept is not None and kept[0] == names and kept[1] == list(ids.values()):
-        return Fleet(directory, by_key, ids, kept[2], cache)
-    known = dict(zip(kept[0], zip(kept[1], kept[2], strict=True), strict=True)) if kept is not None else {}
+            ids[key] = content_id(name[name.rfind("."):], content)
+    joined_names, joined_ids = "\0".join(names), "\0".join(ids.values())
+    kept = cache.get_meta(slot)
+    if _is_kept(kept) and kept[1] == joined_names and kept[2] == joined_ids and len(kept[3]) == 32 * len(keys):
+        digests = dict(zip(keys, (kept[3][start:start + 32] for start in range(0, len(kept[3]), 32)), strict=True))
+        return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
+    known: dict[str, tuple[str, Summary]] = {}
+    if _is_kept(kept) and kept[1]:
+        kept_names, kept_ids = kept[1].split("\0"), kept[2].split("\0")
+        plain = _kept_summaries(cache, slot, [_key(name) for name in kept_names])
+        if plain is not None and len(kept_ids) == len(kept_names):
+            known = {name: (identity, plain[_key(name)]) for name, identity in zip(kept_names, kept_ids, strict=True)}
     summaries: dict[str, Summary] = {}
     new: list[str] = []
     for key, name in by_key.items():
         previous = known.get(name)
         if previous is not None and previous[0] == ids[key]:
-            summaries[key] = _summary(previous[1])
+            summaries[key] = previous[1]
         else:
             new.append(key)
     loaded: dict[str, CustomerFile] = {}
@@ -196,12 +229,81 @@ def load_fleet(
     summaries = {key: summaries[key] for key in by_key}
     if not _agree(summaries, settings.catalogs):
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
-    cache.put_meta(slot, (FLEET_REVISION, names, list(ids.values()), [summary.plain() for summary in summaries.values()]))
+    digests_joined = "".join(summary.digest for summary in summaries.values())
+    # Where every file is one git's index holds unchanged, the index's listing and the names
+    # say it all: the next run that finds them the same knows the fleet from them alone.
+    clean = found is not None and not found.changed and not found.converts and not contents
+    fingerprint = _fingerprint(found.listing, names) if clean and found is not None else ""
+    cache.put_meta(slot, (FLEET_REVISION, joined_names, "\0".join(ids.values()), digests_joined, fingerprint))
+    cache.put_meta(slot + ":summaries", [summary.plain() for summary in summaries.values()])
     return Fleet(directory, by_key, ids, summaries, cache, loaded)
 
 
+_ALL_KEYS = re.compile(r"(?:[a-z0-9][a-z0-9_-]{0,63}\n)*")  # model.types.KEY_PATTERN, a line each
+
+
+def _is_kept(value: Any) -> bool:
+    return (
+        isinstance(value, tuple) and len(value) == 5 and value[0] == FLEET_REVISION
+        and all(isinstance(part, str) for part in value[1:])
+    )
+
+
+def _pending(answer: Callable[[], CleanIndex | None]) -> Callable[[], CleanIndex | None]:
+    """ANSWER, waited for once."""
+    found: list[CleanIndex | None] = []
+
+    def once() -> CleanIndex | None:
+        if not found:
+            found.append(answer())
+        return found[0]
+
+    return once
+
+
+def _fingerprint(listing: bytes, names: list[str]) -> str:
+    return hashlib.sha256(listing + b"\1" + "\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _unchanged(directory: Path, index: Callable[[], CleanIndex | None], cache: DocumentCache, slot: str) -> Fleet | None:
+    """The kept fleet, when git's index lists the files it listed then, every one of them
+    unchanged in the work tree, and the folder holds those files and no other: known from
+    one listing of the folder and one of the index, without a look at any file."""
+    try:
+        names = sorted(name for name in os.listdir(directory) if not name.startswith("."))
+    except OSError:
+        return None
+    if not all(name.endswith(SUFFIXES) for name in names):
+        return None
+    found = index()
+    kept = cache.get_meta(slot)
+    if found is None or found.changed or found.converts or not _is_kept(kept) or not kept[4]:
+        return None
+    if kept[4] != _fingerprint(found.listing, names) or len(kept[3]) != 32 * len(names):
+        return None
+    keys = [name[:name.rfind(".")] for name in names]
+    by_key = dict(zip(keys, names, strict=True))
+    digests = dict(zip(keys, (kept[3][start:start + 32] for start in range(0, len(kept[3]), 32)), strict=True))
+
+    def ids() -> dict[str, str]:
+        blobs = found.blobs
+        return {key: ("toml:" if name.endswith(".toml") else "yaml:") + blobs[name] for key, name in by_key.items()}
+
+    return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
+
+
+def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[str, Summary] | None:
+    plain = cache.get_meta(slot + ":summaries")
+    try:
+        if len(plain) != len(keys):
+            return None
+        return dict(zip(keys, map(_summary, plain), strict=True))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _key(name: str) -> str:
-    return name.rsplit(".", 1)[0]
+    return name[:name.rfind(".")]
 
 
 def _read(path: Path) -> bytes:
@@ -216,20 +318,6 @@ def _slot(settings: Settings, directory: Path, root: Path) -> str:
     whether a fleet is valid (the catalogs)."""
     said = json.dumps([FLEET_REVISION, str(directory.relative_to(root)), settings.catalogs.model_dump()], sort_keys=True)
     return "fleet:" + hashlib.sha256(said.encode()).hexdigest()[:32]
-
-
-def _kept(value: Any) -> tuple[list[str], list[str], list[tuple[Any, ...]]] | None:
-    """A kept fleet as (file names, content ids, summaries as plain tuples); None for
-    anything else."""
-    try:
-        revision, names, ids, plain = value
-        if revision != FLEET_REVISION or not (len(names) == len(ids) == len(plain)):
-            return None
-        if not all(isinstance(item, tuple) and len(item) == 5 and isinstance(item[0], str) for item in plain):
-            return None
-        return names, ids, plain
-    except (TypeError, ValueError):
-        return None
 
 
 def _summary(plain: tuple[Any, ...]) -> Summary:

@@ -48,52 +48,6 @@ def current_revision(root: Path, inputs: Sequence[str] = ()) -> Revision:
     return Revision(commit or None, bool(changed.strip()))
 
 
-# The modes of a regular file in git's index (a link, 120000, names its target, not content).
-_REGULAR = frozenset({"100644", "100755"})
-# Attributes that make a file's work-tree bytes differ from its blob by more than line ends
-# (which neither YAML nor TOML reads differently).
-_CONVERSIONS = ("filter", "ident", "working-tree-encoding")
-
-
-def clean_blobs(root: Path, folder: str, suffixes: Sequence[str]) -> dict[str, str] | None:
-    """{file name: blob id} for the regular files directly in FOLDER (relative to `root`) whose
-    work-tree copy git finds unchanged since the index (by its stat data): each blob id names
-    its file's bytes, without reading them. None when that cannot be known: outside a
-    repository, or where attributes convert these files on checkout (a filter, `ident`)."""
-    prefix = folder.strip("/") + "/"
-    commands = {
-        "index": ["ls-files", "-s", "-z", "--", folder],
-        "changed": ["diff-files", "--name-only", "--relative", "-z", "--", folder],
-        "attributes": ["check-attr", "-z", *_CONVERSIONS, "--", *(f"{prefix}x{suffix}" for suffix in suffixes)],
-    }
-    try:
-        running = {
-            name: subprocess.Popen(
-                ["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            )
-            for name, args in commands.items()
-        }
-    except OSError:
-        return None
-    output = {name: process.communicate()[0] for name, process in running.items()}
-    if any(process.returncode for process in running.values()):
-        return None
-    attributes = output["attributes"].split(b"\0")
-    if any(value not in (b"unspecified", b"unset", b"") for value in attributes[2::3]):
-        return None
-    changed = set(output["changed"].decode("utf-8", "surrogateescape").split("\0"))
-    blobs: dict[str, str] = {}
-    for entry in output["index"].decode("utf-8", "surrogateescape").split("\0"):
-        meta, _, path = entry.partition("\t")
-        if not path.startswith(prefix) or path in changed:
-            continue
-        mode, blob, stage = meta.split()
-        name = path[len(prefix):]
-        if mode in _REGULAR and stage == "0" and "/" not in name:
-            blobs[name] = blob
-    return blobs
-
-
 def commits_adding(root: Path, paths: Iterable[Path]) -> dict[Path, str | None]:
     """The commit that last added each file (None: not committed, or outside a repository)."""
     paths = list(paths)

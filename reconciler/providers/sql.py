@@ -183,7 +183,14 @@ class SqlProvider(Provider):
         with self._failures(None), self._connection(write=False) as connection, gc_paused():
             in_sync: set[str] = set()
             others: list[str] = []
-            for key, version, managed, active, digest, digest_version in connection.exec_driver_sql(_SUMMARY):
+            # The DB-API cursor itself: a result object's row handling costs more than the query.
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(_SUMMARY)
+                summary = cursor.fetchall()
+            finally:
+                cursor.close()
+            for key, version, managed, active, digest, digest_version in summary:
                 if managed and active and digest is not None and digest_version == version and digests.get(key) == digest:
                     in_sync.add(key)
                 else:

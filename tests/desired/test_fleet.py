@@ -1,0 +1,115 @@
+"""customers.d/ as a fleet known by content: what is read, what is not, and that every way of
+knowing a customer gives the same customer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+from git_repos import GitRepo
+
+from reconciler.config import Settings
+from reconciler.desired import fleet as fleet_module
+from reconciler.desired.customers import load_customers
+from reconciler.desired.fleet import load_fleet
+from reconciler.documents.cache import DocumentCache
+from reconciler.errors import InvalidInput
+from reconciler.model.fields import digest
+
+
+def _repo(root: Path) -> GitRepo:
+    repo = GitRepo(root)
+    shutil.copytree(EXAMPLES, root / "customers.d")
+    repo.write(".gitignore", "customers.d/ignored-*\n")
+    repo.commit("Examples")
+    return repo
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the customer files read from here on."""
+    read: list[str] = []
+    original = fleet_module.read_source
+
+    def counting(path: Path, *args: object) -> bytes:
+        read.append(path.name)
+        return original(path)
+
+    monkeypatch.setattr(fleet_module, "read_source", counting)
+    return read
+
+
+def test_an_unchanged_fleet_is_known_without_reading_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    _repo(root)
+    cache = DocumentCache(tmp_path / "cache/documents.sqlite")
+    first = load_fleet(root, Settings(), root / "customers.d", cache)
+    cache.save()
+    reads = _reads(monkeypatch)
+    again = load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "cache/documents.sqlite"))
+    assert reads == []
+    assert again.digests == first.digests
+    expected = load_customers(sorted((root / "customers.d").iterdir()))
+    assert again.digests == {key: digest(file.customer) for key, file in expected.items()}
+    assert again["acme-telecom"].customer == expected["acme-telecom"].customer
+
+
+def test_edited_new_and_ignored_files_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    _repo(root)
+    cache_file = tmp_path / "cache/documents.sqlite"
+    cache = DocumentCache(cache_file)
+    load_fleet(root, Settings(), root / "customers.d", cache)
+    cache.save()
+    acme = root / "customers.d/acme-telecom.yaml"
+    acme.write_text(acme.read_text().replace("channels: 300", "channels: 301"))
+    shutil.copy(root / "customers.d/kiwi-link.toml", root / "customers.d/kiwi-two.toml")
+    shutil.copy(root / "customers.d/fjord-connect.yaml", root / "customers.d/ignored-fjord.yaml")
+    for name in ("kiwi-two.toml", "ignored-fjord.yaml"):
+        path = root / "customers.d" / name
+        path.write_text(path.read_text().replace("name", "# name", 1))
+    reads = _reads(monkeypatch)
+    fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(cache_file))
+    assert sorted(set(reads)) == ["acme-telecom.yaml", "ignored-fjord.yaml", "kiwi-two.toml"]
+    assert fleet["acme-telecom"].customer.channels == 301
+    assert {"kiwi-two", "ignored-fjord"} <= set(fleet)
+
+
+def test_worker_processes_find_the_same_fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    _repo(root)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
+    cache = DocumentCache(tmp_path / "parallel/documents.sqlite")
+    parallel = load_fleet(root, Settings(), root / "customers.d", cache, workers=2)
+    cache.save()
+    alone = load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "alone/documents.sqlite"), workers=1)
+    assert parallel.digests == alone.digests
+    assert dict(parallel.summaries) == dict(alone.summaries)
+    assert parallel["globex-carrier"].customer == alone["globex-carrier"].customer
+
+
+def test_a_fleet_with_a_problem_is_reported_as_the_files_say(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _repo(root)
+    acme = root / "customers.d/acme-telecom.yaml"
+    acme.write_text(acme.read_text().replace("channels: 300", "channels: -1"))
+    with pytest.raises(InvalidInput) as fast:
+        load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "cache/documents.sqlite"))
+    with pytest.raises(InvalidInput) as full:
+        load_customers(sorted((root / "customers.d").iterdir()))
+    assert str(fast.value) == str(full.value)
+
+
+def test_line_ends_git_converts_name_a_file_by_its_bytes(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    repo = _repo(root)
+    repo.git("config", "core.autocrlf", "true")
+    for path in (root / "customers.d").iterdir():
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    cache = DocumentCache(tmp_path / "cache/documents.sqlite")
+    first = load_fleet(root, Settings(), root / "customers.d", cache)
+    cache.save()
+    again = load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "cache/documents.sqlite"))
+    expected = load_customers(sorted((root / "customers.d").iterdir()))
+    assert first.digests == again.digests == {key: digest(file.customer) for key, file in expected.items()}
