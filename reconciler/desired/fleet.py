@@ -42,7 +42,7 @@ from reconciler.desired.customers import (
     load_customers,
     violations_of,
 )
-from reconciler.documents.cache import DocumentCache, content_id
+from reconciler.documents.cache import DocumentCache, blob_content_id, content_id
 from reconciler.documents.gitindex import CleanIndex, clean_index
 from reconciler.documents.loader import (
     SUFFIXES,
@@ -194,9 +194,8 @@ def load_fleet(
     ids: dict[str, str] = {}
     for key, name in by_key.items():
         blob = blobs.get(name)
-        kind = "toml:" if name.endswith(".toml") else "yaml:"  # documents.cache.content_id's kinds
         if blob is not None:
-            ids[key] = kind + blob
+            ids[key] = blob_content_id(name[name.rfind("."):], blob)
         else:
             content = contents[key] = _read(directory / name)
             ids[key] = content_id(name[name.rfind("."):], content)
@@ -287,7 +286,7 @@ def _unchanged(directory: Path, index: Callable[[], CleanIndex | None], cache: D
 
     def ids() -> dict[str, str]:
         blobs = found.blobs
-        return {key: ("toml:" if name.endswith(".toml") else "yaml:") + blobs[name] for key, name in by_key.items()}
+        return {key: blob_content_id(name[name.rfind("."):], blobs[name]) for key, name in by_key.items()}
 
     return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
 
@@ -348,11 +347,14 @@ def _summarise(
             if data is None:
                 to_parse.append((key, name))
                 continue
-            document = LoadedDocument(directory / name, data, contents.get(key, b""))
+            # Kept loaded only with its bytes, which place its errors: a file git named
+            # without reading is read now (a read costs a tenth of a validation).
+            source = contents.get(key) or _read(directory / name)
+            document = LoadedDocument(directory / name, data, source)
             result = _customer_file(key, document)
             if result is None:
                 return None
-            if document.source:  # kept only with its bytes, which place its errors
+            if content_id(name[name.rfind("."):], source) == ids[key]:
                 loaded[key] = result
             found[key] = (ids[key], summarise(key, result.customer, data))
     processes = workers if workers is not None else min(os.cpu_count() or 1, 4)

@@ -23,7 +23,7 @@ from reconciler.errors import UnknownCustomer
 from reconciler.history import git
 from reconciler.history.log import Documents, customer_log, entry_for, parent
 from reconciler.model.diff import diff_documents
-from reconciler.model.fields import NOT_LIVE_FIELDS, canonical_document, flatten
+from reconciler.model.fields import NOT_LIVE_FIELDS, canonical_fields
 from reconciler.model.types import instant_text
 
 
@@ -47,7 +47,7 @@ def customer_blame(
         raise UnknownCustomer(f"customer '{key}' is not defined at {instant_text(at)}")
     leaves = {
         path: value
-        for path, value in flatten(canonical_document(state.customers[key])).items()
+        for path, value in canonical_fields(state.customers[key]).items()
         if path not in NOT_LIVE_FIELDS
     }
     customers_dir, plans_dir = settings.customers_dir.strip("/"), settings.plans_dir.strip("/")

@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.desired.customers import CustomerFile
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.desired.schedule import evaluate, in_effect, overlay_setting
-from reconciler.model.fields import canonical_document, flatten
+from reconciler.model.fields import canonical_fields
 from reconciler.model.types import later_by
 from reconciler.plan.plan import LaterEffect, Plan, Review, ScheduledInstant, ScheduledWindow
 
@@ -42,7 +42,7 @@ def review_over_time(
     for change in plan.changes:
         if change.desired is None or not change.changes:
             continue
-        planned = flatten(canonical_document(change.desired))
+        planned = canonical_fields(change.desired)
         fields = [field_change.path for field_change in change.changes if field_change.path in planned]
         own_file = str(Path(customers_dir) / base[change.key].document.path.name) if change.key in base else "its file"
         later.extend(_later(change.key, fields, planned, touched, overlays, instants, plans_dir, own_file))
@@ -100,7 +100,7 @@ def _later(
     for instant in instants:
         evaluation = evaluate(base, in_effect(overlays, instant), instant)
         customer = evaluation.customers.get(key)
-        values = flatten(canonical_document(customer)) if customer is not None else {}
+        values = canonical_fields(customer) if customer is not None else {}
         for path in fields:
             value = values.get(path)
             current = open_.get(path)

@@ -10,8 +10,9 @@ field carries a description (editors show it on hover).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -223,8 +224,22 @@ class DayTimeRestriction(Frozen):
 # --- the customer -------------------------------------------------------------------------
 
 
+# Where `model.fields` keeps a customer's canonical document and its fields once made: in
+# the instance's __dict__, beside the fields (pydantic's equality, hash and dumps read only
+# the fields). A copy with changed fields must not carry them.
+KEPT_CANONICAL = "_kept_canonical"
+KEPT_FIELDS = "_kept_fields"
+
+
 class Customer(Frozen):
     """One customer account. The file stem is its key; everything else is here."""
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied.__dict__.pop(KEPT_CANONICAL, None)
+            copied.__dict__.pop(KEPT_FIELDS, None)
+        return copied
 
     name: ShortText | None = Field(
         default=None, description="Name shown on the platform; unique, case-insensitively (default: the key)."

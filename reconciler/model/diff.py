@@ -18,7 +18,7 @@ from reconciler.model.fields import (
     NOT_LIVE_FIELDS,
     SET_FIELDS,
     canonical,
-    canonical_document,
+    canonical_fields,
     field_order,
     flatten,
 )
@@ -61,9 +61,9 @@ def diff_customers(
     (`renamed_from`) and the fields the platform owns; None on one side compares against nothing."""
     if live is not None and desired is not None and live == desired:
         return []
-    before = canonical_document(live) if live is not None else {}
-    after = canonical_document(desired) if desired is not None else {}
-    return diff_documents(before, after, skip=lambda path: path in NOT_LIVE_FIELDS or is_owned(path, owned))
+    before = canonical_fields(live) if live is not None else {}
+    after = canonical_fields(desired) if desired is not None else {}
+    return _diff_fields(before, after, lambda path: path in NOT_LIVE_FIELDS or is_owned(path, owned))
 
 
 def diff_documents(
@@ -72,7 +72,13 @@ def diff_documents(
     """Every leaf that differs between two documents (raw or canonical; values are compared
     and reported canonically), in the form's field order. A leaf present on one side only
     is a change, even to or from null. `skip(path)` leaves a field out."""
-    old, new = flatten(canonical(before)), flatten(canonical(after))
+    return _diff_fields(flatten(canonical(before)), flatten(canonical(after)), skip)
+
+
+def _diff_fields(
+    old: Mapping[str, Any], new: Mapping[str, Any], skip: Callable[[str], bool] | None
+) -> list[FieldChange]:
+    """`diff_documents` of two flattened canonical documents."""
     changes: list[FieldChange] = []
     for path in dict.fromkeys([*old, *new]):
         if skip is not None and skip(path):

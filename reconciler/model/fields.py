@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from reconciler.model.customer import Customer
+from reconciler.model.customer import KEPT_CANONICAL, KEPT_FIELDS, Customer
 from reconciler.model.types import instant_text
 
 # Maps whose keys are data, not field names: a leaf, not a branch.
@@ -116,9 +116,24 @@ def canonical(value: Any, path: str = "") -> Any:
 
 
 def canonical_document(customer: Customer) -> dict[str, Any]:
-    """The customer as its canonical JSON document, in the form's order."""
-    result: dict[str, Any] = canonical(customer.model_dump(by_alias=True))
-    return result
+    """The customer as its canonical JSON document, in the form's order.
+
+    Made once per customer and kept on it (a `Customer` is frozen, and `Customer.model_copy`
+    drops what it kept): a plan and its apply ask for the same customer's form a dozen
+    times. What it returns is shared: read it, never change it.
+    """
+    kept: dict[str, Any] | None = customer.__dict__.get(KEPT_CANONICAL)
+    if kept is None:
+        kept = customer.__dict__[KEPT_CANONICAL] = canonical(customer.model_dump(by_alias=True))
+    return kept
+
+
+def canonical_fields(customer: Customer) -> dict[str, Any]:
+    """`flatten` of the canonical document, kept beside it. Shared: never change it."""
+    kept: dict[str, Any] | None = customer.__dict__.get(KEPT_FIELDS)
+    if kept is None:
+        kept = customer.__dict__[KEPT_FIELDS] = flatten(canonical_document(customer))
+    return kept
 
 
 def canonical_bytes(customer: Customer) -> bytes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from reconciler.config import SafetySection
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange, diff_customers, is_owned
-from reconciler.model.fields import canonical_document, flatten, unflatten
+from reconciler.model.fields import canonical_fields, unflatten
 from reconciler.plan.plan import (
     Action,
     Blocked,
@@ -189,7 +189,7 @@ def _unreadable(
             f"{record.describe()}. Fix the record on the platform, or overwrite it from its file "
             f"with apply --repair {key}.",
         )
-    wanted = flatten(canonical_document(customer))
+    wanted = canonical_fields(customer)
     changes = tuple(
         FieldChange(path, problem.value, wanted.get(path))
         for path, problem in {problem.field: problem for problem in record.problems}.items()
@@ -213,8 +213,8 @@ def _removal(record: LiveRecord, context: PlanContext) -> CustomerChange:
 
 
 def _keep_owned(customer: Customer, live: Customer, owned: Collection[str]) -> Customer:
-    flat = flatten(canonical_document(customer))
-    live_flat = flatten(canonical_document(live))
+    flat = dict(canonical_fields(customer))  # changed below: a copy
+    live_flat = canonical_fields(live)
     for path in list(flat):
         if is_owned(path, owned):
             flat[path] = live_flat.get(path)

@@ -25,7 +25,7 @@ from reconciler.documents.writing import write_file
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_document, flatten, json_bytes
+from reconciler.model.fields import canonical_fields, json_bytes
 from reconciler.model.messages import show
 from reconciler.plan.plan import (
     PLAN_FORMAT,
@@ -449,7 +449,7 @@ def _check_consistent(
         raise InvalidInput([Problem(path, None, None, where, f"{key}: a {action} carries {wanted}; make a new plan")])
     if desired is None:
         return
-    written = flatten(canonical_document(desired))
+    written = canonical_fields(desired)
     for change in changes:
         if change.path not in written or written[change.path] != change.after:
             raise InvalidInput([Problem(

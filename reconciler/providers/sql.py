@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical
+from reconciler.model.fields import canonical, canonical_document
 from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
@@ -212,7 +212,7 @@ class SqlProvider(Provider):
         now = self._clock()
         document = rows.document_of(customer_)
         values = rows.row_from_document(document)
-        written = canonical(document)
+        written = canonical_document(customer_)
         with self._failures(key, _rule_values(values)), self._connection(write=True) as connection:
             found = connection.execute(select(customer.c.version).where(customer.c.key == key)).scalar()
             if found is not None:
@@ -234,7 +234,7 @@ class SqlProvider(Provider):
         now = self._clock()
         document = rows.document_of(customer_)
         values = rows.row_from_document(document)
-        written = canonical(document)
+        written = canonical_document(customer_)
         refused = _rule_values(values)
         with self._failures(key, refused), self._connection(write=True) as connection:
             current = self._current(connection, key, expected_version)

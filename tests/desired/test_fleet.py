@@ -113,3 +113,30 @@ def test_line_ends_git_converts_name_a_file_by_its_bytes(tmp_path: Path) -> None
     again = load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "cache/documents.sqlite"))
     expected = load_customers(sorted((root / "customers.d").iterdir()))
     assert first.digests == again.digests == {key: digest(file.customer) for key, file in expected.items()}
+
+
+def test_a_customer_summarised_from_the_cache_is_validated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Content the cache holds but the kept fleet does not (an edit undone) is validated to be
+    summarised, and that validation is the customer a plan then asks for."""
+    root = tmp_path / "repo"
+    repo = _repo(root)
+    cache_file = tmp_path / "cache/documents.sqlite"
+    acme = root / "customers.d/acme-telecom.yaml"
+    original = acme.read_text()
+    for text in (original, original.replace("channels: 300", "channels: 301")):
+        acme.write_text(text)
+        cache = DocumentCache(cache_file)
+        load_fleet(root, Settings(), root / "customers.d", cache)
+        cache.save()
+    repo.git("checkout", "--", "customers.d/acme-telecom.yaml")
+    validated: list[str] = []
+    original_validate = fleet_module.validate
+
+    def counting(model: type, document: object) -> object:
+        validated.append(getattr(document, "path", Path()).name)
+        return original_validate(model, document)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fleet_module, "validate", counting)
+    fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(cache_file))
+    assert fleet["acme-telecom"].customer.channels == 300
+    assert validated == ["acme-telecom.yaml"]

@@ -22,6 +22,7 @@ from reconciler.model.fields import (
     canonical,
     canonical_bytes,
     canonical_document,
+    canonical_fields,
     decimal_text,
     default_fields,
     digest,
@@ -216,3 +217,18 @@ def test_a_different_customer_gives_different_bytes(document: dict[str, Any], ch
     assert one != two
     assert canonical_bytes(one) != canonical_bytes(two)
     assert digest(one) != digest(two)
+
+
+def test_the_kept_canonical_form_is_the_customers_own() -> None:
+    """Kept on the instance once made: not a field, not carried to a copy with other values."""
+    customer = Customer(currency="EUR", name="Acme", debit_limit=Decimal("500"))
+    document = canonical_document(customer)
+    assert canonical_document(customer) is document
+    assert canonical_fields(customer)["debit_limit"] == "500.00"
+    assert customer == Customer(currency="EUR", name="Acme", debit_limit=Decimal("500"))
+    assert "_kept_canonical" not in customer.model_dump() and "_kept_canonical" not in customer.model_dump_json()
+    changed = customer.model_copy(update={"debit_limit": Decimal("750")})
+    assert canonical_document(changed)["debit_limit"] == "750.00"
+    assert canonical_fields(changed)["debit_limit"] == "750.00"
+    assert changed != customer
+    assert canonical_fields(customer.model_copy())["debit_limit"] == "500.00"
