@@ -11,10 +11,15 @@ from reconciler.providers.schema import _V2_CHECKS, CHECKS
 
 
 def downgrade(spec: Any, version: int) -> None:
-    """Make the store of SPEC look like schema VERSION (1, 2, 3 or 4) wrote it."""
+    """Make the store of SPEC look like schema VERSION (1 to 5) wrote it."""
     engine = spec.engine()
     dialect = engine.dialect.name
     with engine.begin() as connection:
+        connection.execute(text("DROP INDEX customer_summary"))
+        if version == 5:
+            connection.execute(text("UPDATE schema_meta SET schema_version = 5"))
+            engine.dispose()
+            return
         if dialect == "postgresql":
             connection.execute(text("DROP TRIGGER customer_version_bumped ON customer"))
             connection.execute(text("DROP FUNCTION customer_version_bumped()"))

@@ -9,10 +9,6 @@ import threading
 from types import FrameType
 from typing import Any
 
-from reconciler.agent.events import EventLog
-from reconciler.agent.loop import Agent, AgentOptions
-from reconciler.agent.metrics import AgentMetrics, Health, serve
-from reconciler.agent.repository import Tracked
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
 from reconciler.errors import UsageError
@@ -44,6 +40,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
+    # Imported here: every command builds the parser, and only this one needs the agent
+    # (prometheus_client and its asyncio cost every other command 40 ms).
+    from reconciler.agent.events import EventLog
+    from reconciler.agent.loop import Agent, AgentOptions
+    from reconciler.agent.metrics import AgentMetrics, Health, serve
+    from reconciler.agent.repository import Tracked
+
     if args.no_fetch and args.branch:
         raise UsageError("--branch names what to fetch; it means nothing with --no-fetch")
     tracked = None if args.no_fetch else Tracked.of(session.root, args.remote, args.branch)

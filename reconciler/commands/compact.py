@@ -9,7 +9,6 @@ from typing import Any
 from reconciler.commands.options import parse_instant
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
-from reconciler.desired.compact import compaction_edits, plan_compaction, write_edits
 from reconciler.desired.state import load_schedule
 from reconciler.errors import UsageError
 from reconciler.model.types import instant_text
@@ -29,6 +28,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
+    # Imported here: every command builds the parser, and ruamel.yaml costs the others 30 ms.
+    from reconciler.desired.compact import compaction_edits, plan_compaction, write_edits
+
     if args.before > session.now:
         # Folding a change that is still to come would make it take effect at the next apply.
         raise UsageError(

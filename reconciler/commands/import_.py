@@ -9,7 +9,6 @@ from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
 from reconciler.config import CONFIG_NAME
 from reconciler.errors import UnknownCustomer, UsageError
-from reconciler.importer import SCHEMA, import_customers
 from reconciler.model.types import instant_text
 from reconciler.providers.base import AuditContext, LiveCustomer, UnreadableCustomer
 from reconciler.reconcile import open_provider
@@ -31,6 +30,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
+    # Imported here: every command builds the parser, and ruamel.yaml costs the others 20 ms.
+    from reconciler.importer import SCHEMA, import_customers
+
     if not (session.root / CONFIG_NAME).is_file():
         raise UsageError(
             f"no {CONFIG_NAME} in {session.root}: import writes customer files into a repository that says "

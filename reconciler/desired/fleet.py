@@ -97,8 +97,11 @@ class Fleet(Mapping[str, CustomerFile]):
         cache: DocumentCache | None,
         loaded: Mapping[str, CustomerFile] | None = None,
         digests: dict[str, str] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self.directory = directory
+        # What names every file's content at once, when git's index does (see `_unchanged`).
+        self.fingerprint = fingerprint
         self.names = names  # key -> file name
         self._ids = ids  # key -> content id, or how to know them
         self._cache = cache
@@ -232,7 +235,7 @@ def load_fleet(
     # Where every file is one git's index holds unchanged, the index's listing and the names
     # say it all: the next run that finds them the same knows the fleet from them alone.
     clean = found is not None and not found.changed and not found.converts and not contents
-    fingerprint = _fingerprint(found.listing, names) if clean and found is not None else ""
+    fingerprint = _fingerprint(found.listing, joined_names) if clean and found is not None else ""
     cache.put_meta(slot, (FLEET_REVISION, joined_names, "\0".join(ids.values()), digests_joined, fingerprint))
     cache.put_meta(slot + ":summaries", [summary.plain() for summary in summaries.values()])
     return Fleet(directory, by_key, ids, summaries, cache, loaded)
@@ -260,25 +263,30 @@ def _pending(answer: Callable[[], CleanIndex | None]) -> Callable[[], CleanIndex
     return once
 
 
-def _fingerprint(listing: bytes, names: list[str]) -> str:
-    return hashlib.sha256(listing + b"\1" + "\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+def _fingerprint(listing: bytes, joined_names: str) -> str:
+    return hashlib.sha256(listing + b"\1" + joined_names.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _unchanged(directory: Path, index: Callable[[], CleanIndex | None], cache: DocumentCache, slot: str) -> Fleet | None:
     """The kept fleet, when git's index lists the files it listed then, every one of them
     unchanged in the work tree, and the folder holds those files and no other: known from
-    one listing of the folder and one of the index, without a look at any file."""
+    one listing of the folder and one of the index, without a look at any file.
+
+    The kept names are the folder's: they were every file then, each one git's index held
+    (so the index's listing, the same now, still holds them, and git finds none changed or
+    missing); a folder holding as many document names now holds no other."""
     try:
-        names = sorted(name for name in os.listdir(directory) if not name.startswith("."))
+        entries = [name for name in os.listdir(directory) if not name.startswith(".")]
     except OSError:
         return None
-    if not all(name.endswith(SUFFIXES) for name in names):
+    if not all(name.endswith(SUFFIXES) for name in entries):
         return None
     found = index()
     kept = cache.get_meta(slot)
     if found is None or found.changed or found.converts or not _is_kept(kept) or not kept[4]:
         return None
-    if kept[4] != _fingerprint(found.listing, names) or len(kept[3]) != 32 * len(names):
+    names = kept[1].split("\0") if kept[1] else []
+    if len(names) != len(entries) or len(kept[3]) != 32 * len(names) or kept[4] != _fingerprint(found.listing, kept[1]):
         return None
     keys = [name[:name.rfind(".")] for name in names]
     by_key = dict(zip(keys, names, strict=True))
@@ -288,7 +296,9 @@ def _unchanged(directory: Path, index: Callable[[], CleanIndex | None], cache: D
         blobs = found.blobs
         return {key: blob_content_id(name[name.rfind("."):], blobs[name]) for key, name in by_key.items()}
 
-    return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
+    return Fleet(
+        directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests, fingerprint=kept[4],
+    )
 
 
 def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[str, Summary] | None:

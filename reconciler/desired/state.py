@@ -210,9 +210,12 @@ def desired_at(
 
 
 def _evaluation_slot(fleet: Fleet, overlays: Sequence[Overlay], at: dt.datetime, touched: set[str]) -> str:
+    """Where an evaluation is kept: by the overlays, those in effect, and the content of the
+    files they touch (or of the whole fleet, where one fingerprint names it: no file's id
+    need be looked up)."""
     said = json.dumps([
         [(overlay.path.name, content_id(overlay.path.suffix, overlay.document.source)) for overlay in overlays],
         [overlay.path.name for overlay in overlays if overlay.active_at(at)],
-        sorted((key, fleet.ids.get(key)) for key in touched),
+        fleet.fingerprint or sorted((key, fleet.ids.get(key)) for key in touched),
     ])
     return "evaluation:" + hashlib.sha256(said.encode()).hexdigest()[:32]

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from pydantic import ValidationError
 
 from reconciler.documents.loader import LoadedDocument, read_source
@@ -300,6 +299,8 @@ def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool =
     if not path.exists():
         raise InvalidInput([Problem(path, None, None, "", "no such plan file")])
     data = _strict_json(path, read_source(path, limit=MAX_PLAN_BYTES))
+    import jsonschema  # here, not at the top: only reading a saved plan needs it (50 ms to import)
+
     validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda error: list(error.absolute_path))
     if errors:

@@ -52,7 +52,7 @@ from reconciler.providers.base import StoreState
 from reconciler.providers.columns import Json, UtcDateTime
 from reconciler.providers.ledger import audit_table, create_lock, lease_table, runs_table
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _SCALE = 4  # money has at most four decimal places (model.Money)
 
 
@@ -233,6 +233,13 @@ customer = Table(
     *_checks(),
 )
 
+# What a plan reads of every row (`sql.read_differing`), as an index that holds it all: the
+# scan reads the index, a few dozen bytes a row, not the table (100,000 rows: 0.34 s -> 0.14 s).
+CUSTOMER_SUMMARY = Index(
+    "customer_summary", customer.c.key, customer.c.version, customer.c.managed, customer.c.active,
+    customer.c.digest, customer.c.digest_version,
+)
+
 audit = audit_table(metadata, "audit")
 AUDIT_BY_CUSTOMER = Index("audit_by_customer", audit.c.customer_key, audit.c.id)
 
@@ -402,8 +409,13 @@ def _add_runs(connection: Connection) -> list[str]:
     return []
 
 
+def _add_summary_index(connection: Connection) -> list[str]:
+    CUSTOMER_SUMMARY.create(connection, checkfirst=True)  # a table rebuilt by step 3 has it
+    return []
+
+
 MIGRATIONS: dict[int, Callable[[Connection], list[str]]] = {
-    2: _add_audit_index, 3: _verification_and_checks, 4: _add_runs, 5: _add_digests,
+    2: _add_audit_index, 3: _verification_and_checks, 4: _add_runs, 5: _add_digests, 6: _add_summary_index,
 }
 
 

@@ -11,6 +11,7 @@ from invoke import invoke
 
 from reconciler.model.customer import Customer
 from reconciler.providers.base import AuditContext
+from reconciler.providers.schema import SCHEMA_VERSION
 
 AUDIT = AuditContext(actor="test", commit=None, plan_id=None)
 
@@ -28,13 +29,13 @@ def _run(spec: Any, *argv: str) -> tuple[int, str]:
 def test_init_creates_the_store_then_finds_it(spec: Any) -> None:
     _configure(spec)
     target = spec.make().describe().target
-    assert _run(spec, "init") == (0, f"{target}: schema version 5 created\n")
-    assert _run(spec, "init") == (0, f"{target}: schema version 5 ready\n")
+    assert _run(spec, "init") == (0, f"{target}: schema version {spec.schema_version} created\n")
+    assert _run(spec, "init") == (0, f"{target}: schema version {spec.schema_version} ready\n")
 
 
 def test_init_on_the_default_sqlite_store(tmp_path: Path) -> None:
     spec = argparse.Namespace(root=tmp_path, environ={})
-    assert _run(spec, "init") == (0, "sqlite .reconciler/live.sqlite: schema version 5 created\n")
+    assert _run(spec, "init") == (0, f"sqlite .reconciler/live.sqlite: schema version {SCHEMA_VERSION} created\n")
     assert (tmp_path / ".reconciler/live.sqlite").is_file()
 
 
@@ -43,7 +44,7 @@ def test_status_of_an_empty_store(spec: Any) -> None:
     target = spec.make().describe().target
     assert _run(spec, "status") == (
         0,
-        f"{target}\nschema version: 5\ncustomers: 0 (0 managed, 0 unmanaged; 0 deactivated by the reconciler)\nlock: free\n",
+        f"{target}\nschema version: {spec.schema_version}\ncustomers: 0 (0 managed, 0 unmanaged; 0 deactivated by the reconciler)\nlock: free\n",
     )
 
 
@@ -60,7 +61,7 @@ def test_status_counts_customers_and_shows_the_lock(spec: Any) -> None:
     assert (code, output) == (
         0,
         f"{target}\n"
-        "schema version: 5\n"
+        f"schema version: {spec.schema_version}\n"
         "customers: 4 (4 managed, 0 unmanaged; 1 deactivated by the reconciler)\n"
         "platform status: active 2, inactive 1, penalty 1\n"
         f"lock: held by alice@ci until {until}\n",

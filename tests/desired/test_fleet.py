@@ -140,3 +140,30 @@ def test_a_customer_summarised_from_the_cache_is_validated_once(tmp_path: Path, 
     fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(cache_file))
     assert fleet["acme-telecom"].customer.channels == 300
     assert validated == ["acme-telecom.yaml"]
+
+
+@pytest.mark.parametrize("change", ["a new file", "a file removed", "a file renamed"])
+def test_a_clean_fleet_with_one_file_more_or_less_is_not_the_kept_one(tmp_path: Path, change: str) -> None:
+    """Nothing edited, so git's index and its listing say what they said: the folder's own
+    listing tells a new, removed or renamed file."""
+    root = tmp_path / "repo"
+    _repo(root)
+    cache_file = tmp_path / "cache/documents.sqlite"
+    for _ in range(2):  # the second run keeps the fleet by git's listing alone
+        cache = DocumentCache(cache_file)
+        load_fleet(root, Settings(), root / "customers.d", cache)
+        cache.save()
+    folder = root / "customers.d"
+    expected = {path.stem for path in folder.iterdir()}
+    if change == "a new file":
+        (folder / "kiwi-two.toml").write_text((folder / "kiwi-link.toml").read_text().replace('name = "', 'name = "Two ', 1))
+        expected.add("kiwi-two")
+    elif change == "a file removed":
+        (folder / "kiwi-link.toml").unlink()
+        expected.discard("kiwi-link")
+    else:
+        (folder / "kiwi-link.toml").rename(folder / "kiwi-new.toml")
+        expected = (expected - {"kiwi-link"}) | {"kiwi-new"}
+    fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
+    assert set(fleet) == expected
+    assert fleet.digests == {key: digest(file.customer) for key, file in load_customers(sorted(folder.iterdir())).items()}

@@ -22,6 +22,7 @@ from reconciler.model.customer import Customer
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext, LiveCustomer, Provider, Run, UnreadableCustomer
 from reconciler.providers.schema import SCHEMA_VERSION, _money, customer
+from reconciler.providers.sql import SUMMARY
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
 NOW = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
@@ -253,3 +254,24 @@ def test_the_store_is_created_where_the_options_say(tmp_path: Path) -> None:
         assert provider.describe().target == "sqlite deep/er/live.db"
     assert (tmp_path / "deep/er/live.db").is_file()
 
+
+
+def test_a_store_of_schema_5_gains_the_index_a_plan_scans(sql_spec: Any) -> None:
+    """What `read_differing` reads of every row is an index of its own: the scan reads the
+    index, not the table (on SQLite, a covering index: the table is not touched)."""
+    with sql_spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+    downgrade(sql_spec, 5)
+    with sql_spec.make() as provider:
+        state = provider.open()
+        assert (state.schema_version, state.migrated_from) == (SCHEMA_VERSION, 5)
+        assert provider.read_differing({}).records["acme"].customer == small(channels=4)
+    engine = sql_spec.engine()
+    try:
+        assert "customer_summary" in {index["name"] for index in inspect(engine).get_indexes("customer")}
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
+                plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {SUMMARY}").fetchall()
+            assert "USING COVERING INDEX customer_summary" in plan[0][-1]
+    finally:
+        engine.dispose()
