@@ -7,7 +7,7 @@ every customer at every instant an overlay starts or ends (validation of the fut
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,12 @@ from reconciler.desired.customers import (
     CustomerFile,
     customer_paths,
     load_customers,
+    unset_fields,
     unset_warnings,
 )
+from reconciler.desired.fleet import Fleet, load_fleet
 from reconciler.desired.overlays import change_instants, load_overlay, overlay_paths
-from reconciler.desired.schedule import check_schedule
-from reconciler.desired.state import customers_dir, inside
+from reconciler.desired.state import check_fleet_schedule, customers_dir, inside
 from reconciler.documents.loader import load_document
 from reconciler.errors import ConfigError, InvalidInput, Problem, ProviderError
 from reconciler.history.git import removal_commits
@@ -52,40 +53,43 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     problems: list[Problem] = []
     configs: list[Path] = []
+    fleet_dir: Path | None = None  # the whole customers folder: validated as a fleet
+    paths: list[Path] = []
     if args.paths:
         paths, plan_paths, configs = _classify(session.root, settings, args.paths, problems)
         if plan_paths and not paths:  # overlays are checked against the customers they change
-            listing = customer_paths(customers_dir(session.root, settings), session.root)
-            paths = listing.paths
-            problems.extend(listing.problems)
+            fleet_dir = customers_dir(session.root, settings)
         for config in configs:
             problems.extend(_config_problems(config))
     else:
-        listing = customer_paths(customers_dir(session.root, settings), session.root)
+        fleet_dir = customers_dir(session.root, settings)
         plans = overlay_paths(inside(session.root, settings.plans_dir, "plans_dir"), session.root)
-        paths, plan_paths = listing.paths, plans.paths
-        problems.extend([*listing.problems, *plans.problems])
+        plan_paths = plans.paths
+        problems.extend(plans.problems)
         if (session.root / CONFIG_NAME).is_file():
             problems.extend(_config_problems(session.root / CONFIG_NAME))
-    customers: dict[str, CustomerFile] | None = None
+    customers: Mapping[str, CustomerFile] | None = None
     with session.loading() as load:
         try:
-            customers = load_customers(paths, settings.catalogs, load=load)
+            if fleet_dir is not None:
+                customers = load_fleet(session.root, settings, fleet_dir, getattr(load, "__self__", None))
+            else:
+                customers = load_customers(paths, settings.catalogs, load=load)
         except InvalidInput as exc:
             problems.extend(exc.problems)
         # Each overlay file on its own first; the future is checked with those that loaded.
         loaded = [load_overlay(path, load=load) for path in plan_paths]
-    overlays = [overlay for overlay, _ in loaded if overlay is not None]
-    problems.extend(problem for _, found in loaded for problem in found)
-    if customers is not None and overlays:
-        removed = removal_commits(session.root, settings.customers_dir) if any(
-            key not in customers for overlay in overlays for key in overlay.customers
-        ) else {}
-        problems.extend(check_schedule(
-            customers, overlays, catalogs=settings.catalogs, removed=removed, safety=settings.safety,
-        ))
-    warnings = unset_warnings(customers.values()) if customers is not None else []
-    findings = Findings(InvalidInput(problems).problems, warnings, len(paths), len(plan_paths), len(configs))
+        overlays = [overlay for overlay, _ in loaded if overlay is not None]
+        problems.extend(problem for _, found in loaded for problem in found)
+        if customers is not None and overlays:
+            removed = removal_commits(session.root, settings.customers_dir) if any(
+                key not in customers for overlay in overlays for key in overlay.customers
+            ) else {}
+            problems.extend(check_fleet_schedule(
+                customers, overlays, catalogs=settings.catalogs, removed=removed, safety=settings.safety,
+            ))
+    files = _count_files(fleet_dir, session.root, customers) if fleet_dir is not None else len(paths)
+    findings = Findings(InvalidInput(problems).problems, _warnings(customers), files, len(plan_paths), len(configs))
     report_problems(args.format, findings, session.stdout)
     if problems:
         return Outcome.FAILED
@@ -97,6 +101,24 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             file=session.stdout,
         )
     return Outcome.DONE
+
+
+def _warnings(customers: Mapping[str, CustomerFile] | None) -> list[Problem]:
+    """What the customer files leave unset that they should say (`unset_warnings`)."""
+    if isinstance(customers, Fleet):
+        folder, names = customers.directory, customers.names
+        return unset_warnings(
+            (folder / names[key], summary.unset) for key, summary in customers.summaries.items() if summary.unset
+        )
+    if customers is None:
+        return []
+    return unset_warnings((file.document.path, unset_fields(file.document.data)) for file in customers.values())
+
+
+def _count_files(directory: Path, root: Path, fleet: Mapping[str, CustomerFile] | None) -> int:
+    """How many customer files the folder holds: the fleet's, or (when it is not valid) the
+    documents listed there."""
+    return len(fleet) if fleet is not None else len(customer_paths(directory, root).paths)
 
 
 def _classify(

@@ -6,7 +6,7 @@ shows a reviewer everything that is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,17 +120,22 @@ def _cross_check(customer_files: Iterable[CustomerFile]) -> list[Problem]:
 UNDOCUMENTED_ZERO = ("channels", "flow_speed")
 
 
-def unset_warnings(customer_files: Iterable[CustomerFile]) -> list[Problem]:
-    """A warning for each customer file that leaves channels or flow_speed unset (it would be 0)."""
+def unset_fields(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """Of UNDOCUMENTED_ZERO, the fields a customer file's DOCUMENT leaves unset."""
+    return tuple(name for name in UNDOCUMENTED_ZERO if name not in document)
+
+
+def unset_warnings(unset: Iterable[tuple[Path, Iterable[str]]]) -> list[Problem]:
+    """A warning for each field of UNDOCUMENTED_ZERO a customer file leaves unset (it would be
+    0): UNSET gives them as (file, `unset_fields` of it)."""
     return [
         Problem(
-            customer_file.document.path, None, None, name,
+            path, None, None, name,
             f"not set, so the customer gets {name} 0, and what 0 means on the platform is not documented; "
             "set it explicitly",
         )
-        for customer_file in customer_files
-        for name in UNDOCUMENTED_ZERO
-        if name not in customer_file.document.data
+        for path, names in unset
+        for name in names
     ]
 
 

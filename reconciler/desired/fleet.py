@@ -29,17 +29,16 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.config import Catalogs, Settings
 from reconciler.desired.customers import (
-    UNDOCUMENTED_ZERO,
     CatalogValues,
     CustomerFile,
     catalog_values,
     load_customers,
+    unset_fields,
     violations_of,
 )
 from reconciler.documents.cache import DocumentCache, blob_content_id, content_id
@@ -63,9 +62,9 @@ FLEET_REVISION = 1
 PARALLEL_FROM = 2000
 
 
-@dataclass(frozen=True)
-class Summary:
-    """What the fleet keeps of one valid customer file."""
+class Summary(NamedTuple):
+    """What the fleet keeps of one valid customer file. A tuple, for a fleet keeps one per
+    customer: `marshal` keeps it as plain values, and it is made again at C speed."""
 
     digest: str  # `model.fields.digest` of the customer
     name: str  # its name (the key when the file gives none)
@@ -74,13 +73,13 @@ class Summary:
     unset: tuple[str, ...]  # of UNDOCUMENTED_ZERO, the fields the file leaves unset
 
     def plain(self) -> tuple[Any, ...]:
-        return (self.digest, self.name, self.renamed_from, self.catalog, self.unset)
+        return tuple(self)
 
 
 def summarise(key: str, customer: Customer, data: Mapping[str, Any]) -> Summary:
     return Summary(
         digest(customer), customer.name or key, tuple(customer.renamed_from), catalog_values(customer),
-        tuple(name for name in UNDOCUMENTED_ZERO if name not in data),
+        unset_fields(data),
     )
 
 
@@ -156,13 +155,15 @@ class Fleet(Mapping[str, CustomerFile]):
     def load(self, keys: list[str]) -> dict[str, CustomerFile]:
         """The `CustomerFile`s of KEYS, read together (their documents from the cache)."""
         wanted = [key for key in keys if key not in self._loaded]
-        stored = self._cache.stored(self.ids[key] for key in wanted) if self._cache is not None else {}
+        # Each file is read, and named by its bytes (the ids of a whole fleet need not be known).
+        paths = {key: self.directory / self.names[key] for key in wanted}
+        contents = {key: read_source(path) for key, path in paths.items()}
+        identities = {key: content_id(paths[key].suffix, content) for key, content in contents.items()}
+        stored = self._cache.stored(identities.values()) if self._cache is not None else {}
         with gc_paused():
             for key in wanted:
-                path = self.directory / self.names[key]
-                content = read_source(path)
-                identity = content_id(path.suffix, content)
-                data = stored.get(identity)
+                path, content = paths[key], contents[key]
+                data = stored.get(identities[key])
                 document = LoadedDocument(path, data, content) if data is not None else load_document(path, content)
                 customer = validate(Customer, document)
                 if isinstance(customer, list):  # the file changed under us since it was found valid
@@ -302,12 +303,13 @@ def _unchanged(directory: Path, index: Callable[[], CleanIndex | None], cache: D
 
 
 def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[str, Summary] | None:
+    """The summaries kept with the fleet of KEYS; None when what is kept is not that."""
     plain = cache.get_meta(slot + ":summaries")
     try:
         if len(plain) != len(keys):
             return None
-        return dict(zip(keys, map(_summary, plain), strict=True))
-    except (TypeError, ValueError, IndexError):
+        return dict(zip(keys, map(Summary._make, plain), strict=True))
+    except (TypeError, ValueError):
         return None
 
 
@@ -327,11 +329,6 @@ def _slot(settings: Settings, directory: Path, root: Path) -> str:
     whether a fleet is valid (the catalogs)."""
     said = json.dumps([FLEET_REVISION, str(directory.relative_to(root)), settings.catalogs.model_dump()], sort_keys=True)
     return "fleet:" + hashlib.sha256(said.encode()).hexdigest()[:32]
-
-
-def _summary(plain: tuple[Any, ...]) -> Summary:
-    digest_, name, renamed_from, catalog, unset = plain
-    return Summary(digest_, name, tuple(renamed_from), (catalog[0], catalog[1], catalog[2], catalog[3], tuple(catalog[4])), tuple(unset))
 
 
 def _summarise(
@@ -376,7 +373,7 @@ def _summarise(
                     return None
                 for key, identity, blob, plain in results:
                     cache.remember_encoded(identity, blob)
-                    found[key] = (identity, Summary(*plain))
+                    found[key] = (identity, Summary._make(plain))
                 cache.flush()
         return found
     for key, name in to_parse:

@@ -75,12 +75,16 @@ def check_schedule(
     catalogs: Catalogs | None = None,
     removed: Mapping[str, str] | None = None,
     safety: SafetySection | None = None,
+    untouched: Untouched | None = None,
 ) -> list[Problem]:
     """Validation of the future: the state at every instant an overlay starts or ends, with
     the rules that span customers (unique names, catalogs) checked on what overlays set, and
     clashes. REMOVED (key -> commit) names customers whose file left the repository. With
     SAFETY, the change each instant makes is held to the safety thresholds, as the apply at
-    that instant will hold it, unless an overlay starting or ending then says allow_bulk."""
+    that instant will hold it, unless an overlay starting or ending then says allow_bulk.
+
+    BASE may hold only the customers overlays touch, with UNTOUCHED standing for the rest
+    (the same at every instant): what they are called, and how many there are."""
     problems = clashes(overlays)
     before: Evaluation | None = None
     bulk: dict[Path, tuple[Overlay, list[str]]] = {}  # overlay -> what it does over the thresholds
@@ -89,9 +93,9 @@ def check_schedule(
             before = evaluate(base, in_effect(overlays, instant - _MOMENT), instant - _MOMENT, removed=removed)
         evaluation = evaluate(base, in_effect(overlays, instant), instant, removed=removed)
         problems.extend(evaluation.problems)
-        problems.extend(_names_and_catalogs(evaluation, catalogs, instant))
+        problems.extend(_names_and_catalogs(evaluation, catalogs, instant, untouched))
         if safety is not None and before is not None:
-            for overlay, said in _bulk_at(before, evaluation, overlays, instant, safety):
+            for overlay, said in _bulk_at(before, evaluation, overlays, instant, safety, untouched):
                 bulk.setdefault(overlay.path, (overlay, []))[1].append(said)
             before = evaluation
     problems.extend(
@@ -109,15 +113,40 @@ def check_schedule(
 _MOMENT = dt.timedelta(microseconds=1)
 
 
+@dataclass(frozen=True)
+class Untouched:
+    """The customers no overlay touches, where `check_schedule` is not given them: how many
+    there are, and who holds each name (casefolded). An instant changes none of them."""
+
+    count: int
+    holders: Mapping[str, Sequence[str]]  # casefolded name -> the keys holding it
+
+    @classmethod
+    def of(cls, names: Iterable[tuple[str, str]]) -> Untouched:
+        """From (key, name) of each untouched customer."""
+        holders: dict[str, list[str]] = {}
+        count = 0
+        for key, name in names:
+            holders.setdefault(name.casefold(), []).append(key)
+            count += 1
+        return cls(count, holders)
+
+
 def _bulk_at(
-    before: Evaluation, after: Evaluation, overlays: Sequence[Overlay], instant: dt.datetime, safety: SafetySection
+    before: Evaluation,
+    after: Evaluation,
+    overlays: Sequence[Overlay],
+    instant: dt.datetime,
+    safety: SafetySection,
+    untouched: Untouched | None,
 ) -> list[tuple[Overlay, str]]:
     """The thresholds the change at INSTANT goes over, said for each overlay starting or ending
     then, unless one of them says allow_bulk."""
     updates = sum(1 for key, customer in after.customers.items() if key in before.customers
                   and before.customers[key] != customer)
     removals = sum(1 for key in before.customers if key not in after.customers)
-    violations = safety.violations(updates, removals, len(before.customers))
+    fleet = len(before.customers) + (untouched.count if untouched is not None else 0)
+    violations = safety.violations(updates, removals, fleet)
     if not violations:
         return []
     moving = [overlay for overlay in overlays if instant in (overlay.effective_at, overlay.until)]
@@ -131,7 +160,9 @@ def _bulk_at(
     ]
 
 
-def _names_and_catalogs(evaluation: Evaluation, catalogs: Catalogs | None, at: dt.datetime) -> list[Problem]:
+def _names_and_catalogs(
+    evaluation: Evaluation, catalogs: Catalogs | None, at: dt.datetime, untouched: Untouched | None
+) -> list[Problem]:
     """Unique names and catalogs, for the fields overlays set (the base files are checked with
     their own positions in `customers`)."""
     problems: list[Problem] = []
@@ -143,7 +174,10 @@ def _names_and_catalogs(evaluation: Evaluation, catalogs: Catalogs | None, at: d
         if customer is None:
             continue
         name = customer.name or key
-        other = next((holder for holder in by_name[name.casefold()] if holder != key), None)
+        holders = by_name[name.casefold()]
+        if untouched is not None and name.casefold() in untouched.holders:
+            holders = sorted([*holders, *untouched.holders[name.casefold()]])
+        other = next((holder for holder in holders if holder != key), None)
         source = field_source(sources, "name")
         if other is not None and source is not None:
             problems.append(_at_source(

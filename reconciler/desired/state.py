@@ -9,11 +9,11 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from reconciler.config import CONFIG_NAME, Settings
+from reconciler.config import CONFIG_NAME, Catalogs, SafetySection, Settings
 from reconciler.desired.customers import CustomerFile, customer_paths, load_customers
 from reconciler.desired.fleet import Fleet
 from reconciler.desired.overlays import Overlay, load_overlays, overlay_paths
-from reconciler.desired.schedule import check_schedule, customers_at
+from reconciler.desired.schedule import Untouched, check_schedule, customers_at
 from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import Load, load_document
 from reconciler.errors import InvalidInput, Problem
@@ -90,6 +90,29 @@ def load_schedule(
     if problems:
         raise InvalidInput(problems)
     return base, overlays
+
+
+def check_fleet_schedule(
+    base: Mapping[str, CustomerFile],
+    overlays: Sequence[Overlay],
+    *,
+    catalogs: Catalogs | None = None,
+    removed: Mapping[str, str] | None = None,
+    safety: SafetySection | None = None,
+) -> list[Problem]:
+    """`check_schedule`; over a `Fleet`, only the customers overlays touch are loaded and
+    evaluated, the others stand in by their names and their number (no instant changes
+    them). Where that finds a problem the whole fleet is checked, so every problem is the
+    one `check_schedule` reports."""
+    if not isinstance(base, Fleet):
+        return check_schedule(base, overlays, catalogs=catalogs, removed=removed, safety=safety)
+    fleet = base
+    touched = {key for overlay in overlays for key in overlay.customer_keys()}
+    base = fleet.load([key for key in fleet if key in touched])
+    untouched = Untouched.of((key, summary.name) for key, summary in fleet.summaries.items() if key not in touched)
+    if not check_schedule(base, overlays, catalogs=catalogs, removed=removed, safety=safety, untouched=untouched):
+        return []
+    return check_schedule(fleet, overlays, catalogs=catalogs, removed=removed, safety=safety)
 
 
 class Desired(Mapping[str, Customer]):
