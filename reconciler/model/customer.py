@@ -229,6 +229,7 @@ class DayTimeRestriction(Frozen):
 # the fields). A copy with changed fields must not carry them.
 KEPT_CANONICAL = "_kept_canonical"
 KEPT_FIELDS = "_kept_fields"
+KEPT_DIGEST = "_kept_digest"
 
 
 class Customer(Frozen):
@@ -237,8 +238,8 @@ class Customer(Frozen):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copied = super().model_copy(update=update, deep=deep)
         if update:
-            copied.__dict__.pop(KEPT_CANONICAL, None)
-            copied.__dict__.pop(KEPT_FIELDS, None)
+            for kept in (KEPT_CANONICAL, KEPT_FIELDS, KEPT_DIGEST):
+                copied.__dict__.pop(kept, None)
         return copied
 
     name: ShortText | None = Field(

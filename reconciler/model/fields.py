@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from reconciler.model.customer import KEPT_CANONICAL, KEPT_FIELDS, Customer
+from reconciler.model.customer import KEPT_CANONICAL, KEPT_DIGEST, KEPT_FIELDS, Customer
 from reconciler.model.types import instant_text
 
 # Maps whose keys are data, not field names: a leaf, not a branch.
@@ -147,8 +147,12 @@ def json_bytes(document: Any) -> bytes:
 
 
 def digest(customer: Customer) -> str:
-    """A short hash of the canonical bytes: equal customers, equal digests."""
-    return digest_of(canonical_document(customer))
+    """A short hash of the canonical bytes: equal customers, equal digests. Kept on the
+    customer beside its canonical document."""
+    kept: str | None = customer.__dict__.get(KEPT_DIGEST)
+    if kept is None:
+        kept = customer.__dict__[KEPT_DIGEST] = digest_of(canonical_document(customer))
+    return kept
 
 
 def digest_of(document: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical, digest_of
+from reconciler.model.fields import canonical, digest, digest_of
 from reconciler.model.messages import show
 from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord
 from reconciler.providers.columns import UtcDateTime
@@ -83,10 +83,9 @@ def document_of(customer: Customer) -> dict[str, Any]:
     return customer.model_dump(by_alias=True)
 
 
-def digest_columns(canonical_document: Mapping[str, Any], version: int) -> dict[str, Any]:
-    """The digest columns of a row written at VERSION with a customer whose canonical
-    document is CANONICAL_DOCUMENT."""
-    return {"digest": digest_of(canonical_document), "digest_version": version}
+def digest_columns(customer_: Customer, version: int) -> dict[str, Any]:
+    """The digest columns of a row written at VERSION with CUSTOMER_."""
+    return {"digest": digest(customer_), "digest_version": version}
 
 
 _SET_DIGEST = (

@@ -222,7 +222,7 @@ class SqlProvider(Provider):
                 connection.execute(
                     insert(customer),
                     {"key": key, "version": 1, "managed": True, "active": True,
-                     "created_at": now, "updated_at": now, **values, **rows.digest_columns(written, 1)},
+                     "created_at": now, "updated_at": now, **values, **rows.digest_columns(customer_, 1)},
                 )
             except IntegrityError as exc:
                 if not any(rule in str(exc.orig) for rule in RULES):  # created by someone else meanwhile
@@ -242,7 +242,7 @@ class SqlProvider(Provider):
             refused["customer_currency_fixed"] = f"{current['currency']} -> {values['currency']}"
             self._bump(
                 connection, key, expected_version, now, managed=True, active=True, **values,
-                **rows.digest_columns(written, expected_version + 1),
+                **rows.digest_columns(customer_, expected_version + 1),
             )
             changes = ledger.field_changes(rows.document_from_row(current), written)
             self._record(connection, now, audit_, key, "update", changes or [(None, None, None)])

@@ -227,7 +227,10 @@ def test_the_kept_canonical_form_is_the_customers_own() -> None:
     assert canonical_fields(customer)["debit_limit"] == "500.00"
     assert customer == Customer(currency="EUR", name="Acme", debit_limit=Decimal("500"))
     assert "_kept_canonical" not in customer.model_dump() and "_kept_canonical" not in customer.model_dump_json()
+    kept_digest = digest(customer)
     changed = customer.model_copy(update={"debit_limit": Decimal("750")})
+    assert digest(changed) != kept_digest
+    assert digest(changed) == digest(Customer(currency="EUR", name="Acme", debit_limit=Decimal("750")))
     assert canonical_document(changed)["debit_limit"] == "750.00"
     assert canonical_fields(changed)["debit_limit"] == "750.00"
     assert changed != customer
