@@ -27,7 +27,9 @@ from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.postgresql
 
-TTL = 3  # seconds: the lease a killed agent leaves behind lasts this long
+# Seconds the lease a killed agent leaves behind lasts: long enough that the agent taking
+# over starts, plans and finds it held (a standby) even on a loaded machine.
+TTL = 8
 
 # An agent that SIGKILLs itself after its second write: it dies holding the lease.
 DIES_MID_APPLY = r"""
