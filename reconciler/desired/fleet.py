@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from reconciler.config import Catalogs, Settings
 from reconciler.desired.customers import (
@@ -181,8 +181,9 @@ def load_fleet(
     together; InvalidInput as `load_customers` raises it when they are not."""
     index = _pending(clean_index(root, os.path.relpath(directory, root), SUFFIXES)) if cache is not None else None
     slot = _slot(settings, directory, root)
-    if cache is not None and index is not None:
-        unchanged = _unchanged(directory, index, cache, slot)
+    kept = cache.get_meta(slot) if cache is not None else None
+    if cache is not None and index is not None and _is_kept(kept):
+        unchanged = _unchanged(directory, index, cache, slot, kept)
         if unchanged is not None:
             return unchanged
     names, problems = document_names(directory, root)
@@ -204,7 +205,6 @@ def load_fleet(
             content = contents[key] = _read(directory / name)
             ids[key] = content_id(name[name.rfind("."):], content)
     joined_names, joined_ids = "\0".join(names), "\0".join(ids.values())
-    kept = cache.get_meta(slot)
     if _is_kept(kept) and kept[1] == joined_names and kept[2] == joined_ids and len(kept[3]) == 32 * len(keys):
         digests = dict(zip(keys, (kept[3][start:start + 32] for start in range(0, len(kept[3]), 32)), strict=True))
         return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
@@ -245,7 +245,8 @@ def load_fleet(
 _ALL_KEYS = re.compile(r"(?:[a-z0-9][a-z0-9_-]{0,63}\n)*")  # model.types.KEY_PATTERN, a line each
 
 
-def _is_kept(value: Any) -> bool:
+def _is_kept(value: object) -> TypeGuard[tuple[Any, ...]]:
+    """Whether VALUE is a fleet as `load_fleet` keeps it: (revision, names, ids, digests, fingerprint)."""
     return (
         isinstance(value, tuple) and len(value) == 5 and value[0] == FLEET_REVISION
         and all(isinstance(part, str) for part in value[1:])
@@ -268,23 +269,25 @@ def _fingerprint(listing: bytes, joined_names: str) -> str:
     return hashlib.sha256(listing + b"\1" + joined_names.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _unchanged(directory: Path, index: Callable[[], CleanIndex | None], cache: DocumentCache, slot: str) -> Fleet | None:
+def _unchanged(
+    directory: Path, index: Callable[[], CleanIndex | None], cache: DocumentCache, slot: str, kept: tuple[Any, ...]
+) -> Fleet | None:
     """The kept fleet, when git's index lists the files it listed then, every one of them
     unchanged in the work tree, and the folder holds those files and no other: known from
     one listing of the folder and one of the index, without a look at any file.
 
     The kept names are the folder's: they were every file then, each one git's index held
     (so the index's listing, the same now, still holds them, and git finds none changed or
-    missing); a folder holding as many document names now holds no other."""
+    missing); a folder holding as many document names now holds no other. git answers first:
+    where it names an edited file, the folder need not be listed twice."""
+    found = index()
+    if found is None or found.changed or found.converts or not kept[4]:
+        return None
     try:
         entries = [name for name in os.listdir(directory) if not name.startswith(".")]
     except OSError:
         return None
     if not all(name.endswith(SUFFIXES) for name in entries):
-        return None
-    found = index()
-    kept = cache.get_meta(slot)
-    if found is None or found.changed or found.converts or not _is_kept(kept) or not kept[4]:
         return None
     names = kept[1].split("\0") if kept[1] else []
     if len(names) != len(entries) or len(kept[3]) != 32 * len(names) or kept[4] != _fingerprint(found.listing, kept[1]):
