@@ -16,7 +16,7 @@ from reconciler.config import CONFIG_NAME, Settings
 from reconciler.desired.fleet import load_fleet
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.desired.state import Desired, customers_dir, desired_at, load_plans
-from reconciler.documents.cache import DocumentCache
+from reconciler.documents.cache import DocumentCache, cache_of
 from reconciler.documents.loader import SUFFIXES, Load, load_document
 from reconciler.errors import ReconcilerError, UnknownCustomer
 from reconciler.gc_pause import gc_paused
@@ -67,9 +67,8 @@ def make_plan(
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
     asked = set(only) if only is not None else None
-    bound = getattr(load, "__self__", None)
-    if cache is None and isinstance(bound, DocumentCache):  # a cache's `load` lends the fleet its cache
-        cache = bound
+    if cache is None:  # a cache's `load` lends the fleet its cache
+        cache = cache_of(load)
     with gc_paused():
         if cache is not None:
             load = cache.load

@@ -24,6 +24,7 @@ from reconciler.desired.customers import (
 from reconciler.desired.fleet import Fleet, load_fleet
 from reconciler.desired.overlays import change_instants, load_overlay, overlay_paths
 from reconciler.desired.state import check_fleet_schedule, customers_dir, inside
+from reconciler.documents.cache import cache_of
 from reconciler.documents.loader import load_document
 from reconciler.errors import ConfigError, InvalidInput, Problem, ProviderError
 from reconciler.history.git import removal_commits
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     with session.loading() as load:
         try:
             if fleet_dir is not None:
-                customers = load_fleet(session.root, settings, fleet_dir, getattr(load, "__self__", None))
+                customers = load_fleet(session.root, settings, fleet_dir, cache_of(load))
             else:
                 customers = load_customers(paths, settings.catalogs, load=load)
         except InvalidInput as exc:

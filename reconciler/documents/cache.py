@@ -332,6 +332,13 @@ def open_cache(cache_dir: Path | None, root: Path, warn: Warn = lambda message: 
     cache.save()
 
 
+def cache_of(load: Load) -> DocumentCache | None:
+    """The document cache whose `load` LOAD is (as `cached_loading` yields it); None for any
+    other loader."""
+    bound = getattr(load, "__self__", None)
+    return bound if isinstance(bound, DocumentCache) else None
+
+
 @contextmanager
 def cached_loading(cache_dir: Path | None, root: Path, warn: Warn = lambda message: None) -> Iterator[Load]:
     """Yields a `load(path) -> LoadedDocument`: cached when `cache_dir` is given, saved at the end."""
