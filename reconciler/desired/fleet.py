@@ -23,6 +23,7 @@ reads the folder as it always has, so every problem is the one it reports, at it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -55,6 +56,7 @@ from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
 from reconciler.model.fields import digest
+from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
 FLEET_REVISION = 1
@@ -179,7 +181,7 @@ def load_fleet(
 ) -> Fleet:
     """The customer files of DIRECTORY (an existing folder inside ROOT), valid and checked
     together; InvalidInput as `load_customers` raises it when they are not."""
-    index = _pending(clean_index(root, os.path.relpath(directory, root), SUFFIXES)) if cache is not None else None
+    index = functools.cache(clean_index(root, os.path.relpath(directory, root), SUFFIXES)) if cache is not None else None
     slot = _slot(settings, directory, root)
     kept = cache.get_meta(slot) if cache is not None else None
     if cache is not None and index is not None and _is_kept(kept):
@@ -189,7 +191,7 @@ def load_fleet(
     names, problems = document_names(directory, root)
     if problems or cache is None:
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
-    keys = [name[:name.rfind(".")] for name in names]
+    keys = [_key(name) for name in names]
     by_key = dict(zip(keys, names, strict=True))
     if len(by_key) != len(names) or not _ALL_KEYS.fullmatch("".join(f"{key}\n" for key in keys)):
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
@@ -200,13 +202,13 @@ def load_fleet(
     for key, name in by_key.items():
         blob = blobs.get(name)
         if blob is not None:
-            ids[key] = blob_content_id(name[name.rfind("."):], blob)
+            ids[key] = blob_content_id(_suffix(name), blob)
         else:
             content = contents[key] = _read(directory / name)
-            ids[key] = content_id(name[name.rfind("."):], content)
+            ids[key] = content_id(_suffix(name), content)
     joined_names, joined_ids = "\0".join(names), "\0".join(ids.values())
-    if _is_kept(kept) and kept[1] == joined_names and kept[2] == joined_ids and len(kept[3]) == 32 * len(keys):
-        digests = dict(zip(keys, (kept[3][start:start + 32] for start in range(0, len(kept[3]), 32)), strict=True))
+    digests = _kept_digests(kept, keys) if _is_kept(kept) and kept[1] == joined_names and kept[2] == joined_ids else None
+    if digests is not None:
         return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
     known: dict[str, tuple[str, Summary]] = {}
     if _is_kept(kept) and kept[1]:
@@ -242,7 +244,8 @@ def load_fleet(
     return Fleet(directory, by_key, ids, summaries, cache, loaded)
 
 
-_ALL_KEYS = re.compile(r"(?:[a-z0-9][a-z0-9_-]{0,63}\n)*")  # model.types.KEY_PATTERN, a line each
+_ALL_KEYS = re.compile(f"(?:{KEY_PATTERN.strip('^$')}\n)*")  # every key valid, a line each
+_DIGEST_LENGTH = 32  # of `model.fields.digest`
 
 
 def _is_kept(value: object) -> TypeGuard[tuple[Any, ...]]:
@@ -251,18 +254,6 @@ def _is_kept(value: object) -> TypeGuard[tuple[Any, ...]]:
         isinstance(value, tuple) and len(value) == 5 and value[0] == FLEET_REVISION
         and all(isinstance(part, str) for part in value[1:])
     )
-
-
-def _pending(answer: Callable[[], CleanIndex | None]) -> Callable[[], CleanIndex | None]:
-    """ANSWER, waited for once."""
-    found: list[CleanIndex | None] = []
-
-    def once() -> CleanIndex | None:
-        if not found:
-            found.append(answer())
-        return found[0]
-
-    return once
 
 
 def _fingerprint(listing: bytes, joined_names: str) -> str:
@@ -290,19 +281,30 @@ def _unchanged(
     if not all(name.endswith(SUFFIXES) for name in entries):
         return None
     names = kept[1].split("\0") if kept[1] else []
-    if len(names) != len(entries) or len(kept[3]) != 32 * len(names) or kept[4] != _fingerprint(found.listing, kept[1]):
+    if len(names) != len(entries) or kept[4] != _fingerprint(found.listing, kept[1]):
         return None
-    keys = [name[:name.rfind(".")] for name in names]
+    keys = [_key(name) for name in names]
     by_key = dict(zip(keys, names, strict=True))
-    digests = dict(zip(keys, (kept[3][start:start + 32] for start in range(0, len(kept[3]), 32)), strict=True))
+    digests = _kept_digests(kept, keys)
+    if digests is None:
+        return None
 
     def ids() -> dict[str, str]:
         blobs = found.blobs
-        return {key: blob_content_id(name[name.rfind("."):], blobs[name]) for key, name in by_key.items()}
+        return {key: blob_content_id(_suffix(name), blobs[name]) for key, name in by_key.items()}
 
     return Fleet(
         directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests, fingerprint=kept[4],
     )
+
+
+def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> dict[str, str] | None:
+    """The digest of each of KEYS, as a kept fleet holds them (one string of 32 characters
+    each, in key order); None when it holds another number of them."""
+    joined = kept[3]
+    if len(joined) != _DIGEST_LENGTH * len(keys):
+        return None
+    return dict(zip(keys, (joined[start:start + _DIGEST_LENGTH] for start in range(0, len(joined), _DIGEST_LENGTH)), strict=True))
 
 
 def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[str, Summary] | None:
@@ -317,7 +319,12 @@ def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[st
 
 
 def _key(name: str) -> str:
+    """A customer file's key: its name without the suffix."""
     return name[:name.rfind(".")]
+
+
+def _suffix(name: str) -> str:
+    return name[name.rfind("."):]
 
 
 def _read(path: Path) -> bytes:
@@ -364,7 +371,7 @@ def _summarise(
             result = _customer_file(key, document)
             if result is None:
                 return None
-            if content_id(name[name.rfind("."):], source) == ids[key]:
+            if content_id(_suffix(name), source) == ids[key]:
                 loaded[key] = result
             found[key] = (ids[key], summarise(key, result.customer, data))
     processes = workers if workers is not None else min(os.cpu_count() or 1, 4)
