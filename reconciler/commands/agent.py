@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import signal
+import socket
 import threading
-from types import FrameType
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from reconciler.commands.outcome import Outcome
@@ -64,22 +66,53 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     log("listening", f"metrics on http://{host}:{server.server_port}/metrics, health on /healthz",
         port=server.server_port)
 
-    def request_stop(number: int, frame: FrameType | None) -> None:
+    def request_stop(number: int) -> None:
         log("stopping", f"{signal.Signals(number).name}: finishing the batch in flight")
         stop.set()
 
-    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
-        Agent(
-            session, AgentOptions(tracked, interval),
-            log=log, metrics=metrics, health=health, stop=stop, wait=stop.wait,
-        ).run()
+        with _signals_to(request_stop, (signal.SIGTERM, signal.SIGINT)):
+            Agent(
+                session, AgentOptions(tracked, interval),
+                log=log, metrics=metrics, health=health, stop=stop, wait=stop.wait,
+            ).run()
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
         server.shutdown()
         server.server_close()
     return Outcome.DONE
+
+
+@contextlib.contextmanager
+def _signals_to(act: Callable[[int], None], numbers: tuple[signal.Signals, ...]) -> Iterator[None]:
+    """While inside, each of the signals NUMBERS calls ACT(number) from a thread of its own.
+
+    Not from the signal handler: a handler runs in the main thread between any two of its
+    steps, perhaps while that thread holds the lock inside `threading.Event.wait` or the
+    one of a stream, and taking the same lock there (`Event.set`, a log line) would hang
+    the agent or break its output. The handler does nothing; Python writes the signal's
+    number to the wakeup socket, and the thread here acts on it."""
+    receiving, sending = socket.socketpair()
+    sending.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(sending.fileno(), warn_on_full_buffer=False)
+    previous = {number: signal.signal(number, lambda number, frame: None) for number in numbers}
+
+    def watch() -> None:
+        while received := receiving.recv(64):  # empty once `sending` is closed
+            for number in received:
+                if number in numbers:
+                    act(number)
+
+    watcher = threading.Thread(target=watch, name="signals", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        signal.set_wakeup_fd(previous_fd)
+        sending.close()
+        watcher.join()
+        receiving.close()
 
 
 def _seconds(text: str) -> float:
