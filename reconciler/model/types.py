@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
+import tomli
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -227,8 +227,8 @@ ClockTime = Annotated[
 def check_toml(text: str) -> None:
     """Raise a validation error whose context carries the line and column inside the TOML text."""
     try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         match = _TOML_LINE_RE.search(str(exc))
         line, column = (int(match.group(1)), int(match.group(2))) if match else (1, 1)
         raise PydanticCustomError(
