@@ -25,7 +25,15 @@ from reconciler.errors import LockHeld, ProviderError, ProviderUnavailable, Stal
 from reconciler.gc_pause import gc_paused
 from reconciler.model.diff import diff_customers
 from reconciler.plan.plan import Action, CustomerChange, Override, Plan, fingerprint
-from reconciler.providers.base import AuditContext, Lease, LiveCustomer, LiveRecord, Provider, Run
+from reconciler.providers.base import (
+    AuditContext,
+    Lease,
+    LiveCustomer,
+    LiveRecord,
+    Provider,
+    Run,
+    Write,
+)
 
 Status = Literal["applied", "skipped", "failed", "stale", "blocked", "not_attempted"]
 STATUSES: tuple[Status, ...] = ("applied", "skipped", "failed", "stale", "blocked", "not_attempted")
@@ -176,12 +184,61 @@ def apply_plan(
                 # One transaction per batch: a crash loses at most the batch in flight, which
                 # the next run redoes; the lease is renewed between batches, outside them.
                 with provider.transaction():
-                    for change, verdict in batch:
-                        result = _carry_out(change, verdict, provider, audit, unavailable)
+                    for result in _carry_out_in_order(batch, provider, audit, unavailable):
                         results.append(result)
                         report(result)
             keep_alive()
     return ApplyReport(plan.plan_id, tuple(results))
+
+
+def _carry_out_in_order(
+    batch: Sequence[tuple[CustomerChange, Verdict]], provider: Provider, audit: AuditContext, unavailable: threading.Event
+) -> list[CustomerResult]:
+    """The batch's writes in plan order; each run of creates and updates goes to the provider
+    together (`Provider.write_many`: a SQL store writes it in a few statements)."""
+    results: list[CustomerResult] = []
+    run: list[tuple[CustomerChange, Write]] = []
+    for change, verdict in batch:
+        write = _plain_write(change, verdict, audit)
+        if write is not None:
+            run.append((change, write))
+            continue
+        results += _written_together(run, provider, unavailable)
+        run = []
+        results.append(_carry_out(change, verdict, provider, audit, unavailable))
+    return results + _written_together(run, provider, unavailable)
+
+
+def _plain_write(change: CustomerChange, verdict: Verdict, audit: AuditContext) -> Write | None:
+    """The change as a create or an update of its own key, when that is all it is."""
+    if verdict.kind != "go" or change.desired is None:
+        return None
+    if verdict.record is None:
+        return Write(change.key, change.desired, None, _audit_of(change, audit))
+    if change.action.writes_fields and verdict.record.key == change.key:
+        return Write(change.key, change.desired, verdict.record.version, _audit_of(change, audit))
+    return None
+
+
+def _written_together(
+    run: Sequence[tuple[CustomerChange, Write]], provider: Provider, unavailable: threading.Event
+) -> list[CustomerResult]:
+    if not run:
+        return []
+    if unavailable.is_set():
+        return [CustomerResult(change.key, change.action, "not_attempted", NOT_ATTEMPTED) for change, _ in run]
+    outcomes = provider.write_many([write for _, write in run])
+    results = []
+    for (change, _), failure in zip(run, outcomes, strict=False):  # outcomes may end early
+        if failure is None:
+            results.append(CustomerResult(change.key, change.action, "applied"))
+        else:
+            if isinstance(failure, ProviderUnavailable):
+                unavailable.set()
+            results.append(CustomerResult(change.key, change.action, "failed", str(failure)))
+    # Fewer outcomes than writes: the platform became unavailable, the rest were not attempted.
+    results += [CustomerResult(change.key, change.action, "not_attempted", NOT_ATTEMPTED) for change, _ in run[len(outcomes):]]
+    return results
 
 
 def _carry_out_at_once(
@@ -291,12 +348,18 @@ OVERRIDE_NOTES = {
 }
 
 
+def _audit_of(change: CustomerChange, audit: AuditContext) -> AuditContext:
+    """AUDIT, with a note of each override the operator asked for on this change."""
+    if not change.overrides:
+        return audit
+    notes = [*(OVERRIDE_NOTES[override] for override in change.overrides), *([audit.note] if audit.note else [])]
+    return replace(audit, note="; ".join(notes))
+
+
 def _carry_out(
     change: CustomerChange, verdict: Verdict, provider: Provider, audit: AuditContext, unavailable: threading.Event
 ) -> CustomerResult:
-    if change.overrides:
-        notes = [*(OVERRIDE_NOTES[override] for override in change.overrides), *([audit.note] if audit.note else [])]
-        audit = replace(audit, note="; ".join(notes))
+    audit = _audit_of(change, audit)
     if verdict.kind != "go":
         status: Status = "skipped" if verdict.kind == "done" else "stale"
         return CustomerResult(change.key, change.action, status, verdict.reason)

@@ -1,7 +1,8 @@
 """Apply killed with SIGKILL at every point between writes converges on the next run.
 
 A child process runs the real CLI with the SQLite store's write methods wrapped to kill
-the process after the Nth write (inside a batch's transaction) or after the Nth commit
+the process once N writes are done (inside a batch's transaction; writes the store makes
+together, `write_many`, count as done together) or after the Nth commit
 (between batches). The next `apply` of the same saved plan must finish the work, a new
 plan must find nothing to do, and the audit table must hold each change exactly once.
 """
@@ -31,10 +32,10 @@ from reconciler.providers.sql import SqlProvider
 mode, limit = sys.argv[1], int(sys.argv[2])
 count = 0
 
-def bump():
+def bump(writes=1):
     global count
-    count += 1
-    if count == limit:
+    count += writes
+    if count >= limit:
         os.kill(os.getpid(), signal.SIGKILL)
 
 def after_write(method):
@@ -43,6 +44,14 @@ def after_write(method):
         bump()
         return result
     return write
+
+def after_writes(method):  # a batch written together (write_many): killed once it is written
+    def write_together(self, connection, writes):
+        written = method(self, connection, writes)
+        if written:
+            bump(len(writes))
+        return written
+    return write_together
 
 def after_commit(method):
     @contextlib.contextmanager
@@ -55,6 +64,7 @@ def after_commit(method):
 if mode == "write":
     for name in ("create", "update", "deactivate", "delete", "rename"):
         setattr(SqlProvider, name, after_write(getattr(SqlProvider, name)))
+    SqlProvider._write_together = after_writes(SqlProvider._write_together)
 else:
     SqlProvider.transaction = after_commit(SqlProvider.transaction)
 sys.exit(main(sys.argv[3:]))

@@ -29,15 +29,21 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
     except tomli.TOMLDecodeError as exc:
         duplicates = TomlScan(text, path).duplicates
         raise InvalidInput(duplicates or [_toml_syntax_problem(path, text, str(exc))]) from None
-    except (ValueError, RecursionError):
-        # tomllib's own limits: an integer over 4300 digits, arrays nested ~1000 deep.
-        message = "the TOML holds a number too long or values nested too deep to read; simplify it"
+    except ValueError:
+        # Python's own limit: an integer of over 4300 digits.
+        message = "the TOML holds a number too long to read (over 4300 digits); shorten it"
         raise InvalidInput([Problem(path, None, None, "", message)]) from None
+    except RecursionError:
+        # tomli's own limits: values nested over 400 levels, keys of over 1000 parts.
+        raise InvalidInput([_too_deep(path)]) from None
     if nesting(data) > MAX_DEPTH:
-        # tomllib reads a dotted key 10,000 levels deep; nothing after it should have to.
-        message = f"the document nests more than {MAX_DEPTH} levels deep; flatten it"
-        raise InvalidInput([Problem(path, None, None, "", message)])
+        # tomli reads a dotted key 1,000 levels deep; nothing after it should have to.
+        raise InvalidInput([_too_deep(path)])
     return data
+
+
+def _too_deep(path: Path) -> Problem:
+    return Problem(path, None, None, "", f"the document nests more than {MAX_DEPTH} levels deep; flatten it")
 
 
 

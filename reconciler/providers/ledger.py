@@ -212,17 +212,22 @@ def record_audit(
     **extra: Any,
 ) -> None:
     """One audit row per change of one write; EXTRA sets the table's own columns."""
-    connection.execute(
-        insert(table),
-        [
-            {
-                "at": now, "actor": context.actor, "git_commit": context.commit, "plan_id": context.plan_id,
-                "customer_key": key, "action": action, "field": field,
-                "before_value": before, "after_value": after, "note": context.note, **extra,
-            }
-            for field, before, after in changes
-        ],
-    )
+    connection.execute(insert(table), audit_rows(now, context, key, action, changes, **extra))
+
+
+def audit_rows(
+    now: datetime, context: AuditContext, key: str, action: AuditAction, changes: Sequence[Change], **extra: Any
+) -> list[dict[str, Any]]:
+    """The audit table's rows for one write (`record_audit` inserts them; a batch of writes
+    inserts the rows of all its writes at once)."""
+    return [
+        {
+            "at": now, "actor": context.actor, "git_commit": context.commit, "plan_id": context.plan_id,
+            "customer_key": key, "action": action, "field": field,
+            "before_value": before, "after_value": after, "note": context.note, **extra,
+        }
+        for field, before, after in changes
+    ]
 
 
 def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:

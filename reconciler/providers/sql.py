@@ -46,6 +46,7 @@ from reconciler.providers.base import (
     ProviderInfo,
     Run,
     StoreState,
+    Write,
 )
 from reconciler.providers.engines import database_error
 from reconciler.providers.schema import RULES, STORE, audit, customer, lease, runs
@@ -211,42 +212,85 @@ class SqlProvider(Provider):
 
     def create(self, key: str, customer_: Customer, audit_: AuditContext) -> LiveCustomer:
         now = self._clock()
-        document = rows.document_of(customer_)
-        values = rows.row_from_document(document)
-        written = canonical_document(customer_)
+        values = rows.row_from_document(rows.document_of(customer_))
         with self._failures(key, _rule_values(values)), self._connection(write=True) as connection:
             found = connection.execute(select(customer.c.version).where(customer.c.key == key)).scalar()
             if found is not None:
                 raise conflicts.exists(key, found)
             try:
-                connection.execute(
-                    insert(customer),
-                    {"key": key, "version": 1, "managed": True, "active": True,
-                     "created_at": now, "updated_at": now, **values, **rows.digest_columns(customer_, 1)},
-                )
+                connection.execute(insert(customer), _new_row(key, customer_, values, now))
             except IntegrityError as exc:
                 if not any(rule in str(exc.orig) for rule in RULES):  # created by someone else meanwhile
                     raise conflicts.exists(key) from exc
                 raise
-            self._record(connection, now, audit_, key, "create", ledger.creation_changes(written))
+            self._record(connection, now, audit_, key, "create", ledger.creation_changes(canonical_document(customer_)))
         return LiveCustomer(key, customer_, 1, managed=True, active=True)
 
     def update(self, key: str, customer_: Customer, expected_version: int, audit_: AuditContext) -> LiveCustomer:
         now = self._clock()
-        document = rows.document_of(customer_)
-        values = rows.row_from_document(document)
-        written = canonical_document(customer_)
+        values = rows.row_from_document(rows.document_of(customer_))
         refused = _rule_values(values)
         with self._failures(key, refused), self._connection(write=True) as connection:
             current = self._current(connection, key, expected_version)
             refused["customer_currency_fixed"] = f"{current['currency']} -> {values['currency']}"
-            self._bump(
-                connection, key, expected_version, now, managed=True, active=True, **values,
-                **rows.digest_columns(customer_, expected_version + 1),
-            )
-            changes = ledger.field_changes(rows.document_from_row(current), written)
-            self._record(connection, now, audit_, key, "update", changes or [(None, None, None)])
+            self._bump(connection, key, expected_version, now, **_overwrite(customer_, values, expected_version))
+            self._record(connection, now, audit_, key, "update", _update_changes(current, customer_))
         return LiveCustomer(key, customer_, expected_version + 1, managed=True, active=True)
+
+    def write_many(self, writes: Sequence[Write]) -> list[ProviderError | None]:
+        """The batch in three statements (a read of its rows under a write lock, the inserts
+        and updates, the audit rows), in a savepoint of its own; when any one write would
+        fail (its key taken or moved on, a rule of the store refusing it), the savepoint is
+        rolled back and each write is carried out alone, to fail alone with its own message."""
+        if len(writes) > 1:
+            try:
+                with self._failures(None), self._connection(write=True) as connection:
+                    if not self._write_together(connection, writes):
+                        raise _OneByOne
+                return [None] * len(writes)
+            except (_OneByOne, ProviderError):
+                pass  # rolled back: nothing of the batch was written
+        return super().write_many(writes)
+
+    def _write_together(self, connection: Connection, writes: Sequence[Write]) -> bool:
+        """Write every one of WRITES; False, before writing anything, when one would fail on a
+        key or a version (a refusal by a rule of the store raises instead)."""
+        now = self._clock()
+        found: dict[str, Any] = {}  # key -> its raw row
+        for chunk in _chunks([write.key for write in writes], _KEYS_PER_QUERY):
+            locked = rows.RAW_CUSTOMER.where(customer.c.key.in_(chunk)).with_for_update()
+            found.update((str(raw["key"]), raw) for raw in connection.execute(locked).mappings())
+        inserted: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        audited: list[dict[str, Any]] = []
+        for write in writes:
+            values = rows.row_from_document(rows.document_of(write.customer))
+            row = found.get(write.key)
+            if write.expected_version is None:
+                if row is not None:
+                    return False
+                inserted.append(_new_row(write.key, write.customer, values, now))
+                changes = ledger.creation_changes(canonical_document(write.customer))
+                audited += ledger.audit_rows(now, write.audit, write.key, "create", changes)
+                continue
+            if row is None:
+                return False
+            current = rows.decode_row(row, connection.dialect)[0]
+            if current["version"] != write.expected_version:
+                return False
+            updated.append({
+                "where_key": write.key, "where_version": write.expected_version, "updated_at": now,
+                **_overwrite(write.customer, values, write.expected_version),
+            })
+            audited += ledger.audit_rows(now, write.audit, write.key, "update", _update_changes(current, write.customer))
+        if inserted:
+            connection.execute(insert(customer), inserted)
+        if updated:
+            result = connection.execute(_BUMP, updated)
+            if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(updated):
+                return False  # only if a store ignored the row locks
+        connection.execute(insert(audit), audited)
+        return True
 
     def deactivate(self, key: str, expected_version: int, audit_: AuditContext) -> LiveRecord:
         now = self._clock()
@@ -347,6 +391,29 @@ def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     iterator = iter(keys)
     while chunk := tuple(islice(iterator, size)):
         yield chunk
+
+
+class _OneByOne(Exception):
+    """A batch of writes has one that would fail: carry them out one by one."""
+
+
+def _new_row(key: str, customer_: Customer, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The row a create inserts: VALUES are CUSTOMER_'s field columns."""
+    return {
+        "key": key, "version": 1, "managed": True, "active": True, "created_at": now, "updated_at": now,
+        **values, **rows.digest_columns(customer_, 1),
+    }
+
+
+def _overwrite(customer_: Customer, values: Mapping[str, Any], expected_version: int) -> dict[str, Any]:
+    """The columns an update sets besides the version and time: VALUES are CUSTOMER_'s field columns."""
+    return {"managed": True, "active": True, **values, **rows.digest_columns(customer_, expected_version + 1)}
+
+
+def _update_changes(current: Mapping[str, Any], customer_: Customer) -> list[ledger.Change]:
+    """What an update of the row CURRENT (decoded) to CUSTOMER_ records in the audit."""
+    changes = ledger.field_changes(rows.document_from_row(current), canonical_document(customer_))
+    return changes or [(None, None, None)]
 
 
 def _rule_values(values: Mapping[str, Any]) -> dict[str, str]:

@@ -235,13 +235,13 @@ def test_a_stop_mid_apply_finishes_the_batch_in_flight_and_releases_the_lease(
     repo = GitRepo(sql_live)
     repo.commit("Customers")
     stop = threading.Event()
-    create = SqlProvider.create
+    write_many = SqlProvider.write_many
 
-    def create_then_sigterm(self: SqlProvider, *args: Any, **kwargs: Any) -> Any:
+    def write_then_sigterm(self: SqlProvider, *args: Any, **kwargs: Any) -> Any:
         stop.set()  # what the SIGTERM handler does, during the first batch
-        return create(self, *args, **kwargs)
+        return write_many(self, *args, **kwargs)
 
-    monkeypatch.setattr(SqlProvider, "create", create_then_sigterm)
+    monkeypatch.setattr(SqlProvider, "write_many", write_then_sigterm)
     clock = Clock(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     agent, log, _ = _agent(repo.root, clock, stop=stop)
     agent.run()

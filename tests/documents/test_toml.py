@@ -1,4 +1,4 @@
-"""TOML documents (`documents.toml`): values as tomllib reads them with floats as Decimal,
+"""TOML documents (`documents.toml`): values as tomli reads them with floats as Decimal,
 syntax errors and keys set twice placed at their line, and the scan that finds positions."""
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def test_toml_syntax_error(tmp_path: Path) -> None:
 def test_toml_syntax_error_at_end_of_document(tmp_path: Path) -> None:
     assert problems(tmp_path, "acme.toml", 'name = "Acme') == [
         "FILE:1:13: TOML syntax error: unterminated string; fix the syntax here"
+    ]
+
+
+def test_toml_past_the_parser_limits(tmp_path: Path) -> None:
+    too_deep = "the document nests more than 100 levels deep; flatten it"
+    assert problems(tmp_path, "acme.toml", "a = " + "[" * 500 + "]" * 500 + "\n") == [f"FILE: {too_deep}"]
+    assert problems(tmp_path, "acme.toml", "a" + ".a" * 2_000 + " = 1\n") == [f"FILE: {too_deep}"]
+    assert problems(tmp_path, "acme.toml", "a" + ".a" * 200 + " = 1\n") == [f"FILE: {too_deep}"]
+    assert problems(tmp_path, "acme.toml", "a = " + "9" * 5_000 + "\n") == [
+        "FILE: the TOML holds a number too long to read (over 4300 digits); shorten it"
     ]
 
 

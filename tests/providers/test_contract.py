@@ -15,7 +15,7 @@ import pytest
 from reconciler.errors import ConflictError, LockHeld, ProviderError
 from reconciler.model.customer import Customer
 from reconciler.model.fields import canonical_document
-from reconciler.providers.base import AuditContext, AuditRecord, Provider
+from reconciler.providers.base import AuditContext, AuditRecord, Provider, Write
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
 
@@ -342,6 +342,62 @@ def test_a_refused_write_leaves_no_audit_record(provider: Provider) -> None:
         "it changed since it was read; re-plan"
     )
     assert [record.action for record in provider.read_audit()] == ["create"]
+
+
+# --- writes in a batch ------------------------------------------------------------------------
+
+
+def test_a_batch_of_writes_is_written_as_each_would_be_alone(provider: Provider) -> None:
+    provider.create("acme", small(channels=3), AUDIT)
+    provider.create("globex", small(channels=4), AUDIT)
+    overridden = AuditContext(actor="dana", commit=None, plan_id=None, note="penalty lifted by --lift-penalty")
+    outcomes = provider.write_many([
+        Write("acme", small(channels=30), 1, AUDIT),
+        Write("initech", small(channels=5, debit_limit=Decimal("10.50")), None, AUDIT),
+        Write("globex", small(channels=40, status="inactive"), 1, overridden),
+    ])
+    assert outcomes == [None, None, None]
+    live = provider.read()
+    assert {key: (record.version, record.customer) for key, record in live.items()} == {
+        "acme": (2, small(channels=30)),
+        "globex": (2, small(channels=40, status="inactive")),
+        "initech": (1, small(channels=5, debit_limit=Decimal("10.50"))),
+    }
+    assert sorted(_fields(provider.read_audit(limit=6))) == [
+        ("acme", "update", "channels", 3, 30),
+        ("globex", "update", "channels", 4, 40),
+        ("globex", "update", "status", "active", "inactive"),
+        ("initech", "create", "channels", None, 5),
+        ("initech", "create", "currency", None, "USD"),
+        ("initech", "create", "debit_limit", None, "10.50"),
+    ]
+    notes = {(record.key, record.note) for record in provider.read_audit(limit=6)}
+    assert notes == {("acme", None), ("initech", None), ("globex", "penalty lifted by --lift-penalty")}
+
+
+def test_a_write_of_a_batch_that_fails_fails_alone_with_its_own_message(provider: Provider) -> None:
+    for key in ("acme", "globex", "initech"):
+        provider.create(key, small(channels=1), AUDIT)
+    outcomes = provider.write_many([
+        Write("acme", small(channels=2), 1, AUDIT),
+        Write("globex", small(channels=2), 7, AUDIT),  # the plan expected another version
+        Write("initech", small(channels=2, currency="EUR"), 1, AUDIT),  # the platform refuses it
+        Write("acme-two", small(channels=2), None, AUDIT),
+        Write("acme", small(channels=9), None, AUDIT),  # created meanwhile (here: just above)
+    ])
+    assert outcomes[0] is None and outcomes[3] is None
+    assert isinstance(outcomes[1], ConflictError) and str(outcomes[1]) == (
+        "globex: the live record is at version 1, the plan expected version 7: it changed since it was read; re-plan"
+    )
+    assert isinstance(outcomes[2], ProviderError) and not isinstance(outcomes[2], ConflictError)
+    assert str(outcomes[2]).startswith("initech: the platform refused the write: ")
+    assert isinstance(outcomes[4], ConflictError) and str(outcomes[4]).startswith("acme: ")
+    live = provider.read()
+    assert {key: (record.version, record.customer.channels) for key, record in live.items()} == {
+        "acme": (2, 2), "globex": (1, 1), "initech": (1, 1), "acme-two": (1, 2),
+    }
+    written = [(record.key, record.action) for record in provider.read_audit() if record.field in ("channels", None)]
+    assert sorted(written[:2]) == [("acme", "update"), ("acme-two", "create")]
 
 
 # --- lease lock -----------------------------------------------------------------------------
