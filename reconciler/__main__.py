@@ -1,5 +1,3 @@
-import sys
+from reconciler.cli import command_line
 
-from reconciler.cli import main
-
-sys.exit(main())
+command_line()

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import enum
+import gc
 import io
 import os
 import pwd
@@ -181,6 +182,17 @@ def _account() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except (KeyError, OSError):
         return f"uid {os.getuid()}"
+
+
+def command_line() -> NoReturn:
+    """The `reconciler` command (and `python -m reconciler`): `main`, then the process ends.
+
+    What a run built is never garbage; on the way out the interpreter's last collection
+    would walk all of it (0.1-0.2 s after a plan of 100,000 customers). Frozen, it is
+    skipped; everything else of an exit (flushing, atexit) happens as always."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None, *, world: World | None = None) -> int:

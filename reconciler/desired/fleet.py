@@ -59,7 +59,7 @@ from reconciler.model.fields import digest
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
-FLEET_REVISION = 1
+FLEET_REVISION = 2
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_FROM = 2000
 
@@ -207,15 +207,21 @@ def load_fleet(
             content = contents[key] = _read(directory / name)
             ids[key] = content_id(_suffix(name), content)
     joined_names, joined_ids = "\0".join(names), "\0".join(ids.values())
-    digests = _kept_digests(kept, keys) if _is_kept(kept) and kept[1] == joined_names and kept[2] == joined_ids else None
+    if not _is_kept(kept):
+        kept = (FLEET_REVISION, "", "", "")
+    kept_ids = cache.get_meta(slot + ":ids") if kept[1] else None
+    if not isinstance(kept_ids, str):
+        kept_ids = None
+    same = kept_ids is not None and kept[1] == joined_names and kept_ids == joined_ids
+    digests = _kept_digests(kept, keys) if same else None
     if digests is not None:
         return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
     known: dict[str, tuple[str, Summary]] = {}
-    if _is_kept(kept) and kept[1]:
-        kept_names, kept_ids = kept[1].split("\0"), kept[2].split("\0")
-        plain = _kept_summaries(cache, slot, [_key(name) for name in kept_names])
-        if plain is not None and len(kept_ids) == len(kept_names):
-            known = {name: (identity, plain[_key(name)]) for name, identity in zip(kept_names, kept_ids, strict=True)}
+    if kept_ids is not None:
+        kept_names, kept_id_list = kept[1].split("\0"), kept_ids.split("\0")
+        plain = _kept_summaries(cache, slot, _keys(kept[1]))
+        if plain is not None and len(kept_id_list) == len(kept_names):
+            known = {name: (identity, plain[_key(name)]) for name, identity in zip(kept_names, kept_id_list, strict=True)}
     summaries: dict[str, Summary] = {}
     new: list[str] = []
     for key, name in by_key.items():
@@ -234,24 +240,28 @@ def load_fleet(
     summaries = {key: summaries[key] for key in by_key}
     if not _agree(summaries, settings.catalogs):
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
-    digests_joined = "".join(summary.digest for summary in summaries.values())
+    digests_joined = "\0".join(summary.digest for summary in summaries.values())
     # Where every file is one git's index holds unchanged, the index's listing and the names
     # say it all: the next run that finds them the same knows the fleet from them alone.
     clean = found is not None and not found.changed and not found.converts and not contents
     fingerprint = _fingerprint(found.listing, joined_names) if clean and found is not None else ""
-    cache.put_meta(slot, (FLEET_REVISION, joined_names, "\0".join(ids.values()), digests_joined, fingerprint))
+    # The ids apart: only a fleet that git's index does not name at once needs them.
+    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint))
+    cache.put_meta(slot + ":ids", "\0".join(ids.values()))
     cache.put_meta(slot + ":summaries", [summary.plain() for summary in summaries.values()])
     return Fleet(directory, by_key, ids, summaries, cache, loaded)
 
 
 _ALL_KEYS = re.compile(f"(?:{KEY_PATTERN.strip('^$')}\n)*")  # every key valid, a line each
-_DIGEST_LENGTH = 32  # of `model.fields.digest`
+# A key holds no '.': a name's suffix starts at its only one.
+_SUFFIX_OF_NAME = re.compile(r"\.[^.\0]*(?=\0|\Z)")
 
 
 def _is_kept(value: object) -> TypeGuard[tuple[Any, ...]]:
-    """Whether VALUE is a fleet as `load_fleet` keeps it: (revision, names, ids, digests, fingerprint)."""
+    """Whether VALUE is a fleet as `load_fleet` keeps it: (revision, names, digests, fingerprint),
+    each part but the revision one string (the names and digests joined by NUL)."""
     return (
-        isinstance(value, tuple) and len(value) == 5 and value[0] == FLEET_REVISION
+        isinstance(value, tuple) and len(value) == 4 and value[0] == FLEET_REVISION
         and all(isinstance(part, str) for part in value[1:])
     )
 
@@ -269,21 +279,19 @@ def _unchanged(
 
     The kept names are the folder's: they were every file then, each one git's index held
     (so the index's listing, the same now, still holds them, and git finds none changed or
-    missing); a folder holding as many document names now holds no other. git answers first:
-    where it names an edited file, the folder need not be listed twice."""
+    missing); a folder holding as many entries now holds no other. git answers first: where
+    it names an edited file, the folder need not be listed twice."""
     found = index()
-    if found is None or found.changed or found.converts or not kept[4]:
+    if found is None or found.changed or found.converts or not kept[3]:
         return None
     try:
         entries = [name for name in os.listdir(directory) if not name.startswith(".")]
     except OSError:
         return None
-    if not all(name.endswith(SUFFIXES) for name in entries):
-        return None
     names = kept[1].split("\0") if kept[1] else []
-    if len(names) != len(entries) or kept[4] != _fingerprint(found.listing, kept[1]):
+    if len(names) != len(entries) or kept[3] != _fingerprint(found.listing, kept[1]):
         return None
-    keys = [_key(name) for name in names]
+    keys = _keys(kept[1])
     by_key = dict(zip(keys, names, strict=True))
     digests = _kept_digests(kept, keys)
     if digests is None:
@@ -294,17 +302,17 @@ def _unchanged(
         return {key: blob_content_id(_suffix(name), blobs[name]) for key, name in by_key.items()}
 
     return Fleet(
-        directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests, fingerprint=kept[4],
+        directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests, fingerprint=kept[3],
     )
 
 
 def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> dict[str, str] | None:
-    """The digest of each of KEYS, as a kept fleet holds them (one string of 32 characters
-    each, in key order); None when it holds another number of them."""
-    joined = kept[3]
-    if len(joined) != _DIGEST_LENGTH * len(keys):
+    """The digest of each of KEYS, as a kept fleet holds them (in key order); None when it
+    holds another number of them."""
+    digests = kept[2].split("\0") if kept[2] else []
+    if len(digests) != len(keys):
         return None
-    return dict(zip(keys, (joined[start:start + _DIGEST_LENGTH] for start in range(0, len(joined), _DIGEST_LENGTH)), strict=True))
+    return dict(zip(keys, digests, strict=True))
 
 
 def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[str, Summary] | None:
@@ -321,6 +329,12 @@ def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[st
 def _key(name: str) -> str:
     """A customer file's key: its name without the suffix."""
     return name[:name.rfind(".")]
+
+
+def _keys(joined_names: str) -> list[str]:
+    """The keys of the file names JOINED_NAMES (joined by NUL), in their order: one pass over
+    the text, where a fleet has a hundred thousand."""
+    return _SUFFIX_OF_NAME.sub("", joined_names).split("\0") if joined_names else []
 
 
 def _suffix(name: str) -> str:
