@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config import CONFIG_NAME, Settings
-from reconciler.desired.fleet import load_fleet
+from reconciler.desired.fleet import Index, load_fleet
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.desired.state import Desired, customers_dir, desired_at, load_plans
 from reconciler.documents.cache import DocumentCache, cache_of
@@ -57,13 +57,15 @@ def make_plan(
     load: Load = load_document,
     judge_schedule: bool = False,
     cache: DocumentCache | None = None,
+    index: Index | None = None,
 ) -> Plan:
     """Desired state at `at` against what `provider` holds now; with `changed_since`, only
     the customers `changed_keys` finds (read from the provider alone). `lift_penalty` and
     `repair` are the customers the operator set a rule aside for (see `PlanContext`).
     `judge_schedule` (a plan of now) names the scheduled changes missed or late. `revision`
     may be a function that gives it, called once the plan is made: git's status of a large
-    work tree then runs beside the loading."""
+    work tree then runs beside the loading. `index`: git's listing of the customer files,
+    when the caller started it (`desired.fleet.fleet_index`)."""
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
     asked = set(only) if only is not None else None
@@ -73,7 +75,7 @@ def make_plan(
         if cache is not None:
             load = cache.load
         overlays = load_plans(root, settings, load=load)
-        fleet = load_fleet(root, settings, customers_dir(root, settings), cache)
+        fleet = load_fleet(root, settings, customers_dir(root, settings), cache, index=index)
         desired = desired_at(fleet, overlays, at, cache)
         if changed_since is not None:
             changed = changed_keys(root, settings, changed_since, at, overlays)

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     if session.environ.get("CI") == "true":
         _refuse_a_store_that_dies_with_the_job(settings)
+    if not args.plan_file:
+        session.start_listing(settings)
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         if args.plan_file:
             if args.lift_penalty or args.repair:

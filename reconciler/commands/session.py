@@ -7,12 +7,14 @@ import argparse
 import datetime as dt
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.config import CONFIG_NAME, Settings, load_settings
+from reconciler.desired.fleet import Index, fleet_index
+from reconciler.desired.state import customers_dir
 from reconciler.documents.cache import cached_loading
 from reconciler.documents.loader import Load
 from reconciler.errors import ConfigError, ReconcilerError
@@ -55,6 +57,8 @@ class Session:
     world: World
     now: dt.datetime
     cache_dir: Path | None = None  # where parsed documents are cached (None: not cached)
+    # git's listing of the customer files, by customers_dir, once started (`start_listing`).
+    _indexes: dict[str, Index] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -75,6 +79,16 @@ class Session:
         """`with session.loading() as load:` reads documents through the cache, saved at the end."""
         return cached_loading(self.cache_dir, self.root, warn=lambda message: print(f"warning: {message}", file=self.stderr))
 
+    def start_listing(self, settings: Settings) -> None:
+        """Start git's listing of the customer files (`desired.fleet.fleet_index`) for the plan
+        to come: a command calls this before opening the provider, so git lists a large fleet
+        on the other core while the provider's modules load. A folder that is not there is
+        left for the plan to report, in its turn."""
+        if self.cache_dir is None or settings.customers_dir in self._indexes:
+            return
+        with suppress(ReconcilerError):
+            self._indexes[settings.customers_dir] = fleet_index(self.root, customers_dir(self.root, settings))
+
     def plan(self, settings: Settings, provider: Provider, args: argparse.Namespace, **options: Any) -> Plan:
         """`make_plan` as every command calls it: at `--at` or now, from the repository's
         revision, for `--customer` keys, reading documents through the cache."""
@@ -90,6 +104,7 @@ class Session:
                     only=args.customers,
                     load=load,
                     judge_schedule=args.at is None,
+                    index=self._indexes.get(settings.customers_dir),
                     **options,
                 )
             except ReconcilerError:

@@ -59,9 +59,12 @@ from reconciler.model.fields import digest
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
-FLEET_REVISION = 2
+FLEET_REVISION = 3
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_FROM = 2000
+# Up to this many files edited since git's index, a kept fleet is patched with them on every
+# run (`_patched`); past it, the fleet is read as a new one, and kept as that.
+PATCH_AT_MOST = 1000
 
 
 class Summary(NamedTuple):
@@ -99,10 +102,13 @@ class Fleet(Mapping[str, CustomerFile]):
         loaded: Mapping[str, CustomerFile] | None = None,
         digests: dict[str, str] | None = None,
         fingerprint: str | None = None,
+        edited: Mapping[str, str] | None = None,
     ) -> None:
         self.directory = directory
-        # What names every file's content at once, when git's index does (see `_unchanged`).
+        # What names every file's content at once, when git's index does (see `_from_index`),
+        # but the files EDITED since it: key -> content id.
         self.fingerprint = fingerprint
+        self.edited: Mapping[str, str] = edited or {}
         self.names = names  # key -> file name
         self._ids = ids  # key -> content id, or how to know them
         self._cache = cache
@@ -176,18 +182,37 @@ class Fleet(Mapping[str, CustomerFile]):
         return {key: self._loaded[key] for key in keys}
 
 
+Index = Callable[[], CleanIndex | None]
+
+
+def fleet_index(root: Path, directory: Path) -> Index:
+    """Start asking git about the customer files of DIRECTORY: the function returned waits
+    for the answer, once (see `documents.gitindex`). Started early, git lists the files on
+    another core while Python goes on."""
+    return functools.cache(clean_index(root, os.path.relpath(directory, root), SUFFIXES))
+
+
 def load_fleet(
-    root: Path, settings: Settings, directory: Path, cache: DocumentCache | None, workers: int | None = None
+    root: Path,
+    settings: Settings,
+    directory: Path,
+    cache: DocumentCache | None,
+    workers: int | None = None,
+    index: Index | None = None,
 ) -> Fleet:
     """The customer files of DIRECTORY (an existing folder inside ROOT), valid and checked
-    together; InvalidInput as `load_customers` raises it when they are not."""
-    index = functools.cache(clean_index(root, os.path.relpath(directory, root), SUFFIXES)) if cache is not None else None
+    together; InvalidInput as `load_customers` raises it when they are not. INDEX: git's
+    listing of the folder, when the caller started it (`fleet_index`)."""
+    if cache is None:
+        index = None
+    elif index is None:
+        index = fleet_index(root, directory)
     slot = _slot(settings, directory, root)
     kept = cache.get_meta(slot) if cache is not None else None
     if cache is not None and index is not None and _is_kept(kept):
-        unchanged = _unchanged(directory, index, cache, slot, kept)
-        if unchanged is not None:
-            return unchanged
+        from_index = _from_index(directory, index, cache, slot, kept, settings.catalogs)
+        if from_index is not None:
+            return from_index
     names, problems = document_names(directory, root)
     if problems or cache is None:
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
@@ -208,7 +233,7 @@ def load_fleet(
             ids[key] = content_id(_suffix(name), content)
     joined_names, joined_ids = "\0".join(names), "\0".join(ids.values())
     if not _is_kept(kept):
-        kept = (FLEET_REVISION, "", "", "")
+        kept = (FLEET_REVISION, "", "", "", "", ())
     kept_ids = cache.get_meta(slot + ":ids") if kept[1] else None
     if not isinstance(kept_ids, str):
         kept_ids = None
@@ -245,24 +270,26 @@ def load_fleet(
     # say it all: the next run that finds them the same knows the fleet from them alone.
     clean = found is not None and not found.changed and not found.converts and not contents
     fingerprint = _fingerprint(found.listing, joined_names) if clean and found is not None else ""
+    folded = "\0".join(summary.name.casefold() for summary in summaries.values())
+    claims = tuple((key, summary.renamed_from) for key, summary in summaries.items() if summary.renamed_from)
     # The ids apart: only a fleet that git's index does not name at once needs them.
-    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint))
+    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint, folded, claims))
     cache.put_meta(slot + ":ids", "\0".join(ids.values()))
     cache.put_meta(slot + ":summaries", [summary.plain() for summary in summaries.values()])
     return Fleet(directory, by_key, ids, summaries, cache, loaded)
 
 
 _ALL_KEYS = re.compile(f"(?:{KEY_PATTERN.strip('^$')}\n)*")  # every key valid, a line each
-# A key holds no '.': a name's suffix starts at its only one.
-_SUFFIX_OF_NAME = re.compile(r"\.[^.\0]*(?=\0|\Z)")
 
 
 def _is_kept(value: object) -> TypeGuard[tuple[Any, ...]]:
-    """Whether VALUE is a fleet as `load_fleet` keeps it: (revision, names, digests, fingerprint),
-    each part but the revision one string (the names and digests joined by NUL)."""
+    """Whether VALUE is a fleet as `load_fleet` keeps it: (revision, names, digests,
+    fingerprint, folded names, claims); the names, the digests and the names each customer
+    gives (case folded) as strings joined by NUL, in key order; the claims a tuple of (key,
+    the earlier keys it claims) of the customers that claim any."""
     return (
-        isinstance(value, tuple) and len(value) == 4 and value[0] == FLEET_REVISION
-        and all(isinstance(part, str) for part in value[1:])
+        isinstance(value, tuple) and len(value) == 6 and value[0] == FLEET_REVISION
+        and all(isinstance(part, str) for part in value[1:5]) and isinstance(value[5], tuple)
     )
 
 
@@ -270,32 +297,37 @@ def _fingerprint(listing: bytes, joined_names: str) -> str:
     return hashlib.sha256(listing + b"\1" + joined_names.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _unchanged(
-    directory: Path, index: Callable[[], CleanIndex | None], cache: DocumentCache, slot: str, kept: tuple[Any, ...]
+def _from_index(
+    directory: Path, index: Index, cache: DocumentCache, slot: str, kept: tuple[Any, ...], catalogs: Catalogs
 ) -> Fleet | None:
-    """The kept fleet, when git's index lists the files it listed then, every one of them
-    unchanged in the work tree, and the folder holds those files and no other: known from
-    one listing of the folder and one of the index, without a look at any file.
+    """The kept fleet, when git's index lists the files it listed then and the folder holds
+    those files and no other: known from one listing of the folder and one of the index.
+    Files the work tree changed since the index (an edit not yet committed; a few) are read
+    and the kept fleet patched with them (`_patched`); the rest are not looked at.
 
     The kept names are the folder's: they were every file then, each one git's index held
-    (so the index's listing, the same now, still holds them, and git finds none changed or
-    missing); a folder holding as many entries now holds no other. git answers first: where
-    it names an edited file, the folder need not be listed twice."""
+    (so the index's listing, the same now, still holds them, and git finds none missing
+    that it does not name as changed); a folder holding as many entries now holds no other.
+    git answers first: where it names many edited files, the folder need not be listed twice."""
     found = index()
-    if found is None or found.changed or found.converts or not kept[3]:
+    if found is None or found.converts or not kept[3] or len(found.changed) > PATCH_AT_MOST:
         return None
     try:
-        entries = [name for name in os.listdir(directory) if not name.startswith(".")]
+        entries = os.listdir(directory)
     except OSError:
         return None
+    joined_entries = "\0" + "\0".join(entries)
+    entries_read = len(entries) - joined_entries.count("\0.")  # names that start with '.' are not read
     names = kept[1].split("\0") if kept[1] else []
-    if len(names) != len(entries) or kept[3] != _fingerprint(found.listing, kept[1]):
+    if len(names) != entries_read or kept[3] != _fingerprint(found.listing, kept[1]):
         return None
     keys = _keys(kept[1])
     by_key = dict(zip(keys, names, strict=True))
     digests = _kept_digests(kept, keys)
     if digests is None:
         return None
+    if found.changed:
+        return _patched(directory, found, cache, slot, kept, keys, by_key, digests, catalogs)
 
     def ids() -> dict[str, str]:
         blobs = found.blobs
@@ -304,6 +336,65 @@ def _unchanged(
     return Fleet(
         directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests, fingerprint=kept[3],
     )
+
+
+def _patched(
+    directory: Path,
+    found: CleanIndex,
+    cache: DocumentCache,
+    slot: str,
+    kept: tuple[Any, ...],
+    keys: list[str],
+    by_key: dict[str, str],
+    digests: dict[str, str],
+    catalogs: Catalogs,
+) -> Fleet | None:
+    """The kept fleet with the files git names as changed read anew, when each is still a
+    valid customer file and the rules across customers hold with them (as `_agree` checks
+    them, on the names and claims the kept fleet keeps for the others); None otherwise, for
+    the whole reading to report. Nothing is kept: the next run patches the same kept fleet
+    again, until git's index changes."""
+    changed = {_key(name): name for name in found.changed}
+    if any(by_key.get(key) != name for key, name in changed.items()):
+        return None  # not one of the kept files
+    contents = {key: _read(directory / name) for key, name in changed.items()}
+    ids = {key: content_id(_suffix(name), contents[key]) for key, name in changed.items()}
+    loaded: dict[str, CustomerFile] = {}
+    parsed = _summarise(directory, changed, ids, contents, cache, loaded, workers=1)
+    if parsed is None:
+        return None
+    new = {key: summary for key, (_, summary) in parsed.items()}
+    folded = kept[4].split("\0") if kept[4] else []
+    try:
+        claims = {key: tuple(old_keys) for key, old_keys in kept[5]}
+    except (TypeError, ValueError):
+        return None
+    if len(folded) != len(keys):
+        return None
+    at = {key: position for position, key in enumerate(keys) if key in new}
+    for key, summary in new.items():
+        folded[at[key]] = summary.name.casefold()
+        claims.pop(key, None)
+        if summary.renamed_from:
+            claims[key] = summary.renamed_from
+    claimed = [old_key for old_keys in claims.values() for old_key in old_keys]
+    if (
+        len(set(folded)) != len(folded) or len(set(claimed)) != len(claimed)
+        or any(old_key in by_key for old_key in claimed)
+        or any(violations_of(summary.catalog, catalogs) for summary in new.values())
+    ):
+        return None
+    digests.update((key, summary.digest) for key, summary in new.items())
+
+    def all_ids() -> dict[str, str]:
+        blobs = found.blobs  # without the changed files
+        return {key: ids[key] if key in ids else blob_content_id(_suffix(name), blobs[name]) for key, name in by_key.items()}
+
+    def summaries() -> dict[str, Summary] | None:
+        base = _kept_summaries(cache, slot, keys)
+        return None if base is None else {**base, **new}
+
+    return Fleet(directory, by_key, all_ids, summaries, cache, loaded, digests=digests, fingerprint=kept[3], edited=ids)
 
 
 def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> dict[str, str] | None:
@@ -332,9 +423,14 @@ def _key(name: str) -> str:
 
 
 def _keys(joined_names: str) -> list[str]:
-    """The keys of the file names JOINED_NAMES (joined by NUL), in their order: one pass over
-    the text, where a fleet has a hundred thousand."""
-    return _SUFFIX_OF_NAME.sub("", joined_names).split("\0") if joined_names else []
+    """The keys of the file names JOINED_NAMES (joined by NUL), in their order: a pass over
+    the text for each suffix, where a fleet has a hundred thousand names."""
+    if not joined_names:
+        return []
+    joined = joined_names + "\0"
+    for suffix in SUFFIXES:
+        joined = joined.replace(suffix + "\0", "\0")
+    return joined[:-1].split("\0")
 
 
 def _suffix(name: str) -> str:

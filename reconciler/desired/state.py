@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reconciler.config import CONFIG_NAME, Catalogs, SafetySection, Settings
 from reconciler.desired.customers import CustomerFile, customer_paths, load_customers
@@ -234,11 +234,15 @@ def desired_at(
 
 def _evaluation_slot(fleet: Fleet, overlays: Sequence[Overlay], at: dt.datetime, touched: set[str]) -> str:
     """Where an evaluation is kept: by the overlays, those in effect, and the content of the
-    files they touch (or of the whole fleet, where one fingerprint names it: no file's id
-    need be looked up)."""
+    files they touch (or of the whole fleet, where one fingerprint names it, with the files
+    they touch that were edited since: no other file's id need be looked up)."""
+    if fleet.fingerprint:
+        content: Any = [fleet.fingerprint, sorted((key, fleet.edited[key]) for key in touched if key in fleet.edited)]
+    else:
+        content = sorted((key, fleet.ids.get(key)) for key in touched)
     said = json.dumps([
         [(overlay.path.name, content_id(overlay.path.suffix, overlay.document.source)) for overlay in overlays],
         [overlay.path.name for overlay in overlays if overlay.active_at(at)],
-        fleet.fingerprint or sorted((key, fleet.ids.get(key)) for key in touched),
+        content,
     ])
     return "evaluation:" + hashlib.sha256(said.encode()).hexdigest()[:32]

@@ -167,3 +167,78 @@ def test_a_clean_fleet_with_one_file_more_or_less_is_not_the_kept_one(tmp_path: 
     fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
     assert set(fleet) == expected
     assert fleet.digests == {key: digest(file.customer) for key, file in load_customers(sorted(folder.iterdir())).items()}
+
+
+# Edits not yet committed, each a list of (file, old text, new text): the kept fleet is
+# patched with the edited files when the rules across customers still hold, read whole when not.
+EDITS = {
+    "a value changed": [("acme-telecom.yaml", "channels: 300", "channels: 301")],
+    "a name another customer has, in other case": [("acme-telecom.yaml", "name: Acme Telecom", "name: KIWI LINK LTD")],
+    "a name given up and taken": [
+        ("kiwi-link.toml", 'name = "Kiwi Link Ltd"', 'name = "Kiwi"'),
+        ("acme-telecom.yaml", "name: Acme Telecom", "name: Kiwi Link Ltd"),
+    ],
+    "an earlier key that is a customer's key": [
+        ("acme-telecom.yaml", "name: Acme Telecom", "name: Acme Telecom\nrenamed_from: [kiwi-link]"),
+    ],
+    "an earlier key another customer claims": [
+        ("acme-telecom.yaml", "name: Acme Telecom", "name: Acme Telecom\nrenamed_from: [sunbeam-telecom]"),
+    ],
+    "an earlier key given up and claimed": [
+        ("sunrise-mobile.yaml", "renamed_from: [sunbeam-telecom]\n", ""),
+        ("acme-telecom.yaml", "name: Acme Telecom", "name: Acme Telecom\nrenamed_from: [sunbeam-telecom]"),
+    ],
+    "a reseller outside the catalog": [("acme-telecom.yaml", "reseller: direct", "reseller: elsewhere")],
+    "a value the model refuses": [("kiwi-link.toml", "channels = ", "channels = -")],
+    "a syntax error": [("kiwi-link.toml", 'name = "Kiwi Link Ltd"', 'name = "Kiwi Link Ltd')],
+}
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
+def test_a_kept_fleet_patched_with_an_edit_is_the_fleet_the_files_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    root = tmp_path / "repo"
+    _repo(root)
+    settings = Settings.model_validate({"catalogs": {"resellers": ["direct", "nordic-partners"]}})
+    folder, cache_file = root / "customers.d", tmp_path / "cache/documents.sqlite"
+    for _ in range(2):  # the second run keeps the fleet by git's listing alone
+        cache = DocumentCache(cache_file)
+        load_fleet(root, settings, folder, cache)
+        cache.save()
+    for name, old, new in EDITS[edit]:
+        text = (folder / name).read_text()
+        assert old in text
+        (folder / name).write_text(text.replace(old, new, 1))
+    reads = _reads(monkeypatch)
+    try:
+        expected = load_customers(sorted(folder.iterdir()), settings.catalogs)
+    except InvalidInput as full:
+        with pytest.raises(InvalidInput) as fast:
+            load_fleet(root, settings, folder, DocumentCache(cache_file))
+        assert str(fast.value) == str(full)
+        return
+    fleet = load_fleet(root, settings, folder, DocumentCache(cache_file))
+    assert sorted(reads) == sorted(name for name, _, _ in EDITS[edit])  # the edited files, and no other
+    assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
+    assert fleet.summaries == {
+        key: fleet_module.summarise(key, file.customer, file.document.data) for key, file in expected.items()
+    }
+    assert fleet.ids == {
+        key: fleet_module.content_id(file.document.path.suffix, file.document.source) for key, file in expected.items()
+    }
+
+
+def test_a_kept_fleet_with_an_edited_file_removed_is_read_whole(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _repo(root)
+    folder, cache_file = root / "customers.d", tmp_path / "cache/documents.sqlite"
+    for _ in range(2):
+        cache = DocumentCache(cache_file)
+        load_fleet(root, Settings(), folder, cache)
+        cache.save()
+    (folder / "kiwi-link.toml").unlink()
+    (folder / "kiwi-two.yaml").write_text((folder / "acme-telecom.yaml").read_text().replace("name: Acme", "name: Two"))
+    fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
+    expected = load_customers(sorted(folder.iterdir()))
+    assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
