@@ -24,7 +24,7 @@ from reconciler.documents.writing import write_file
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_fields, json_bytes
+from reconciler.model.fields import canonical_fields, digest_of, json_bytes
 from reconciler.model.messages import show
 from reconciler.plan.plan import (
     PLAN_FORMAT,
@@ -41,6 +41,7 @@ from reconciler.plan.plan import (
     Removal,
     RemovalCause,
     ScheduleNote,
+    plan_id_of,
 )
 
 SIGNATURE_PREFIX = "hmac-sha256:"
@@ -61,7 +62,7 @@ PLAN_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "plan_id": {
-            "type": "string", "pattern": f"^[0-9a-f]{{{PLAN_ID_LENGTH}}}$", "description": "Hash of the plan's content.",
+            "type": "string", "pattern": f"^[0-9a-f]{{{PLAN_ID_LENGTH}}}$", "description": "Hash of the plan's content, each change's desired document by its digest.",
         },
         "signature": {
             "type": "string", "pattern": f"^{SIGNATURE_PREFIX}[0-9a-f]{{64}}$",
@@ -299,6 +300,13 @@ def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool =
     if not path.exists():
         raise InvalidInput([Problem(path, None, None, "", "no such plan file")])
     data = _strict_json(path, read_source(path, limit=MAX_PLAN_BYTES))
+    made_as = data.get("format") if isinstance(data, dict) else None
+    if isinstance(made_as, int) and not isinstance(made_as, bool) and made_as != PLAN_FORMAT:
+        raise InvalidInput([Problem(
+            path, None, None, "format",
+            f"a plan of format {made_as}, saved by another version of reconciler; this one reads format "
+            f"{PLAN_FORMAT}: make the plan again with this version",
+        )])
     import jsonschema  # here, not at the top: only reading a saved plan needs it (50 ms to import)
 
     validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
@@ -309,8 +317,7 @@ def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool =
             for error in errors
         )
     _check_signature(path, data, key, required=require_signature)
-    content = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review")}
-    if hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH] != data["plan_id"]:
+    if id_of_saved(data) != data["plan_id"]:
         raise InvalidInput([
             Problem(
                 path, None, None, "plan_id",
@@ -318,6 +325,17 @@ def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool =
             )
         ])
     return plan_from_json(data, path)
+
+
+def id_of_saved(data: Mapping[str, Any]) -> str:
+    """The plan id of a saved plan's JSON form (as `Plan.plan_id` makes it): of all but its
+    id, counts, review and signature, each change's document by its digest."""
+    content = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review")}
+    content["changes"] = [
+        {**change, "desired": digest_of(change["desired"]) if change["desired"] is not None else None}
+        for change in content["changes"]
+    ]
+    return plan_id_of(content)
 
 
 def _strict_json(path: Path, content: bytes) -> Any:

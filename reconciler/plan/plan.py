@@ -13,19 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_document, json_bytes
+from reconciler.model.fields import canonical_document, digest, json_bytes
 from reconciler.model.types import instant_text
 from reconciler.providers.base import LiveRecord, UnreadableCustomer
 from reconciler.providers.records import unreadable_fingerprint
 
-PLAN_FORMAT = 3
+PLAN_FORMAT = 4
 PLAN_ID_LENGTH = 16
 
 
@@ -128,7 +128,9 @@ class CustomerChange:
     removal: Removal | None = None  # deactivate and delete: why
     overrides: tuple[Override, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, desired: Callable[[Customer], Any] = canonical_document) -> dict[str, Any]:
+        """The change as a plan file holds it; DESIRED gives the customer to write its form
+        there (the plan id takes its digest: `plan_id_of`)."""
         return {
             "key": self.key,
             "action": self.action.value,
@@ -138,7 +140,7 @@ class CustomerChange:
             "fingerprint": self.fingerprint,
             "version": self.version,
             "changes": [change.to_json() for change in self.changes],
-            "desired": canonical_document(self.desired) if self.desired is not None else None,
+            "desired": desired(self.desired) if self.desired is not None else None,
         }
 
 
@@ -269,8 +271,8 @@ class Plan:
 
     @cached_property
     def plan_id(self) -> str:
-        # Cached: a plan of 100,000 creates is hashed once, not once per renderer and apply.
-        return hashlib.sha256(json_bytes(self._content())).hexdigest()[:PLAN_ID_LENGTH]
+        # Cached: a plan of 100,000 creates is identified once, not once per renderer and apply.
+        return plan_id_of(self._content(desired=digest))
 
     def counts(self) -> dict[str, int]:
         """Customers per action, and blocked customers."""
@@ -284,7 +286,7 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes and not self.blocked
 
-    def _content(self) -> dict[str, Any]:
+    def _content(self, *, desired: Callable[[Customer], Any] = canonical_document) -> dict[str, Any]:
         return {
             "format": PLAN_FORMAT,
             "at": instant_text(self.at),
@@ -293,7 +295,7 @@ class Plan:
             "provider": self.provider,
             "target": self.target,
             "fleet_size": self.fleet_size,
-            "changes": [change.to_json() for change in self.changes],
+            "changes": [change.to_json(desired=desired) for change in self.changes],
             "blocked": [blocked.to_json() for blocked in self.blocked],
             "held": [held.to_json() for held in self.held],
             "bulk_blocked": list(self.bulk_blocked),
@@ -307,6 +309,14 @@ class Plan:
         if self.review is not None:
             document["review"] = self.review.to_json()
         return document
+
+
+def plan_id_of(content: Mapping[str, Any]) -> str:
+    """The id of the plan whose JSON form, without its id, counts, review and signature, is
+    CONTENT, each change's `desired` given by its digest (`model.fields.digest`) rather than
+    its document: a plan of 100,000 creates is identified without encoding each document
+    again, and a document edited in a saved plan no longer has the digest its id was made of."""
+    return hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH]
 
 
 def fingerprint(live: LiveRecord) -> str:

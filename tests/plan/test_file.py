@@ -6,7 +6,6 @@ a customer the model refuses, or bytes that are not a plan at all."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ from typing import Any
 import pytest
 from conftest import Run
 
-from reconciler.model.fields import json_bytes
-from reconciler.plan.plan import PLAN_ID_LENGTH
+from reconciler.plan.file import id_of_saved
 
 
 @pytest.fixture
@@ -37,8 +35,7 @@ def _saved(live: Path, run: Run, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
 
 def _forge(plan_file: Path, document: dict[str, Any]) -> None:
     """Write DOCUMENT with the plan id its content hashes to, as a forger would."""
-    content = {name: value for name, value in document.items() if name not in ("plan_id", "counts", "review")}
-    document["plan_id"] = hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH]
+    document["plan_id"] = id_of_saved(document)
     plan_file.write_text(json.dumps(document))
 
 
@@ -211,3 +208,15 @@ def test_a_short_key_is_refused_without_showing_it(
         "error: RECONCILER_PLAN_KEY is too short to sign plans with (7 bytes; at least 32): make one with "
         "`python -c 'import secrets; print(secrets.token_hex(32))'`\n"
     ))
+
+
+def test_a_plan_saved_by_another_version_says_so(live: Path, run: Run, tmp_path: Path) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    document["format"] = 3
+    _forge(plan_file, document)
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.out) == (1, "")
+    assert outcome.err == (
+        f"error: {plan_file}: format: a plan of format 3, saved by another version of reconciler; this one reads "
+        "format 4: make the plan again with this version\n"
+    )
