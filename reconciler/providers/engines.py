@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, Insert, Update, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -124,3 +124,51 @@ def database_error(target: str, exc: SQLAlchemyError, secrets: Sequence[str], ke
     reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
     where = f"{key}: " if key else ""
     return ProviderError(f"{where}{target}: {hidden(reason.strip(), secrets)}")
+
+
+def execute_many(connection: Connection, statement: Insert | Update, rows: Sequence[Mapping[str, Any]]) -> int:
+    """STATEMENT once for each of ROWS (all with the same keys), in one executemany of the
+    DB-API cursor; the number of rows the database says it changed.
+
+    What SQLAlchemy's own executemany does, without its bookkeeping for each row: each value
+    goes through the bind processor its type gives (the same function SQLAlchemy would call),
+    and a value its column repeats (the instant of a batch, a currency, None) is processed
+    once. On a batch of creates SQLAlchemy's way cost more than the database's writes.
+    """
+    if not rows:
+        return 0
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    fixed = compiled.construct_params(rows[0])  # and the statement's own values (`version + 1`)
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    columns: list[tuple[str, Any, Any]] = []
+    for name in names:
+        processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append((name, processor, fixed.get(name)))
+    processed: list[dict[tuple[type, Any], Any]] = [{} for _ in columns]
+
+    def value(row: Mapping[str, Any], index: int) -> Any:
+        name, processor, default = columns[index]
+        raw = row.get(name, default)
+        if processor is None:
+            return raw
+        # Plain values by value; any other by identity (every row, so every value, is alive
+        # until the end: no two share an id): the one instant of a batch is processed once.
+        key = (type(raw), raw if raw is None or type(raw) in _PLAIN else id(raw))
+        seen = processed[index]
+        if key not in seen:
+            seen[key] = processor(raw)
+        return seen[key]
+
+    indexes = range(len(columns))
+    if compiled.positional:
+        parameters: list[Any] = [tuple(value(row, index) for index in indexes) for row in rows]
+    else:
+        parameters = [{columns[index][0]: value(row, index) for index in indexes} for row in rows]
+    return connection.exec_driver_sql(compiled.string, parameters).rowcount
+
+
+# Values a bind processor gives the same result for whenever type and value are equal (an
+# instant is not one: equal instants in two zones may be written apart; a Decimal is not one:
+# 1.0 and 1.00 are equal).
+_PLAIN = frozenset({str, int, bool})

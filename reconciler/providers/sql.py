@@ -48,7 +48,7 @@ from reconciler.providers.base import (
     StoreState,
     Write,
 )
-from reconciler.providers.engines import database_error
+from reconciler.providers.engines import database_error, execute_many
 from reconciler.providers.schema import RULES, STORE, audit, customer, lease, runs
 
 Clock = Callable[[], datetime]
@@ -286,13 +286,10 @@ class SqlProvider(Provider):
                 **_overwrite(write.customer, values, write.expected_version),
             })
             audited += ledger.audit_rows(now, write.audit, write.key, "update", _update_changes(current, write.customer))
-        if inserted:
-            connection.execute(insert(customer), inserted)
-        if updated:
-            result = connection.execute(_BUMP, updated)
-            if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(updated):
-                return False  # only if a store ignored the row locks
-        connection.execute(insert(audit), audited)
+        execute_many(connection, insert(customer).inline(), inserted)
+        if execute_many(connection, _BUMP, updated) != len(updated) and connection.dialect.supports_sane_multi_rowcount:
+            return False  # only if a store ignored the row locks
+        execute_many(connection, insert(audit).inline(), audited)
         return True
 
     def deactivate(self, key: str, expected_version: int, audit_: AuditContext) -> LiveRecord:

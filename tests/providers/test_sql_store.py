@@ -13,14 +13,21 @@ from typing import Any
 
 import pytest
 from live_stores import ProviderSpec
-from sqlalchemy import inspect, text, update
+from sqlalchemy import Engine, event, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 from store_versions import downgrade, insert_unchecked
 
 from reconciler.errors import ConflictError, ProviderError
 from reconciler.model.customer import Customer
 from reconciler.providers import create_provider
-from reconciler.providers.base import AuditContext, LiveCustomer, Provider, Run, UnreadableCustomer
+from reconciler.providers.base import (
+    AuditContext,
+    LiveCustomer,
+    Provider,
+    Run,
+    UnreadableCustomer,
+    Write,
+)
 from reconciler.providers.schema import SCHEMA_VERSION, _money, customer
 from reconciler.providers.sql import SUMMARY
 
@@ -275,3 +282,33 @@ def test_a_store_of_schema_5_gains_the_index_a_plan_scans(sql_spec: Any) -> None
             assert "USING COVERING INDEX customer_summary" in plan[0][-1]
     finally:
         engine.dispose()
+
+
+def test_a_batch_of_writes_takes_a_few_statements_whatever_its_size(sql_spec: ProviderSpec) -> None:
+    """`write_many` on a SQL store: the batch's rows read at once, the inserts, the updates
+    and the audit rows each one executemany, whatever the number of writes; and what they
+    wrote is what the writes one by one write (tests/providers/test_contract.py)."""
+    with sql_spec.make() as provider:
+        provider.write_many([Write(f"c{number:03d}", small(channels=1), None, AUDIT) for number in range(60)])
+        statements: list[tuple[str, bool]] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, executemany: bool) -> None:
+            statements.append((statement.split()[0].upper(), executemany))
+
+        event.listen(Engine, "before_cursor_execute", seen)
+        try:
+            outcomes = provider.write_many([
+                *(Write(f"c{number:03d}", small(channels=2, currency="USD"), 1, AUDIT) for number in range(60)),
+                *(Write(f"n{number:03d}", small(channels=3), None, AUDIT) for number in range(40)),
+            ])
+        finally:
+            event.remove(Engine, "before_cursor_execute", seen)
+        assert outcomes == [None] * 100
+        writes = [(verb, many) for verb, many in statements if verb in ("INSERT", "UPDATE")]
+        assert writes == [("INSERT", True), ("UPDATE", True), ("INSERT", True)]
+        live = provider.read()
+        assert {live[f"c{number:03d}"].version for number in range(60)} == {2}
+        assert len([record for record in provider.read_audit() if record.action == "create"]) == 60 * 2 + 40 * 2
+        assert {(record.field, record.before, record.after) for record in provider.read_audit() if record.action == "update"} == {
+            ("channels", 1, 2)
+        }
