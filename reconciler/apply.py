@@ -135,9 +135,12 @@ def apply_plan(
     progress: Progress | None = None,
     batch_size: int = 100,
     stopping: Callable[[], bool] = lambda: False,
+    saved: bool = True,
 ) -> ApplyReport:
     """Apply `plan`; raise StalePlan (nothing written) when live records moved on, unless `partial`.
-    Once `stopping()` says so (a SIGTERM), the batch in flight finishes and no other starts."""
+    Once `stopping()` says so (a SIGTERM), the batch in flight finishes and no other starts.
+    `saved`: the plan was read from a file, so each change is checked to say all it writes
+    (False: made by this process just now, from the records it read)."""
     if plan.bulk_blocked:
         raise UnsafePlan(
             "the plan goes over the safety thresholds; review it and re-run with --allow-bulk:\n  "
@@ -153,7 +156,7 @@ def apply_plan(
     # collection over them between writes costs time and frees nothing.
     with held_lock(provider, lock) as keep_alive, gc_paused():
         live = provider.read(_keys_read(changes))
-        checked = [(change, _check(change, live)) for change in changes]
+        checked = [(change, _check(change, live, saved=saved)) for change in changes]
         stale = [(change, verdict) for change, verdict in checked if verdict.kind == "stale"]
         if stale and not partial:
             raise StalePlan(
@@ -279,7 +282,7 @@ class Verdict:
     record: LiveRecord | None = None
 
 
-def _check(change: CustomerChange, live: Mapping[str, LiveRecord]) -> Verdict:
+def _check(change: CustomerChange, live: Mapping[str, LiveRecord], *, saved: bool) -> Verdict:
     current = live.get(change.renamed_from or change.key)
     if change.action is Action.RENAME and current is None:
         # A crash between the rename and the update leaves the record at its new key.
@@ -297,7 +300,7 @@ def _check(change: CustomerChange, live: Mapping[str, LiveRecord]) -> Verdict:
     if change.action is Action.DEACTIVATE and not current.active:
         return Verdict("done", "already inactive")
     if fingerprint(current) == change.fingerprint:
-        if not _says_what_it_writes(change, current):
+        if saved and not _says_what_it_writes(change, current):
             return Verdict("stale", "the plan's changes do not say all that it would write (was it edited?); make a new plan")
         return Verdict("go", record=current)
     if change.desired is not None and _matches(current, change) and current.key == change.key:

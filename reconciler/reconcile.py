@@ -203,7 +203,7 @@ def penalties_from_git(provider: Provider, live: Mapping[str, LiveRecord]) -> fr
     ]
     return frozenset(
         key for key in in_penalty
-        if next((record.after for record in provider.read_audit(key) if record.field == "status"), None) == "penalty"
+        if [record.after for record in provider.read_audit(key, limit=1, field="status")] == ["penalty"]
     )
 
 

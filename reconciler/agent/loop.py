@@ -166,6 +166,7 @@ class Agent:
                 ),
                 batch_size=safety.apply_batch_size,
                 stopping=self.stop.is_set,
+                saved=False,  # made by this cycle
             )
         except LockHeld as held:
             self._stand_by(provider, str(held))

@@ -121,6 +121,7 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             partial=args.partial,
             progress=progress_bar(session.stderr) if session.is_tty(session.stderr) else None,
             batch_size=safety.apply_batch_size,
+            saved=args.plan_file is not None,
         )
         if punctual:
             record_run(provider, plan, report, name, session.world.clock())

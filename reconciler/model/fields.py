@@ -155,9 +155,19 @@ def digest(customer: Customer) -> str:
     return kept
 
 
+DIGEST_LENGTH = 32  # hexadecimal digits of a digest
+
+
+def remember_digest(customer: Customer, known: str) -> None:
+    """Give CUSTOMER the digest a store kept for its content (where the store knows it
+    describes this content: written with it, not changed since), so `digest` need not
+    encode the customer to know it."""
+    customer.__dict__.setdefault(KEPT_DIGEST, known)
+
+
 def digest_of(document: Mapping[str, Any]) -> str:
     """`digest` of the customer whose canonical document is DOCUMENT."""
-    return hashlib.blake2b(json_bytes(document), digest_size=16).hexdigest()
+    return hashlib.blake2b(json_bytes(document), digest_size=DIGEST_LENGTH // 2).hexdigest()
 
 
 # --- the default customer -----------------------------------------------------------------

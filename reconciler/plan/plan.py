@@ -320,8 +320,8 @@ def plan_id_of(content: Mapping[str, Any]) -> str:
 
 
 def fingerprint(live: LiveRecord) -> str:
-    """A hash of what the live record holds, by value (500.00 and 500.0000 agree)."""
+    """A hash of what the live record holds, by value (500.00 and 500.0000 agree): of its
+    customer's digest, which a store that keeps digests hands over with the record."""
     if isinstance(live, UnreadableCustomer):
         return unreadable_fingerprint(live)
-    content: Mapping[str, Any] = {"customer": canonical_document(live.customer), "active": live.active}
-    return hashlib.sha256(json_bytes(content)).hexdigest()[:16]
+    return hashlib.sha256(f"{digest(live.customer)} active={live.active}".encode()).hexdigest()[:16]

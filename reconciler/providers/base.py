@@ -327,8 +327,9 @@ class Provider(ABC):
         """Move the record to a new key; `ConflictError` if `new_key` exists."""
 
     @abstractmethod
-    def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
-        """Audit records, newest first: all, or those of one customer key."""
+    def read_audit(self, key: str | None = None, limit: int | None = None, field: str | None = None) -> list[AuditRecord]:
+        """Audit records, newest first: all, or those of one customer key; of one field path
+        (`status`), when FIELD says which."""
 
     def record_run(self, run: Run) -> None:  # noqa: B027 - optional: the default keeps nothing
         """Remember that an apply ran ("audit" capability); by default nothing is kept, and

@@ -443,8 +443,8 @@ class ConnexcsProvider(Provider):
 
     # --- audit, lock, mapping ---------------------------------------------------------------
 
-    def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
-        return self.state.read_audit(key, limit)
+    def read_audit(self, key: str | None = None, limit: int | None = None, field: str | None = None) -> list[AuditRecord]:
+        return self.state.read_audit(key, limit, field)
 
     def record_run(self, run: Run) -> None:
         self.state.record_run(run)

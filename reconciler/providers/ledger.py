@@ -246,12 +246,20 @@ def creation_changes(document: Mapping[str, Any]) -> list[Change]:
 
 
 def read_audit(
-    connection: Connection, table: Table, key: str | None, limit: int | None, *where: ColumnElement[bool]
+    connection: Connection,
+    table: Table,
+    key: str | None,
+    limit: int | None,
+    field: str | None = None,
+    *where: ColumnElement[bool],
 ) -> list[AuditRecord]:
-    """Audit records newest first: all, or one customer key's, of the rows WHERE allows."""
+    """Audit records newest first: all, or one customer key's, or of one field, of the rows
+    WHERE allows."""
     query = select(table).where(*where).order_by(table.c.id.desc()).limit(limit)
     if key is not None:
         query = query.where(table.c.customer_key == key)
+    if field is not None:
+        query = query.where(table.c.field == field)
     return [
         AuditRecord(
             at=row["at"], actor=row["actor"], commit=row["git_commit"], plan_id=row["plan_id"],

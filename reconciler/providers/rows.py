@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical, digest, digest_of
+from reconciler.model.fields import DIGEST_LENGTH, canonical, digest, digest_of, remember_digest
 from reconciler.model.messages import show
 from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord
 from reconciler.providers.columns import UtcDateTime
@@ -177,8 +177,18 @@ def _reason(exc: Exception) -> str:
 def record_from_row(row: Mapping[Any, Any], dialect: Dialect) -> LiveRecord:
     """A raw row (`RAW_CUSTOMER`) as the live record it is: readable or not."""
     decoded, problems = decode_row(row, dialect)
-    return live_record(
+    record = live_record(
         str(decoded["key"]), document_from_row(decoded),
         version=int(decoded["version"]), managed=bool(decoded["managed"]), active=bool(decoded["active"]),
         problems=problems,
     )
+    # The digest the reconciler wrote with the row describes it while no write came since
+    # (a write outside the reconciler bumps the version past it: schema.py's trigger).
+    known = decoded["digest"]
+    if isinstance(record, LiveCustomer) and decoded["digest_version"] == record.version and _is_digest(known):
+        remember_digest(record.customer, known)
+    return record
+
+
+def _is_digest(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in value)

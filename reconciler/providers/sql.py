@@ -354,9 +354,9 @@ class SqlProvider(Provider):
     ) -> None:
         ledger.record_audit(connection, audit, now, context, key, action, changes)
 
-    def read_audit(self, key: str | None = None, limit: int | None = None) -> list[AuditRecord]:
+    def read_audit(self, key: str | None = None, limit: int | None = None, field: str | None = None) -> list[AuditRecord]:
         with self._failures(key), self._connection(write=False) as connection:
-            return ledger.read_audit(connection, audit, key, limit)
+            return ledger.read_audit(connection, audit, key, limit, field)
 
     # --- lease lock ---------------------------------------------------------------------
 

@@ -410,11 +410,15 @@ class StateStore:
     # --- audit ------------------------------------------------------------------------------
 
     def read_audit(
-        self, key: str | None = None, limit: int | None = None, results: Collection[Result] = APPLIED
+        self,
+        key: str | None = None,
+        limit: int | None = None,
+        field: str | None = None,
+        results: Collection[Result] = APPLIED,
     ) -> list[AuditRecord]:
         """Audit records newest first, of the writes whose result is in RESULTS."""
         with self._begin(key, write=False) as connection:
-            return ledger.read_audit(connection, audit, key, limit, audit.c.result.in_(list(results)))
+            return ledger.read_audit(connection, audit, key, limit, field, audit.c.result.in_(list(results)))
 
     # --- the lease lock (TARGET: the provider's, for messages) --------------------------------
 

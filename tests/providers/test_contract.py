@@ -331,6 +331,17 @@ def test_audit_of_deactivate_rename_and_delete(provider: Provider) -> None:
     assert len(provider.read_audit(limit=2)) == 2
 
 
+def test_audit_of_one_field(provider: Provider) -> None:
+    provider.create("acme", small(status="penalty"), AUDIT)
+    provider.update("acme", small(status="penalty", channels=2), 1, AUDIT)
+    provider.create("globex", small(status="active", channels=4), AUDIT)
+    assert _fields(provider.read_audit("acme", limit=1, field="status")) == [("acme", "create", "status", None, "penalty")]
+    assert _fields(provider.read_audit(field="channels")) == [
+        ("globex", "create", "channels", None, 4), ("acme", "update", "channels", 0, 2),
+    ]
+    assert provider.read_audit("acme", field="debit_limit") == []
+
+
 def test_a_refused_write_leaves_no_audit_record(provider: Provider) -> None:
     provider.create("acme", small(), AUDIT)
     with pytest.raises(ProviderError):
