@@ -24,12 +24,13 @@ from typing import Literal
 from reconciler.errors import LockHeld, ProviderError, ProviderUnavailable, StalePlan, UnsafePlan
 from reconciler.gc_pause import gc_paused
 from reconciler.model.diff import diff_customers
-from reconciler.plan.plan import Action, CustomerChange, Override, Plan, fingerprint
+from reconciler.plan.plan import Action, CustomerChange, Override, Plan, fingerprint, fingerprint_of
 from reconciler.providers.base import (
     AuditContext,
     Lease,
     LiveCustomer,
     LiveRecord,
+    LiveSummary,
     Provider,
     Run,
     Write,
@@ -155,8 +156,13 @@ def apply_plan(
     # The plan and live records are many objects that stay alive to the end: a garbage
     # collection over them between writes costs time and frees nothing.
     with held_lock(provider, lock) as keep_alive, gc_paused():
-        live = provider.read(_keys_read(changes))
-        checked = [(change, _check(change, live, saved=saved)) for change in changes]
+        keys = _keys_read(changes)
+        unmoved = _unmoved(changes, provider.read_summaries(keys)) if not saved else {}
+        live = provider.read(keys - unmoved.keys())
+        checked = [
+            (change, Verdict("go", record=unmoved[change.key]) if change.key in unmoved else _check(change, live, saved=saved))
+            for change in changes
+        ]
         stale = [(change, verdict) for change, verdict in checked if verdict.kind == "stale"]
         if stale and not partial:
             raise StalePlan(
@@ -273,13 +279,29 @@ def _keys_read(changes: list[CustomerChange]) -> set[str]:
     return keys
 
 
+def _unmoved(changes: list[CustomerChange], summaries: Mapping[str, LiveSummary]) -> dict[str, LiveSummary]:
+    """The live records of CHANGES (made by this process) that hold, by their digests, what
+    the plan found in them: what `_check` would find (the same fingerprint) without reading
+    them whole. Renames and creates are left to it."""
+    unmoved = {}
+    for change in changes:
+        summary = summaries.get(change.key)
+        if (
+            summary is not None and summary.digest is not None and change.renamed_from is None
+            and change.action is not Action.CREATE
+            and fingerprint_of(summary.digest, active=summary.active) == change.fingerprint
+        ):
+            unmoved[change.key] = summary
+    return unmoved
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What to do with one planned change, given the live record now."""
 
     kind: Literal["go", "done", "stale"]
     reason: str = ""
-    record: LiveRecord | None = None
+    record: LiveRecord | LiveSummary | None = None  # where the write goes: key and version
 
 
 def _check(change: CustomerChange, live: Mapping[str, LiveRecord], *, saved: bool) -> Verdict:

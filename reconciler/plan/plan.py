@@ -324,4 +324,9 @@ def fingerprint(live: LiveRecord) -> str:
     customer's digest, which a store that keeps digests hands over with the record."""
     if isinstance(live, UnreadableCustomer):
         return unreadable_fingerprint(live)
-    return hashlib.sha256(f"{digest(live.customer)} active={live.active}".encode()).hexdigest()[:16]
+    return fingerprint_of(digest(live.customer), active=live.active)
+
+
+def fingerprint_of(known: str, *, active: bool) -> str:
+    """`fingerprint` of a readable record whose customer's digest is KNOWN."""
+    return hashlib.sha256(f"{known} active={active}".encode()).hexdigest()[:16]

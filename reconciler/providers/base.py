@@ -70,6 +70,16 @@ LiveRecord = LiveCustomer | UnreadableCustomer
 
 
 @dataclass(frozen=True)
+class LiveSummary:
+    """What `Provider.read_summaries` tells of a live record without reading it whole."""
+
+    key: str
+    version: int
+    active: bool
+    digest: str | None  # of its customer (`model.fields.digest`); None: not known without reading it
+
+
+@dataclass(frozen=True)
 class LiveRead:
     """What `Provider.read_differing` found: the records it read, and the keys it did not
     read because their content is what the caller has."""
@@ -277,6 +287,13 @@ class Provider(ABC):
         keeps the digest of every write, and notices writes made outside the reconciler);
         by default every record is read."""
         return LiveRead(self.read())
+
+    def read_summaries(self, keys: Collection[str]) -> dict[str, LiveSummary]:
+        """Of KEYS, the live records the provider can summarise without reading them whole,
+        each as a `LiveSummary` (its digest where the provider knows the digest of the
+        record's current content, as `read_differing` does; else None). A caller reads the
+        others. By default none: where a summary costs a read, the caller reads once."""
+        return {}
 
     @abstractmethod
     def create(self, key: str, customer: Customer, audit: AuditContext) -> LiveCustomer:

@@ -185,10 +185,11 @@ def record_from_row(row: Mapping[Any, Any], dialect: Dialect) -> LiveRecord:
     # The digest the reconciler wrote with the row describes it while no write came since
     # (a write outside the reconciler bumps the version past it: schema.py's trigger).
     known = decoded["digest"]
-    if isinstance(record, LiveCustomer) and decoded["digest_version"] == record.version and _is_digest(known):
+    if isinstance(record, LiveCustomer) and decoded["digest_version"] == record.version and is_digest(known):
         remember_digest(record.customer, known)
     return record
 
 
-def _is_digest(value: Any) -> bool:
+def is_digest(value: Any) -> bool:
+    """Whether VALUE is a digest as `model.fields.digest` writes one."""
     return isinstance(value, str) and len(value) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in value)

@@ -25,9 +25,11 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.types import NullType
 
 from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
@@ -42,6 +44,7 @@ from reconciler.providers.base import (
     LiveCustomer,
     LiveRead,
     LiveRecord,
+    LiveSummary,
     Provider,
     ProviderInfo,
     Run,
@@ -70,6 +73,12 @@ _CURRENT = rows.RAW_CUSTOMER.where(customer.c.key == _WHERE_KEY).with_for_update
 # a row one of the others, read and judged in full.
 _DESCRIBED = "COALESCE(managed AND active AND digest IS NOT NULL AND digest_version = version, FALSE)"
 SUMMARY = f"SELECT key, digest FROM customer WHERE {_DESCRIBED}"
+# The same columns by key, as the database holds them (a hostile value is judged, not decoded).
+_SUMMARIES = select(
+    type_coerce(customer.c.key, NullType()), type_coerce(customer.c.version, NullType()),
+    type_coerce(customer.c.active, NullType()), type_coerce(customer.c.digest, NullType()),
+    type_coerce(customer.c.digest_version, NullType()),
+).where(customer.c.key.in_(bindparam("keys", expanding=True)))
 NOT_DESCRIBED = f"SELECT key FROM customer WHERE NOT {_DESCRIBED}"
 
 
@@ -212,6 +221,19 @@ class SqlProvider(Provider):
                         record = rows.record_from_row(row, connection.dialect)
                         live[record.key] = record
         return LiveRead(live, frozenset(in_sync))
+
+    def read_summaries(self, keys: Collection[str]) -> dict[str, LiveSummary]:
+        """From the index a plan scans: no row is decoded."""
+        found: dict[str, LiveSummary] = {}
+        with self._failures(None), self._connection(write=False) as connection:
+            for chunk in _chunks(sorted(set(keys)), _KEYS_PER_QUERY):
+                held: list[Any] = list(connection.execute(_SUMMARIES, {"keys": list(chunk)}))
+                for key, version, active, known, version_known in held:
+                    if type(version) is not int or active not in (0, 1):
+                        continue  # not a record the model reads: left to a full read
+                    described = version_known == version and rows.is_digest(known)
+                    found[str(key)] = LiveSummary(str(key), version, bool(active), known if described else None)
+        return found
 
     def create(self, key: str, customer_: Customer, audit_: AuditContext) -> LiveCustomer:
         now = self._clock()

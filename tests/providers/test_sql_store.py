@@ -19,10 +19,12 @@ from store_versions import downgrade, insert_unchecked
 
 from reconciler.errors import ConflictError, ProviderError
 from reconciler.model.customer import Customer
+from reconciler.model.fields import digest
 from reconciler.providers import create_provider
 from reconciler.providers.base import (
     AuditContext,
     LiveCustomer,
+    LiveSummary,
     Provider,
     Run,
     UnreadableCustomer,
@@ -312,3 +314,15 @@ def test_a_batch_of_writes_takes_a_few_statements_whatever_its_size(sql_spec: Pr
         assert {(record.field, record.before, record.after) for record in provider.read_audit() if record.action == "update"} == {
             ("channels", 1, 2)
         }
+
+
+def test_summaries_give_the_digest_only_while_the_reconciler_wrote_the_row_last(provider: Provider, sql_spec: Any) -> None:
+    for key in ("acme", "globex", "kiwi"):
+        provider.create(key, small(channels=4), AUDIT)
+    insert_unchecked(sql_spec, "UPDATE customer SET channels = 5 WHERE key = 'globex'")  # a hand edit
+    summaries = provider.read_summaries(["acme", "globex", "kiwi", "nobody"])
+    assert set(summaries) == {"acme", "globex", "kiwi"}
+    assert summaries["acme"] == LiveSummary("acme", 1, True, digest(small(channels=4)))
+    assert summaries["globex"] == LiveSummary("globex", 2, True, None)
+    provider.deactivate("kiwi", 1, AUDIT)
+    assert provider.read_summaries(["kiwi"])["kiwi"] == LiveSummary("kiwi", 2, False, None)  # written without a digest

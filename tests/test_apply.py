@@ -1,0 +1,102 @@
+"""apply_plan of a plan made by the same process (`saved=False`, as `apply --yes` and the
+agent apply): a record still at the version and digest the plan found is written without
+being read again, and one that moved is read and judged as a saved plan's would be."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from reconciler.apply import LockPolicy, apply_plan
+from reconciler.config import SafetySection
+from reconciler.errors import StalePlan
+from reconciler.model.customer import Customer
+from reconciler.plan.compute import PlanContext, compute_plan
+from reconciler.plan.plan import Plan
+from reconciler.providers import create_provider
+from reconciler.providers.base import AuditContext, Provider
+
+AT = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+LOCK = LockPolicy("test", dt.timedelta(minutes=5), dt.timedelta(0), lambda: dt.datetime.now(dt.UTC), time.sleep)
+AUDIT = AuditContext("test", None, None)
+SAFETY = SafetySection(max_updates=100, max_deactivations=100, min_fleet_for_share=1000)
+
+
+def usd(**fields: Any) -> Customer:
+    return Customer.model_validate({"currency": "USD", **fields})
+
+
+def _plan(provider: Provider, desired: dict[str, Customer]) -> Plan:
+    context = PlanContext(at=AT, commit=None, dirty=False, provider=provider.describe(), safety=SAFETY)
+    return compute_plan(desired, provider.read(), context)
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> Any:
+    with create_provider("sqlite", {"path": "live.sqlite"}, environ={}, root=tmp_path) as made:
+        apply_plan(_plan(made, {key: usd(channels=1) for key in ("acme", "globex", "kiwi")}), made, AUDIT, LOCK)
+        yield made
+
+
+def test_records_the_plan_found_are_written_without_being_read_again(provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = _plan(provider, {key: usd(channels=2) for key in ("acme", "globex", "kiwi")})
+    read: list[set[str]] = []
+    original = type(provider).read
+
+    def reading(self: Provider, keys: Any = None) -> Any:
+        read.append(set(keys) if keys is not None else {"*"})
+        return original(self, keys)
+
+    monkeypatch.setattr(type(provider), "read", reading)
+    report = apply_plan(plan, provider, AUDIT, LOCK, saved=False)
+    assert report.counts()["applied"] == 3
+    assert read == [set()]
+    monkeypatch.undo()
+    assert {key: (record.version, record.customer.channels) for key, record in provider.read().items()} == {
+        "acme": (2, 2), "globex": (2, 2), "kiwi": (2, 2),
+    }
+
+
+def test_a_record_written_outside_since_the_plan_is_read_and_found_stale(provider: Provider, tmp_path: Path) -> None:
+    plan = _plan(provider, {key: usd(channels=2) for key in ("acme", "globex", "kiwi")})
+    engine = create_engine(f"sqlite:///{tmp_path / 'live.sqlite'}")
+    with engine.begin() as connection:  # a hand edit on the platform: the trigger bumps the version
+        connection.execute(text("UPDATE customer SET flow_speed = 7 WHERE key = 'globex'"))
+    engine.dispose()
+    with pytest.raises(StalePlan) as stale:
+        apply_plan(plan, provider, AUDIT, LOCK, saved=False)
+    assert "globex: " in str(stale.value) and "acme" not in str(stale.value)
+    assert {record.version for record in provider.read().values()} == {1, 2}  # nothing written
+    assert {key: record.version for key, record in provider.read().items()}["acme"] == 1
+
+
+def test_a_record_whose_version_moved_with_its_content_the_same_is_read_and_written(
+    provider: Provider, tmp_path: Path
+) -> None:
+    """Another version with the same content (a write outside that changed nothing): not
+    the version the plan found, so the record is read whole; its content is what the plan
+    found, so it is written, over the version it has now."""
+    plan = _plan(provider, {"acme": usd(channels=2), "globex": usd(channels=1), "kiwi": usd(channels=1)})
+    engine = create_engine(f"sqlite:///{tmp_path / 'live.sqlite'}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE customer SET version = version + 1 WHERE key = 'acme'"))
+    engine.dispose()
+    report = apply_plan(plan, provider, AUDIT, LOCK, saved=False)
+    assert [(result.key, result.status) for result in report.results] == [("acme", "applied")]
+    acme = provider.read()["acme"]
+    assert (acme.version, acme.customer.channels) == (3, 2)
+
+
+def test_a_record_another_apply_wrote_since_the_plan_is_found_stale(provider: Provider) -> None:
+    plan = _plan(provider, {key: usd(channels=2) for key in ("acme", "globex", "kiwi")})
+    other = _plan(provider, {"acme": usd(channels=1), "globex": usd(channels=5), "kiwi": usd(channels=1)})
+    apply_plan(other, provider, AUDIT, LOCK, saved=False)
+    with pytest.raises(StalePlan) as stale:
+        apply_plan(plan, provider, AUDIT, LOCK, saved=False)
+    assert str(stale.value).endswith("globex: channels is now 5, the plan expected 1")
+    assert provider.read()["globex"].customer.channels == 5
