@@ -201,10 +201,7 @@ def penalties_from_git(provider: Provider, live: Mapping[str, LiveRecord]) -> fr
     in_penalty = [
         key for key, record in live.items() if isinstance(record, LiveCustomer) and record.customer.status == "penalty"
     ]
-    return frozenset(
-        key for key in in_penalty
-        if [record.after for record in provider.read_audit(key, limit=1, field="status")] == ["penalty"]
-    )
+    return frozenset(key for key, record in provider.latest_audit(in_penalty, "status").items() if record.after == "penalty")
 
 
 def _removed_in(

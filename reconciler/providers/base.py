@@ -348,6 +348,16 @@ class Provider(ABC):
         """Audit records, newest first: all, or those of one customer key; of one field path
         (`status`), when FIELD says which."""
 
+    def latest_audit(self, keys: Collection[str], field: str) -> dict[str, AuditRecord]:
+        """The newest audit record of FIELD (a field path) for each of KEYS that has one. By
+        default one `read_audit` a key; a store that can ask for them together does."""
+        found: dict[str, AuditRecord] = {}
+        for key in keys:
+            records = self.read_audit(key, limit=1, field=field)
+            if records:
+                found[key] = records[0]
+        return found
+
     def record_run(self, run: Run) -> None:  # noqa: B027 - optional: the default keeps nothing
         """Remember that an apply ran ("audit" capability); by default nothing is kept, and
         missed or late scheduled changes go unreported."""

@@ -305,7 +305,7 @@ class ConnexcsProvider(Provider):
         row, current, content = self._current(key, binding, live_id, expected_version)
         wanted = self.mapping.to_api(key, customer)  # a value it cannot spell stops here, before any claim
         body = self._changed(key, row, current, wanted)
-        changes = ledger.field_changes(_document(current), customer.model_dump(by_alias=True))
+        changes = ledger.field_changes(_document(current), customer)
         token = self._claim(key, binding, live_id, expected_version, content, audit, "update",
                             changes or [(None, None, None)])
         try:

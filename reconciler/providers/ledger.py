@@ -12,7 +12,7 @@ turns database failures into `ProviderError`s.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    func,
     insert,
     select,
     text,
@@ -33,7 +34,8 @@ from sqlalchemy import (
 from sqlalchemy import Column as SqlColumn
 
 from reconciler.errors import LockHeld
-from reconciler.model.diff import diff_documents
+from reconciler.model.customer import Customer
+from reconciler.model.diff import diff_to_customer
 from reconciler.model.fields import canonical, default_fields, flatten
 from reconciler.model.types import instant_text
 from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, Run
@@ -230,9 +232,10 @@ def audit_rows(
     ]
 
 
-def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
-    """Every field whose value differs between two customer documents, as the audit records it."""
-    return [(change.path, change.before, change.after) for change in diff_documents(before, after)]
+def field_changes(before: Mapping[str, Any], after: Customer) -> list[Change]:
+    """Every field whose value differs between a customer document and the customer written
+    over it, as the audit records it."""
+    return [(change.path, change.before, change.after) for change in diff_to_customer(before, after)]
 
 
 def creation_changes(document: Mapping[str, Any]) -> list[Change]:
@@ -243,6 +246,16 @@ def creation_changes(document: Mapping[str, Any]) -> list[Change]:
         for path, value in flatten(canonical(document)).items()
         if path == "currency" or defaults.get(path) != value
     ]
+
+
+def latest_audit(connection: Connection, table: Table, keys: Sequence[str], field: str) -> list[AuditRecord]:
+    """The newest audit record of FIELD for each of KEYS that has one, in one query."""
+    newest = (
+        select(func.max(table.c.id))
+        .where(table.c.customer_key.in_(keys), table.c.field == field)
+        .group_by(table.c.customer_key)
+    )
+    return _records(connection.execute(select(table).where(table.c.id.in_(newest))).mappings())
 
 
 def read_audit(
@@ -260,11 +273,15 @@ def read_audit(
         query = query.where(table.c.customer_key == key)
     if field is not None:
         query = query.where(table.c.field == field)
+    return _records(connection.execute(query).mappings())
+
+
+def _records(found: Iterable[Mapping[Any, Any]]) -> list[AuditRecord]:
     return [
         AuditRecord(
             at=row["at"], actor=row["actor"], commit=row["git_commit"], plan_id=row["plan_id"],
             key=row["customer_key"], action=row["action"], field=row["field"],
             before=row["before_value"], after=row["after_value"], note=row["note"],
         )
-        for row in connection.execute(query).mappings()
+        for row in found
     ]

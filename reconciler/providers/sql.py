@@ -380,6 +380,13 @@ class SqlProvider(Provider):
         with self._failures(key), self._connection(write=False) as connection:
             return ledger.read_audit(connection, audit, key, limit, field)
 
+    def latest_audit(self, keys: Collection[str], field: str) -> dict[str, AuditRecord]:
+        found: dict[str, AuditRecord] = {}
+        with self._failures(None), self._connection(write=False) as connection:
+            for chunk in _chunks(sorted(set(keys)), _KEYS_PER_QUERY):
+                found.update((record.key, record) for record in ledger.latest_audit(connection, audit, chunk, field))
+        return found
+
     # --- lease lock ---------------------------------------------------------------------
 
     def acquire_lock(self, holder: str, ttl: timedelta) -> Lease:
@@ -434,7 +441,7 @@ def _overwrite(customer_: Customer, values: Mapping[str, Any], expected_version:
 
 def _update_changes(current: Mapping[str, Any], customer_: Customer) -> list[ledger.Change]:
     """What an update of the row CURRENT (decoded) to CUSTOMER_ records in the audit."""
-    changes = ledger.field_changes(rows.document_from_row(current), canonical_document(customer_))
+    changes = ledger.field_changes(rows.document_from_row(current), customer_)
     return changes or [(None, None, None)]
 
 

@@ -533,3 +533,14 @@ def test_of_two_processes_writing_the_same_version_exactly_one_wins(provider: Pr
         )
         live = provider.read()["acme"]
         assert (live.version, live.customer.channels) == (version + 1, channels)
+
+
+def test_the_latest_audit_record_of_a_field_for_each_customer(provider: Provider) -> None:
+    provider.create("acme", small(status="penalty"), AUDIT)
+    provider.update("acme", small(status="active", channels=2), 1, AUDIT)
+    provider.create("globex", small(status="penalty", channels=4), AUDIT)
+    provider.create("kiwi", small(channels=4), AUDIT)  # status at its default: no record of it
+    latest = provider.latest_audit(["acme", "globex", "kiwi", "nobody"], "status")
+    assert {key: (record.action, record.before, record.after) for key, record in latest.items()} == {
+        "acme": ("update", "penalty", "active"), "globex": ("create", None, "penalty"),
+    }
