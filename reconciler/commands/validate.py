@@ -108,9 +108,7 @@ def _warnings(customers: Mapping[str, CustomerFile] | None) -> list[Problem]:
     """What the customer files leave unset that they should say (`unset_warnings`)."""
     if isinstance(customers, Fleet):
         folder, names = customers.directory, customers.names
-        return unset_warnings(
-            (folder / names[key], summary.unset) for key, summary in customers.summaries.items() if summary.unset
-        )
+        return unset_warnings((folder / names[key], unset) for key, unset in customers.unset_fields())
     if customers is None:
         return []
     return unset_warnings((file.document.path, unset_fields(file.document.data)) for file in customers.values())

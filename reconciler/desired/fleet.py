@@ -59,7 +59,7 @@ from reconciler.model.fields import digest
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
-FLEET_REVISION = 3
+FLEET_REVISION = 4
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_FROM = 2000
 # Up to this many files edited since git's index, a kept fleet is patched with them on every
@@ -103,12 +103,16 @@ class Fleet(Mapping[str, CustomerFile]):
         digests: dict[str, str] | None = None,
         fingerprint: str | None = None,
         edited: Mapping[str, str] | None = None,
+        folded: list[str] | None = None,
+        unset: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.directory = directory
         # What names every file's content at once, when git's index does (see `_from_index`),
         # but the files EDITED since it: key -> content id.
         self.fingerprint = fingerprint
         self.edited: Mapping[str, str] = edited or {}
+        self._folded = folded  # each customer's name, case folded, in key order (as kept)
+        self._unset = unset  # key -> the fields its file leaves unset, of those that leave any (as kept)
         self.names = names  # key -> file name
         self._ids = ids  # key -> content id, or how to know them
         self._cache = cache
@@ -139,6 +143,20 @@ class Fleet(Mapping[str, CustomerFile]):
                 found = {key: summarise(key, file.customer, file.document.data) for key, file in loaded.items()}
             self._summaries = found
         return self._summaries
+
+    def folded_names(self) -> Iterator[tuple[str, str]]:
+        """(key, its customer's name case folded) of every customer: from the kept fleet's
+        names where it holds them, without a summary made for each."""
+        if self._folded is not None and len(self._folded) == len(self.names):
+            return zip(self.names, self._folded, strict=True)
+        return ((key, summary.name.casefold()) for key, summary in self.summaries.items())
+
+    def unset_fields(self) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """(key, the fields of UNDOCUMENTED_ZERO its file leaves unset) of each customer that
+        leaves any: from the kept fleet where it holds them."""
+        if self._unset is not None:
+            return iter(self._unset.items())
+        return ((key, summary.unset) for key, summary in self.summaries.items() if summary.unset)
 
     def __getitem__(self, key: str) -> CustomerFile:
         found = self._loaded.get(key)
@@ -233,7 +251,7 @@ def load_fleet(
             ids[key] = content_id(_suffix(name), content)
     joined_names, joined_ids = "\0".join(names), "\0".join(ids.values())
     if not _is_kept(kept):
-        kept = (FLEET_REVISION, "", "", "", "", ())
+        kept = (FLEET_REVISION, "", "", "", "", (), ())
     kept_ids = cache.get_meta(slot + ":ids") if kept[1] else None
     if not isinstance(kept_ids, str):
         kept_ids = None
@@ -272,8 +290,9 @@ def load_fleet(
     fingerprint = _fingerprint(found.listing, joined_names) if clean and found is not None else ""
     folded = "\0".join(summary.name.casefold() for summary in summaries.values())
     claims = tuple((key, summary.renamed_from) for key, summary in summaries.items() if summary.renamed_from)
+    unset = tuple((key, summary.unset) for key, summary in summaries.items() if summary.unset)
     # The ids apart: only a fleet that git's index does not name at once needs them.
-    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint, folded, claims))
+    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint, folded, claims, unset))
     cache.put_meta(slot + ":ids", "\0".join(ids.values()))
     cache.put_meta(slot + ":summaries", [summary.plain() for summary in summaries.values()])
     return Fleet(directory, by_key, ids, summaries, cache, loaded)
@@ -284,12 +303,13 @@ _ALL_KEYS = re.compile(f"(?:{KEY_PATTERN.strip('^$')}\n)*")  # every key valid, 
 
 def _is_kept(value: object) -> TypeGuard[tuple[Any, ...]]:
     """Whether VALUE is a fleet as `load_fleet` keeps it: (revision, names, digests,
-    fingerprint, folded names, claims); the names, the digests and the names each customer
-    gives (case folded) as strings joined by NUL, in key order; the claims a tuple of (key,
-    the earlier keys it claims) of the customers that claim any."""
+    fingerprint, folded names, claims, unset); the names, the digests and the names each
+    customer gives (case folded) as strings joined by NUL, in key order; the claims a tuple
+    of (key, the earlier keys it claims) of the customers that claim any, the unset a tuple
+    of (key, the fields it leaves unset) of those that leave any."""
     return (
-        isinstance(value, tuple) and len(value) == 6 and value[0] == FLEET_REVISION
-        and all(isinstance(part, str) for part in value[1:5]) and isinstance(value[5], tuple)
+        isinstance(value, tuple) and len(value) == 7 and value[0] == FLEET_REVISION
+        and all(isinstance(part, str) for part in value[1:5]) and all(isinstance(part, tuple) for part in value[5:])
     )
 
 
@@ -335,6 +355,7 @@ def _from_index(
 
     return Fleet(
         directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests, fingerprint=kept[3],
+        folded=kept[4].split("\0") if kept[4] else [], unset=_kept_unset(kept),
     )
 
 
@@ -369,6 +390,9 @@ def _patched(
         claims = {key: tuple(old_keys) for key, old_keys in kept[5]}
     except (TypeError, ValueError):
         return None
+    unset = _kept_unset(kept)
+    if unset is None:
+        return None
     if len(folded) != len(keys):
         return None
     at = {key: position for position, key in enumerate(keys) if key in new}
@@ -377,6 +401,9 @@ def _patched(
         claims.pop(key, None)
         if summary.renamed_from:
             claims[key] = summary.renamed_from
+        unset.pop(key, None)
+        if summary.unset:
+            unset[key] = summary.unset
     claimed = [old_key for old_keys in claims.values() for old_key in old_keys]
     if (
         len(set(folded)) != len(folded) or len(set(claimed)) != len(claimed)
@@ -394,7 +421,22 @@ def _patched(
         base = _kept_summaries(cache, slot, keys)
         return None if base is None else {**base, **new}
 
-    return Fleet(directory, by_key, all_ids, summaries, cache, loaded, digests=digests, fingerprint=kept[3], edited=ids)
+    return Fleet(
+        directory, by_key, all_ids, summaries, cache, loaded, digests=digests, fingerprint=kept[3], edited=ids,
+        folded=folded, unset={key: unset[key] for key in by_key if key in unset},
+    )
+
+
+def _kept_unset(kept: tuple[Any, ...]) -> dict[str, tuple[str, ...]] | None:
+    """The fields each customer leaves unset, as a kept fleet holds them; None when it holds
+    them in another shape."""
+    try:
+        unset = {key: tuple(fields) for key, fields in kept[6]}
+    except (TypeError, ValueError):
+        return None
+    if not all(isinstance(key, str) and all(isinstance(name, str) for name in fields) for key, fields in unset.items()):
+        return None
+    return unset
 
 
 def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> dict[str, str] | None:

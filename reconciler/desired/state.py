@@ -109,7 +109,7 @@ def check_fleet_schedule(
     fleet = base
     touched = {key for overlay in overlays for key in overlay.customer_keys()}
     base = fleet.load([key for key in fleet if key in touched])
-    untouched = Untouched.of((key, summary.name) for key, summary in fleet.summaries.items() if key not in touched)
+    untouched = Untouched.of((key, name) for key, name in fleet.folded_names() if key not in touched)
     if not check_schedule(base, overlays, catalogs=catalogs, removed=removed, safety=safety, untouched=untouched):
         return []
     return check_schedule(fleet, overlays, catalogs=catalogs, removed=removed, safety=safety)

@@ -12,7 +12,7 @@ from git_repos import GitRepo
 
 from reconciler.config import Settings
 from reconciler.desired import fleet as fleet_module
-from reconciler.desired.customers import load_customers
+from reconciler.desired.customers import load_customers, unset_fields
 from reconciler.desired.fleet import load_fleet
 from reconciler.documents.cache import DocumentCache
 from reconciler.errors import InvalidInput
@@ -53,6 +53,8 @@ def test_an_unchanged_fleet_is_known_without_reading_a_file(tmp_path: Path, monk
     expected = load_customers(sorted((root / "customers.d").iterdir()))
     assert again.digests == {key: digest(file.customer) for key, file in expected.items()}
     assert again["acme-telecom"].customer == expected["acme-telecom"].customer
+    assert list(again.folded_names()) == list(first.folded_names())
+    assert list(again.unset_fields()) == list(first.unset_fields())
 
 
 def test_edited_new_and_ignored_files_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,6 +191,10 @@ EDITS = {
         ("acme-telecom.yaml", "name: Acme Telecom", "name: Acme Telecom\nrenamed_from: [sunbeam-telecom]"),
     ],
     "a reseller outside the catalog": [("acme-telecom.yaml", "reseller: direct", "reseller: elsewhere")],
+    "fields left unset": [
+        ("acme-telecom.yaml", "flow_speed: 30\n", ""),
+        ("kiwi-link.toml", "flow_speed = 1\n", ""),
+    ],
     "a value the model refuses": [("kiwi-link.toml", "channels = ", "channels = -")],
     "a syntax error": [("kiwi-link.toml", 'name = "Kiwi Link Ltd"', 'name = "Kiwi Link Ltd')],
 }
@@ -227,6 +233,10 @@ def test_a_kept_fleet_patched_with_an_edit_is_the_fleet_the_files_make(
     assert fleet.ids == {
         key: fleet_module.content_id(file.document.path.suffix, file.document.source) for key, file in expected.items()
     }
+    assert list(fleet.unset_fields()) == [
+        (key, unset) for key, file in expected.items() if (unset := unset_fields(file.document.data))
+    ]
+    assert list(fleet.folded_names()) == [(key, (file.customer.name or key).casefold()) for key, file in expected.items()]
 
 
 def test_a_kept_fleet_with_an_edited_file_removed_is_read_whole(tmp_path: Path) -> None:
