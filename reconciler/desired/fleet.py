@@ -355,7 +355,7 @@ def _from_index(
 
     return Fleet(
         directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests, fingerprint=kept[3],
-        folded=kept[4].split("\0") if kept[4] else [], unset=_kept_unset(kept),
+        folded=kept[4].split("\0") if kept[4] else [], unset=_kept_pairs(kept[6]),
     )
 
 
@@ -386,14 +386,8 @@ def _patched(
         return None
     new = {key: summary for key, (_, summary) in parsed.items()}
     folded = kept[4].split("\0") if kept[4] else []
-    try:
-        claims = {key: tuple(old_keys) for key, old_keys in kept[5]}
-    except (TypeError, ValueError):
-        return None
-    unset = _kept_unset(kept)
-    if unset is None:
-        return None
-    if len(folded) != len(keys):
+    claims, unset = _kept_pairs(kept[5]), _kept_pairs(kept[6])
+    if claims is None or unset is None or len(folded) != len(keys):
         return None
     at = {key: position for position, key in enumerate(keys) if key in new}
     for key, summary in new.items():
@@ -427,16 +421,16 @@ def _patched(
     )
 
 
-def _kept_unset(kept: tuple[Any, ...]) -> dict[str, tuple[str, ...]] | None:
-    """The fields each customer leaves unset, as a kept fleet holds them; None when it holds
-    them in another shape."""
+def _kept_pairs(kept: Any) -> dict[str, tuple[str, ...]] | None:
+    """A kept fleet's (key, names) pairs (the earlier keys each customer claims, the fields
+    each leaves unset) by key; None when KEPT holds anything but strings in that shape."""
     try:
-        unset = {key: tuple(fields) for key, fields in kept[6]}
+        pairs = {key: tuple(names) for key, names in kept}
     except (TypeError, ValueError):
         return None
-    if not all(isinstance(key, str) and all(isinstance(name, str) for name in fields) for key, fields in unset.items()):
+    if not all(isinstance(key, str) and all(isinstance(name, str) for name in names) for key, names in pairs.items()):
         return None
-    return unset
+    return pairs
 
 
 def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> dict[str, str] | None:

@@ -252,3 +252,28 @@ def test_a_kept_fleet_with_an_edited_file_removed_is_read_whole(tmp_path: Path) 
     fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
     expected = load_customers(sorted(folder.iterdir()))
     assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
+
+
+@pytest.mark.parametrize("part", [5, 6], ids=["claims", "unset"])
+def test_a_kept_fleet_of_another_shape_is_read_whole_not_trusted(tmp_path: Path, part: int) -> None:
+    """The earlier keys claimed and the fields left unset, as kept, are checked like every
+    other value of the cache: a list where a key should be is a fleet to read whole."""
+    root = tmp_path / "repo"
+    _repo(root)
+    folder, cache_file = root / "customers.d", tmp_path / "cache/documents.sqlite"
+    for _ in range(2):
+        cache = DocumentCache(cache_file)
+        load_fleet(root, Settings(), folder, cache)
+        cache.save()
+    cache = DocumentCache(cache_file)
+    slot = fleet_module._slot(Settings(), folder, root)
+    kept = list(cache.get_meta(slot))
+    kept[part] = (("kiwi-link", (["not", "a", "key"],)),)  # not the file edited below
+    cache.put_meta(slot, tuple(kept))
+    cache.save()
+    acme = folder / "acme-telecom.yaml"
+    acme.write_text(acme.read_text().replace("channels: 300", "channels: 301"))
+    fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
+    expected = load_customers(sorted(folder.iterdir()))
+    assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
+    assert list(fleet.unset_fields()) == [(key, unset) for key, file in expected.items() if (unset := unset_fields(file.document.data))]
