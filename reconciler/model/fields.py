@@ -158,6 +158,11 @@ def digest(customer: Customer) -> str:
 DIGEST_LENGTH = 32  # hexadecimal digits of a digest
 
 
+def is_digest(value: Any) -> bool:
+    """Whether VALUE is a digest as `digest` makes one (from a store, say)."""
+    return isinstance(value, str) and len(value) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in value)
+
+
 def remember_digest(customer: Customer, known: str) -> None:
     """Give CUSTOMER the digest a store kept for its content (where the store knows it
     describes this content: written with it, not changed since), so `digest` need not

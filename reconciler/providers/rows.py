@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Connection,
     Dialect,
     Integer,
+    Select,
     bindparam,
     select,
     type_coerce,
@@ -27,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.customer import Customer
-from reconciler.model.fields import DIGEST_LENGTH, canonical, digest, digest_of, remember_digest
+from reconciler.model.fields import canonical, digest, digest_of, is_digest, remember_digest
 from reconciler.model.messages import show
 from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord
 from reconciler.providers.columns import UtcDateTime
@@ -129,9 +131,14 @@ def document_from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
     return document
 
 
-# The customer table as the database holds it, without SQLAlchemy's type processing: a row
-# someone wrote by hand (text in a money column, broken JSON) must not stop a read.
-RAW_CUSTOMER = select(*(type_coerce(column, NullType()).label(column.name) for column in customer.columns))
+def raw(*columns: Column[Any]) -> Select[*tuple[Any, ...]]:
+    """COLUMNS of the customer table as the database holds them, without SQLAlchemy's type
+    processing: a row someone wrote by hand (text in a money column, broken JSON) must not
+    stop a read."""
+    return select(*(type_coerce(column, NullType()).label(column.name) for column in columns))
+
+
+RAW_CUSTOMER = raw(*customer.columns)
 
 
 def decode_row(row: Mapping[Any, Any], dialect: Dialect) -> tuple[dict[str, Any], list[LiveProblem]]:
@@ -188,8 +195,3 @@ def record_from_row(row: Mapping[Any, Any], dialect: Dialect) -> LiveRecord:
     if isinstance(record, LiveCustomer) and decoded["digest_version"] == record.version and is_digest(known):
         remember_digest(record.customer, known)
     return record
-
-
-def is_digest(value: Any) -> bool:
-    """Whether VALUE is a digest as `model.fields.digest` writes one."""
-    return isinstance(value, str) and len(value) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in value)

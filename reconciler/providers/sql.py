@@ -25,16 +25,14 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    type_coerce,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.types import NullType
 
 from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical, canonical_document
+from reconciler.model.fields import canonical, canonical_document, is_digest
 from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
@@ -74,10 +72,8 @@ _CURRENT = rows.RAW_CUSTOMER.where(customer.c.key == _WHERE_KEY).with_for_update
 _DESCRIBED = "COALESCE(managed AND active AND digest IS NOT NULL AND digest_version = version, FALSE)"
 SUMMARY = f"SELECT key, digest FROM customer WHERE {_DESCRIBED}"
 # The same columns by key, as the database holds them (a hostile value is judged, not decoded).
-_SUMMARIES = select(
-    type_coerce(customer.c.key, NullType()), type_coerce(customer.c.version, NullType()),
-    type_coerce(customer.c.active, NullType()), type_coerce(customer.c.digest, NullType()),
-    type_coerce(customer.c.digest_version, NullType()),
+_SUMMARIES = rows.raw(
+    customer.c.key, customer.c.version, customer.c.active, customer.c.digest, customer.c.digest_version
 ).where(customer.c.key.in_(bindparam("keys", expanding=True)))
 NOT_DESCRIBED = f"SELECT key FROM customer WHERE NOT {_DESCRIBED}"
 
@@ -231,7 +227,7 @@ class SqlProvider(Provider):
                 for key, version, active, known, version_known in held:
                     if type(version) is not int or active not in (0, 1):
                         continue  # not a record the model reads: left to a full read
-                    described = version_known == version and rows.is_digest(known)
+                    described = version_known == version and is_digest(known)
                     found[str(key)] = LiveSummary(str(key), version, bool(active), known if described else None)
         return found
 
@@ -278,8 +274,9 @@ class SqlProvider(Provider):
         return super().write_many(writes)
 
     def _write_together(self, connection: Connection, writes: Sequence[Write]) -> bool:
-        """Write every one of WRITES; False, before writing anything, when one would fail on a
-        key or a version (a refusal by a rule of the store raises instead)."""
+        """Write every one of WRITES; False when one would fail on a key or a version (found
+        before anything is written; the caller rolls back what a store that ignored the row
+        locks let through), and a refusal by a rule of the store raises."""
         now = self._clock()
         found: dict[str, Any] = {}  # key -> its raw row
         for chunk in _chunks([write.key for write in writes], _KEYS_PER_QUERY):
