@@ -254,3 +254,27 @@ def test_a_write_outside_the_reconciler_bumps_the_version(fleet: Fixture) -> Non
     before = fleet.provider.read(["c000-acme-telecom"])["c000-acme-telecom"].version
     fleet.sql("UPDATE customer SET notes = 'by hand' WHERE key = 'c000-acme-telecom'")
     assert fleet.provider.read(["c000-acme-telecom"])["c000-acme-telecom"].version == before + 1
+
+
+def test_a_customer_only_a_later_overlay_names_is_not_loaded_before_it(
+    fleet: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At AT the overlay raising acme's limit (1 December) is not in effect: acme is as its
+    file says, so a plan after an edit to another file the overlays name (sunrise, at
+    Christmas) validates that file alone, and still agrees with the full plan."""
+    from reconciler.desired import fleet as fleet_module
+
+    fleet.apply(fleet.agree())
+    _edit(fleet.root, "c006-sunrise-mobile.yaml", "channels: ", "channels: 1")
+    validated: list[str] = []
+    original = fleet_module.validate
+
+    def counting(model: type, document: Any) -> Any:
+        validated.append(document.path.name)
+        return original(model, document)
+
+    monkeypatch.setattr(fleet_module, "validate", counting)
+    plan = fleet.fast()
+    assert validated == ["c006-sunrise-mobile.yaml"]
+    assert [change.key for change in plan.changes] == ["c006-sunrise-mobile"]
+    assert fleet.fast(IN_XMAS).to_json() == _full_plan(fleet.root, fleet.provider, IN_XMAS).to_json()

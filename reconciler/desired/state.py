@@ -210,8 +210,9 @@ def desired_at(
     What the evaluation gives depends only on the files and on which overlays are in effect,
     so the digests it gave are kept in CACHE by those: while no overlay starts or ends and no
     file they touch changes, a plan evaluates nothing (a customer is still evaluated when
-    its `Customer` is asked for)."""
-    touched = {key for overlay in overlays for key in overlay.customer_keys()}
+    its `Customer` is asked for). An overlay not in effect at AT changes no one then: the
+    customers only such overlays name are as their files say, and are not loaded."""
+    touched = {key for overlay in overlays if overlay.active_at(at) for key in overlay.customer_keys()}
 
     def evaluate() -> Mapping[str, Customer]:
         base = fleet.load([key for key in fleet if key in touched]) if touched else {}
