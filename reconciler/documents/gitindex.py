@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -57,18 +58,27 @@ def clean_index(root: Path, folder: str, suffixes: Sequence[str]) -> Callable[[]
         "changed": ["diff-files", "--name-only", "--relative", "-z", "--", folder],
         "attributes": ["check-attr", "-z", *_CONVERSIONS, "--", *(f"{prefix}x{suffix}" for suffix in suffixes)],
     }
+    # Each answer goes to a file of its own, not a pipe: a pipe holds 64 KiB, and git would
+    # wait on a full one (a listing of 100,000 files is 9 MB) until Python came to read it.
+    # `answer` reads and closes them; they outlive this call, so no `with` can hold them.
+    outputs = {name: tempfile.TemporaryFile() for name in commands}  # noqa: SIM115
     try:
         running = {
-            name: subprocess.Popen(
-                ["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            )
+            name: subprocess.Popen(["git", "-C", str(root), *args], stdout=outputs[name], stderr=subprocess.DEVNULL)
             for name, args in commands.items()
         }
     except OSError:
+        for file in outputs.values():
+            file.close()
         return lambda: None
 
     def answer() -> CleanIndex | None:
-        output = {name: process.communicate()[0] for name, process in running.items()}
+        output: dict[str, bytes] = {}
+        for name, process in running.items():
+            process.wait()
+            with outputs[name] as file:
+                file.seek(0)
+                output[name] = file.read()
         if any(process.returncode for process in running.values()):
             return None
         attributes = output["attributes"].split(b"\0")
