@@ -58,6 +58,7 @@ def make_plan(
     judge_schedule: bool = False,
     cache: DocumentCache | None = None,
     index: Index | None = None,
+    changes: Changes | None = None,
 ) -> Plan:
     """Desired state at `at` against what `provider` holds now; with `changed_since`, only
     the customers `changed_keys` finds (read from the provider alone). `lift_penalty` and
@@ -65,7 +66,8 @@ def make_plan(
     `judge_schedule` (a plan of now) names the scheduled changes missed or late. `revision`
     may be a function that gives it, called once the plan is made: git's status of a large
     work tree then runs beside the loading. `index`: git's listing of the customer files,
-    when the caller started it (`desired.fleet.fleet_index`)."""
+    when the caller started it (`desired.fleet.fleet_index`); `changes`: git's answer for
+    `changed_since`, likewise (`start_changes`)."""
     # Desired and live state of a whole fleet are millions of small objects that are never
     # garbage: a collection over them mid-plan costs seconds, and frees nothing.
     asked = set(only) if only is not None else None
@@ -78,7 +80,7 @@ def make_plan(
         fleet = load_fleet(root, settings, customers_dir(root, settings), cache, index=index)
         desired = desired_at(fleet, overlays, at, cache)
         if changed_since is not None:
-            changed = changed_keys(root, settings, changed_since, at, overlays)
+            changed = changed_keys(root, settings, changed_since, at, overlays, changes)
             if changed is not None:
                 only = changed if only is None else changed & set(only)
         in_sync: frozenset[str] = frozenset()
@@ -214,15 +216,27 @@ def _removed_in(
     return git.removal_commits(root, settings.customers_dir)
 
 
+Changes = Callable[[], tuple[set[str], dt.datetime]]  # what `start_changes` started: wait, and know
+
+
+def start_changes(root: Path, settings: Settings, rev: str) -> Changes:
+    """Start asking git what `changed_keys` needs to know of REV (the files changed since, the
+    time of its commit): a command starts it before opening the provider, so git walks the
+    work tree on another core while the provider's modules load. GitError for an unknown REV."""
+    customers_dir, plans_dir = settings.customers_dir.strip("/"), settings.plans_dir.strip("/")
+    return git.start_changes(root, rev, [customers_dir, plans_dir, CONFIG_NAME])
+
+
 def changed_keys(
-    root: Path, settings: Settings, rev: str, at: dt.datetime, overlays: Sequence[Overlay]
+    root: Path, settings: Settings, rev: str, at: dt.datetime, overlays: Sequence[Overlay], changes: Changes | None = None
 ) -> set[str] | None:
     """Customers whose effective definition may differ from what `rev` gave them: their file
     changed since `rev` (working tree included), an overlay naming them changed, or one of
     `overlays` (loaded already) naming them starts or ends between `rev`'s commit time and `at`. None: everything may have
-    changed (reconciler.toml changed)."""
+    changed (reconciler.toml changed). CHANGES: git's answer of `start_changes`, when the
+    caller started it."""
     customers_dir, plans_dir = settings.customers_dir.strip("/"), settings.plans_dir.strip("/")
-    changed = git.changed_since(root, rev, [customers_dir, plans_dir, CONFIG_NAME])
+    changed, since = (changes or start_changes(root, settings, rev))()
     if CONFIG_NAME in changed:
         return None
     keys: set[str] = set()
@@ -240,7 +254,6 @@ def changed_keys(
                 keys |= _named(location, old_contents[old_files[path]])
             if (root / path).exists():
                 keys |= _named(location, None, root / path)
-    since = git.commit_time(root, rev)
     for overlay in overlays:
         if any(since < instant <= at for instant in change_instants([overlay])):
             keys |= overlay.customer_keys()

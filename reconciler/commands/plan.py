@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, session: Session) -> Outcome:
     settings = session.settings()
     key = session.plan_key(settings) if args.out else None
-    session.start_listing(settings)
+    session.start_listing(settings, args.changed_since)
     with open_provider(settings, environ=session.environ, root=session.root) as provider:
         plan = session.plan(
             settings, provider, args, allow_bulk=args.allow_bulk, changed_since=args.changed_since,

@@ -22,7 +22,7 @@ from reconciler.history.git import current_revision
 from reconciler.plan.file import MIN_KEY_BYTES
 from reconciler.plan.plan import Plan
 from reconciler.providers.base import Provider
-from reconciler.reconcile import make_plan
+from reconciler.reconcile import Changes, make_plan, start_changes
 
 
 def _no_input(prompt: str) -> str:
@@ -59,6 +59,8 @@ class Session:
     cache_dir: Path | None = None  # where parsed documents are cached (None: not cached)
     # git's listing of the customer files, by customers_dir, once started (`start_listing`).
     _indexes: dict[str, Index] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # git's look at what changed since a revision, by the revision, once started (the same).
+    _changes: dict[str, Changes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -79,11 +81,15 @@ class Session:
         """`with session.loading() as load:` reads documents through the cache, saved at the end."""
         return cached_loading(self.cache_dir, self.root, warn=lambda message: print(f"warning: {message}", file=self.stderr))
 
-    def start_listing(self, settings: Settings) -> None:
+    def start_listing(self, settings: Settings, changed_since: str | None = None) -> None:
         """Start git's listing of the customer files (`desired.fleet.fleet_index`) for the plan
-        to come: a command calls this before opening the provider, so git lists a large fleet
-        on the other core while the provider's modules load. A folder that is not there is
-        left for the plan to report, in its turn."""
+        to come, and with CHANGED_SINCE its look at what changed since that revision
+        (`reconcile.start_changes`): a command calls this before opening the provider, so git
+        walks a large fleet on the other core while the provider's modules load. A folder
+        that is not there, or a revision that is not, is left for the plan to report."""
+        if changed_since is not None and changed_since not in self._changes:
+            with suppress(ReconcilerError):
+                self._changes[changed_since] = start_changes(self.root, settings, changed_since)
         if self.cache_dir is None or settings.customers_dir in self._indexes:
             return
         with suppress(ReconcilerError):
@@ -105,6 +111,7 @@ class Session:
                     load=load,
                     judge_schedule=args.at is None,
                     index=self._indexes.get(settings.customers_dir),
+                    changes=self._changes.pop(options.get("changed_since") or "", None),
                     **options,
                 )
             except ReconcilerError:

@@ -11,11 +11,13 @@ the file on checkout: line ends change nothing a YAML or TOML reader returns, bu
 from __future__ import annotations
 
 import re
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
+
+from reconciler.errors import GitError
+from reconciler.history.git import start_git
 
 # Attributes that make a file's work-tree bytes differ from its blob by more than line ends
 # (which neither YAML nor TOML reads differently).
@@ -58,28 +60,17 @@ def clean_index(root: Path, folder: str, suffixes: Sequence[str]) -> Callable[[]
         "changed": ["diff-files", "--name-only", "--relative", "-z", "--", folder],
         "attributes": ["check-attr", "-z", *_CONVERSIONS, "--", *(f"{prefix}x{suffix}" for suffix in suffixes)],
     }
-    # Each answer goes to a file of its own, not a pipe: a pipe holds 64 KiB, and git would
-    # wait on a full one (a listing of 100,000 files is 9 MB) until Python came to read it.
-    # `answer` reads and closes them; they outlive this call, so no `with` can hold them.
-    outputs = {name: tempfile.TemporaryFile() for name in commands}  # noqa: SIM115
     try:
-        running = {
-            name: subprocess.Popen(["git", "-C", str(root), *args], stdout=outputs[name], stderr=subprocess.DEVNULL)
-            for name, args in commands.items()
-        }
-    except OSError:
-        for file in outputs.values():
-            file.close()
+        running = {name: start_git(root, *args) for name, args in commands.items()}
+    except GitError:  # no git at all
         return lambda: None
 
     def answer() -> CleanIndex | None:
         output: dict[str, bytes] = {}
-        for name, process in running.items():
-            process.wait()
-            with outputs[name] as file:
-                file.seek(0)
-                output[name] = file.read()
-        if any(process.returncode for process in running.values()):
+        for name, asked in running.items():  # each waited for, so none is left running
+            with suppress(GitError):  # not a repository, say: the files are read instead
+                output[name] = asked()
+        if len(output) != len(running):
             return None
         attributes = output["attributes"].split(b"\0")
         converts = any(value not in (b"unspecified", b"unset", b"") for value in attributes[2::3])

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -66,18 +66,41 @@ def commits_adding(root: Path, paths: Iterable[Path]) -> dict[Path, str | None]:
 
 def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     """Run `git -C root ARGS`; its stdout, or GitError with git's own reason."""
+    return start_git(root, *args, stdin=stdin)()
+
+
+def start_git(root: Path, *args: str, stdin: bytes | None = None) -> Callable[[], bytes]:
+    """`run_git`, started now: the function returned (call it once) waits for git and gives
+    its stdout, or raises its GitError. Started early, git works on another core meanwhile.
+
+    git writes to files, not pipes: a pipe holds 64 KiB, and git would wait on a full one
+    (a listing of 100,000 files is 9 MB) until Python came to read it."""
+    # Closed by `answer`: they outlive this call, so no `with` can hold them.
+    output, errors = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
     try:
-        result = subprocess.run(
-            ["git", "-C", str(root), *args], input=stdin, capture_output=True, check=False
+        process = subprocess.Popen(
+            ["git", "-C", str(root), *args],
+            stdin=subprocess.PIPE if stdin is not None else None, stdout=output, stderr=errors,
         )
     except FileNotFoundError as exc:
+        output.close()
+        errors.close()
         raise GitError("git is not installed (no `git` on PATH)") from exc
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip()
-        if "not a git repository" in message:
-            raise GitError(f"{root}: not a git repository")
-        raise GitError(f"git {args[0]} failed: {message.removeprefix('fatal: ')}")
-    return result.stdout
+
+    def answer() -> bytes:
+        with output, errors:
+            process.communicate(stdin)
+            output.seek(0)
+            errors.seek(0)
+            found, said = output.read(), errors.read()
+        if process.returncode != 0:
+            message = said.decode("utf-8", "replace").strip()
+            if "not a git repository" in message:
+                raise GitError(f"{root}: not a git repository")
+            raise GitError(f"git {args[0]} failed: {message.removeprefix('fatal: ')}")
+        return found
+
+    return answer
 
 
 def removal_commits(root: Path, directory: str) -> dict[str, str]:
@@ -141,22 +164,30 @@ def default_base(root: Path) -> tuple[str, str]:
     raise GitError("no upstream branch, origin/main or main to compare with; name a range: REV1..REV2")
 
 
-def commit_time(root: Path, rev: str) -> dt.datetime:
-    """The committer time of `rev`, in UTC."""
-    stamp = _text(root, "show", "-s", "--format=%ct", resolve(root, rev))
-    return dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+def _instant(stamp: bytes) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(stamp.strip()), dt.UTC)
 
 
 def changed_since(root: Path, rev: str, paths: Sequence[str]) -> set[str]:
     """Files under `paths` (relative to `root`) that differ between `rev` and the working
     tree, untracked ones included; relative to `root`."""
+    return start_changes(root, rev, paths)()[0]
+
+
+def start_changes(root: Path, rev: str, paths: Sequence[str]) -> Callable[[], tuple[set[str], dt.datetime]]:
+    """Start asking git what `changed_since` REV and when REV was committed (`commit_time`);
+    the function returned (call it once) waits for both. GitError at once for an unknown REV."""
     commit = resolve(root, rev)
-    # Both at once: on a large work tree each is git's own walk over every file.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        changed = pool.submit(run_git, root, "diff", "--name-only", "--no-renames", "-z", "--relative", commit, "--", *paths)
-        untracked = pool.submit(run_git, root, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths)
-        found = changed.result() + untracked.result()
-    return {name for name in found.decode().split("\0") if name}
+    # All at once: on a large work tree the first two are each git's own walk over every file.
+    changed = start_git(root, "diff", "--name-only", "--no-renames", "-z", "--relative", commit, "--", *paths)
+    untracked = start_git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths)
+    stamp = start_git(root, "show", "-s", "--format=%ct", commit)
+
+    def answer() -> tuple[set[str], dt.datetime]:
+        found = changed() + untracked()
+        return {name for name in found.decode().split("\0") if name}, _instant(stamp())
+
+    return answer
 
 
 def tree_files(root: Path, rev: str, paths: Sequence[str]) -> dict[str, str]:

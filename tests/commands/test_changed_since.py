@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import EXAMPLES, REPO, Run
 from git_repos import GitRepo
 
@@ -59,3 +61,29 @@ def test_plan_changed_since_follows_overlay_edits_and_config(tmp_path: Path, run
     assert run(repo.root, "plan", "--changed-since", "HEAD", "--at", "2026-11-21").out == run(
         repo.root, "plan", "--at", "2026-11-21"
     ).out
+
+
+def test_git_is_asked_what_changed_once_before_the_provider_opens(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command starts git's look at the work tree (`reconcile.start_changes`) before the
+    provider opens, and the plan waits for that answer rather than asking again."""
+    from reconciler import reconcile
+    from reconciler.commands import session as session_module
+
+    repo = _example_repo(tmp_path / "repo")
+    run(repo.root, "apply", "--yes", "--at", "2026-11-20").assert_success()
+    path = repo.root / "customers.d/fjord-connect.yaml"
+    path.write_text(path.read_text().replace("channels: 40", "channels: 41"))
+    asked: list[str] = []
+    original = reconcile.start_changes
+
+    def counting(root: Path, settings: Any, rev: str) -> Any:
+        asked.append(rev)
+        return original(root, settings, rev)
+
+    monkeypatch.setattr(reconcile, "start_changes", counting)
+    monkeypatch.setattr(session_module, "start_changes", counting)
+    outcome = run(repo.root, "plan", "--changed-since", "HEAD", "--at", "2026-11-21").assert_success()
+    assert "  ~ fjord-connect           update" in outcome.out.splitlines()
+    assert asked == ["HEAD"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Run
@@ -94,3 +95,31 @@ def test_a_plan_is_dirty_only_when_what_the_reconciler_reads_changed(tmp_path: P
     (repo.root / "customers.d/b.yaml").unlink()
     (repo.root / "reconciler.toml").write_text("owned_fields = []\n")
     assert git.current_revision(repo.root, inputs).dirty
+
+
+def test_git_started_early_finishes_before_its_answer_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`start_git` hands git a file, not a pipe: a listing larger than a pipe holds (64 KiB)
+    is written while Python does other work, and git is done before anyone reads it."""
+    import subprocess
+
+    repo = GitRepo(tmp_path)
+    for number in range(2000):
+        repo.write(f"customers.d/customer-{number:05d}.yaml", f"channels: {number}\n")
+    repo.commit("Many")
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    answer = git.start_git(tmp_path, "ls-files", "-s", "-z", "--", "customers.d")
+    [process] = started
+    assert process.wait(timeout=60) == 0  # git ended with nobody reading it
+    listing = answer()
+    assert len(listing) > 64 * 1024
+    assert listing.count(b"\0") == 2000
+    with pytest.raises(GitError) as caught:
+        git.start_git(tmp_path, "rev-parse", "--verify", "--end-of-options", "nope")()
+    assert str(caught.value) == "git rev-parse failed: Needed a single revision"
