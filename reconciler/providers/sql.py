@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical, canonical_document, is_digest
+from reconciler.model.fields import DIGEST_LENGTH, canonical, canonical_document, is_digest
 from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
@@ -69,8 +69,24 @@ _CURRENT = rows.RAW_CUSTOMER.where(customer.c.key == _WHERE_KEY).with_for_update
 # the digest of each row whose digest describes its content (managed, active, and written at
 # its version), and the key of every other row. A hostile value (NULL, text in a flag) makes
 # a row one of the others, read and judged in full.
-_DESCRIBED = "COALESCE(managed AND active AND digest IS NOT NULL AND digest_version = version, FALSE)"
+_DESCRIBED = f"COALESCE(managed AND active AND length(digest) = {DIGEST_LENGTH} AND digest_version = version, FALSE)"
 SUMMARY = f"SELECT key, digest FROM customer WHERE {_DESCRIBED}"
+# The same rows as one line each part: how many; their keys, one a line; their digests, end
+# to end (each is DIGEST_LENGTH long); and how many of them hold text in both (SQLite keeps
+# any type in any column: a blob's bytes would read as text when joined). The keys in the
+# order Python sorts them: SQLite scans the summary index in it, PostgreSQL is told (its
+# collation may sort otherwise). Where that order is not the one asked, the lines differ,
+# and the rows are read one by one.
+IN_STEP = {
+    "sqlite": (
+        "SELECT count(*), group_concat(key, char(10)), group_concat(digest, ''), "
+        f"total(typeof(key) = 'text' AND typeof(digest) = 'text') FROM customer WHERE {_DESCRIBED}"
+    ),
+    "postgresql": (
+        """SELECT count(*), string_agg(key, E'\\n' ORDER BY key COLLATE "C"), """
+        f"""string_agg(digest, '' ORDER BY key COLLATE "C"), count(*) FROM customer WHERE {_DESCRIBED}"""
+    ),
+}
 # The same columns by key, as the database holds them (a hostile value is judged, not decoded).
 _SUMMARIES = rows.raw(
     customer.c.key, customer.c.version, customer.c.active, customer.c.digest, customer.c.digest_version
@@ -196,15 +212,21 @@ class SqlProvider(Provider):
             # The DB-API cursor itself: a result object's row handling costs more than the query.
             cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.execute(SUMMARY)
-                described = cursor.fetchall()
                 cursor.execute(NOT_DESCRIBED)
                 others = [key for key, in cursor.fetchall()]
+                step = _in_step(cursor, IN_STEP.get(connection.dialect.name), digests, set(others))
+                if step is None:
+                    cursor.execute(SUMMARY)
+                    described = cursor.fetchall()
             finally:
                 cursor.close()
-            # (key, digest) pairs both sides hold, compared in C: a fleet has a hundred thousand.
-            in_sync = {key for key, _ in digests.items() & described}
-            others += [key for key, _ in described if key not in in_sync]
+            if step is not None:
+                in_sync, differing = step
+                others += differing
+            else:
+                # (key, digest) pairs both sides hold, compared in C: a fleet has a hundred thousand.
+                in_sync = {key for key, _ in digests.items() & described}
+                others += [key for key, _ in described if key not in in_sync]
             live: dict[str, LiveRecord] = {}
             if len(others) > len(in_sync):  # most rows differ: one scan beats many lookups
                 for row in connection.execute(rows.RAW_CUSTOMER).mappings():
@@ -411,6 +433,39 @@ class SqlProvider(Provider):
     def read_runs(self, since: datetime) -> list[Run]:
         with self._failures(None), self._connection(write=False) as connection:
             return ledger.read_runs(connection, runs, since)
+
+
+def _in_step(
+    cursor: Any, statement: str | None, digests: Mapping[str, str], not_described: Collection[str]
+) -> tuple[set[str], list[str]] | None:
+    """The keys of DIGESTS whose rows (described: `_DESCRIBED`) hold those digests, and the
+    other described keys, from STATEMENT's one row (`IN_STEP`); None where that row cannot
+    tell (described keys other than those of DIGESTS that are not NOT_DESCRIBED, another
+    order, a value that is not text), and the rows are compared one by one. No Python object
+    a customer where the keys are the same: a fleet of 100,000 is two strings compared."""
+    if statement is None:
+        return None
+    keys = sorted(key for key in digests if key not in not_described) if not_described else sorted(digests)
+    wanted = "".join([digests[key] for key in keys])
+    if len(wanted) != DIGEST_LENGTH * len(keys):
+        return None
+    cursor.execute(statement)
+    count, joined_keys, joined_digests, texts = cursor.fetchone()
+    # Equal counts and equal lines: no key holds a line end (DIGESTS' keys cannot), so the
+    # keys are the same keys, in the same order as the digests beside them.
+    if count != len(keys) or texts != count or (joined_keys or "") != "\n".join(keys):
+        return None
+    if joined_digests == wanted:
+        return set(keys), []
+    in_sync: set[str] = set()
+    differing: list[str] = []
+    for index, key in enumerate(keys):
+        start = index * DIGEST_LENGTH
+        if joined_digests[start:start + DIGEST_LENGTH] == wanted[start:start + DIGEST_LENGTH]:
+            in_sync.add(key)
+        else:
+            differing.append(key)
+    return in_sync, differing
 
 
 def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:
