@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Column,
     Connection,
@@ -32,7 +31,7 @@ from reconciler.model.customer import Customer
 from reconciler.model.fields import canonical, digest, digest_of, is_digest, remember_digest
 from reconciler.model.messages import show
 from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord
-from reconciler.providers.columns import UtcDateTime
+from reconciler.providers.columns import Json, UtcDateTime
 from reconciler.providers.records import live_record
 from reconciler.providers.schema import Money, customer
 
@@ -162,7 +161,7 @@ def _decode(kind: TypeEngine[Any], value: Any, dialect: Dialect) -> Any:
         return None
     if isinstance(kind, Money):
         return kind.process_result_value(value if isinstance(value, int | Decimal) else Decimal(str(value)), dialect)
-    if isinstance(kind, JSON):
+    if isinstance(kind, Json):
         return json.loads(value) if isinstance(value, str | bytes) else value
     if isinstance(kind, Boolean):
         if value in (0, 1):  # True and False are 1 and 0
