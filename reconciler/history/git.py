@@ -181,7 +181,7 @@ def start_changes(root: Path, rev: str, paths: Sequence[str]) -> Callable[[], tu
     # All at once: on a large work tree the first two are each git's own walk over every file.
     changed = start_git(root, "diff", "--name-only", "--no-renames", "-z", "--relative", commit, "--", *paths)
     untracked = start_git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths)
-    stamp = start_git(root, "show", "-s", "--format=%ct", commit)
+    stamp = start_git(root, "log", "-1", "--format=%ct", commit)  # not `show`: 0.06 s on 100,000 files, `log` ~0
 
     def answer() -> tuple[set[str], dt.datetime]:
         found = changed() + untracked()
