@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reconciler.documents.toml import TomlScan, load_toml
-from reconciler.documents.yaml12 import KeyPath, Mark, parse_yaml, parse_yaml_bytes
+from reconciler.documents.yaml12 import KeyPath, Mark, parse_yaml, parse_yaml_bytes, parse_yaml_data
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.fields import field_path
 
@@ -197,9 +197,9 @@ def load_document(path: Path, content: bytes | None = None) -> LoadedDocument:
         raise InvalidInput([Problem(path, line, column, "", message)]) from None
     if suffix in TOML_SUFFIXES:
         return LoadedDocument(path, load_toml(path, text), content)
-    data, marks, _, _ = parse_yaml_bytes(content, path)
+    data = parse_yaml_data(content, path)
     if type(data) is not dict:
-        mark = marks[()]
+        mark = parse_yaml_bytes(content, path)[1][()]
         kind = "a sequence" if type(data) is list else "null" if data is None else "a single value"
         message = f"the document is {kind}, not a mapping; write it as 'key: value' lines"
         raise InvalidInput([Problem(path, mark.line, mark.column, "", message)])

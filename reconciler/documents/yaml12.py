@@ -276,6 +276,78 @@ def parse_yaml_bytes(source: bytes, path: Path) -> Parsed:
         parser.dispose()
 
 
+def parse_yaml_data(source: bytes, path: Path) -> Any:
+    """The value `parse_yaml_bytes` reads from SOURCE, without positions (a loader needs
+    them only to report an error). A document of what files hold (mappings with string
+    keys, sequences, untagged scalars; no anchor, alias, tag or merge key) is read in one
+    lean pass over the events, in a third of the time; anything else, and any problem, is
+    read by `parse_yaml_bytes`, which reports it as always."""
+    parser = _EventParser(source)
+    try:
+        value = _compose_data(parser)
+    except (yaml.YAMLError, _Refused):
+        value = _NOT_A_VALUE
+    finally:
+        parser.dispose()
+    if value is _NOT_A_VALUE:
+        return parse_yaml_bytes(source, path)[0]
+    return value
+
+
+def _compose_data(parser: Any) -> Any:
+    """`_compose`'s value where it would find no problem, keeping no position; _NOT_A_VALUE
+    at the first event outside the plain subset (`parse_yaml_data`), or a limit reached."""
+    get_event = parser.get_event
+    get_event()  # StreamStart
+    if type(get_event()) is not DocumentStartEvent:
+        return _NOT_A_VALUE
+    containers: list[Any] = []
+    keys: list[Any] = []  # per open container: its pending key, _NO_KEY, or None for a sequence
+    nodes = 0
+    root: Any = _NOT_A_VALUE
+    while True:
+        event = get_event()
+        cls = type(event)
+        if cls is ScalarEvent:
+            if event.anchor is not None or (event.tag is not None and event.tag != "!"):
+                return _NOT_A_VALUE
+            value = _plain(event.value) if event.tag is None and event.implicit[0] else event.value
+            nodes += 1
+        elif cls is MappingStartEvent or cls is SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None or len(containers) >= MAX_DEPTH:
+                return _NOT_A_VALUE
+            nodes += 1
+            mapping = cls is MappingStartEvent
+            containers.append({} if mapping else [])
+            keys.append(_NO_KEY if mapping else None)
+            continue
+        elif cls is MappingEndEvent or cls is SequenceEndEvent:
+            value = containers.pop()
+            keys.pop()
+        elif cls is AliasEvent:
+            return _NOT_A_VALUE
+        else:  # DocumentEnd
+            break
+        if nodes > MAX_NODES:
+            return _NOT_A_VALUE
+        if not containers:
+            root = value
+            continue
+        top, key = containers[-1], keys[-1]
+        if key is None:
+            top.append(value)
+        elif key is _NO_KEY:
+            if type(value) is not str or value in top or value == "<<":
+                return _NOT_A_VALUE  # a key that is not a string, a duplicate, a merge key
+            keys[-1] = value
+        else:
+            top[key] = value
+            keys[-1] = _NO_KEY
+    if type(get_event()) is not StreamEndEvent:  # a second document
+        return _NOT_A_VALUE
+    return root
+
+
 def _compose(parser: Any, path: Path) -> Parsed:
     problems: list[Problem] = []
     marks: dict[KeyPath, Mark] = {}

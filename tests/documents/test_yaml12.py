@@ -10,8 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 
-from reconciler.documents.yaml12 import MAX_ALIASES, MAX_DEPTH, MAX_NODES, Mark, parse_yaml
+from reconciler.documents.yaml12 import (
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_NODES,
+    Mark,
+    parse_yaml,
+    parse_yaml_bytes,
+    parse_yaml_data,
+)
 from reconciler.errors import InvalidInput
 
 PATH = Path("acme.yaml")
@@ -377,3 +386,56 @@ def test_block_scalars_in_a_sequence_with_chomping_indicators() -> None:
     assert data == ["text", "folded\n\n", "quoted", "double"]
     assert blocks == frozenset({(0,), (1,)})
     assert (marks[(0,)], marks[(1,)], marks[(2,)]) == (Mark(1, 3), Mark(3, 3), Mark(6, 3))
+
+
+# --- the lean pass: the value alone -----------------------------------------------------
+
+LEAN_CASES = [
+    "name: Acme\nchannels: 30\nlimit: 12.50\ntags: [a, b]\nnotes: |\n  two\n  lines\n",
+    "quoted: 'x'\ndouble: \"0x1F\"\nnon_specific: ! 12\nempty:\n",
+    "a: &anchor 1\nb: *anchor\n",  # anchors and aliases: the full composer's
+    "a: !!int 3\n",  # a tag
+    "a: 1\na: 2\n",  # a duplicate key
+    "<<: {a: 1}\n'<<': quoted\n",  # a merge key, and a key that only looks like one
+    "1: one\n",  # a key that is not a string
+    "[a]: b\n",
+    "a: 1\n---\nb: 2\n",  # a second document
+    "a: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n",
+    "a: " + "9" * 5000 + "\n",
+    "a: [" + "1, " * MAX_NODES + "]\n",
+    "- a\n- b\n",
+    "a: [unclosed\n",
+]
+
+
+def _either(read: Any, source: bytes) -> tuple[str, str]:
+    try:
+        return "value", repr(read(source, PATH))
+    except InvalidInput as exc:
+        return "problems", str(exc)
+
+
+@pytest.mark.parametrize("text", LEAN_CASES)
+def test_the_lean_pass_reads_what_the_composer_reads(text: str) -> None:
+    source = text.encode()
+    assert _either(parse_yaml_data, source) == _either(lambda *read: parse_yaml_bytes(*read)[0], source)
+
+
+def test_every_yaml_file_of_the_project_reads_the_same_both_ways() -> None:
+    files = [*REPO.glob("customers.d/*.y*ml"), *REPO.glob("plans/*.y*ml"), *(REPO / "tests").rglob("*.y*ml")]
+    assert len(files) > 100
+    for path in files:
+        source = path.read_bytes()
+        assert _either(parse_yaml_data, source) == _either(lambda *read: parse_yaml_bytes(*read)[0], source), path
+
+
+def test_a_customer_file_is_read_in_the_lean_pass_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What files hold takes no second pass: the full composer is not run for an example."""
+    from reconciler.documents import yaml12
+
+    def refused(*_: Any) -> Any:
+        raise AssertionError("the full composer ran")
+
+    monkeypatch.setattr(yaml12, "_compose", refused)
+    for path in REPO.glob("customers.d/*.yaml"):
+        assert type(parse_yaml_data(path.read_bytes(), path)) is dict

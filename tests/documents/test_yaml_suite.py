@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from reconciler.documents.loader import parse_yaml
+from reconciler.documents.yaml12 import parse_yaml_bytes, parse_yaml_data
 from reconciler.errors import InvalidInput
 
 SUITE = Path(__file__).resolve().parent / "yaml-test-suite"  # a copy; see its README.md
@@ -130,3 +131,21 @@ def test_case(case: Path) -> None:
         documents = _json_documents(in_json.read_text(encoding="utf-8"))
         if len(documents) == 1:
             assert _same(value[0], documents[0]), f"read {value[0]!r}, in.json says {documents[0]!r}"
+
+
+def _read(read: Any, source: bytes, path: Path) -> tuple[str, str]:
+    """What READ makes of SOURCE, spelt so two readers compare: its value with every type
+    named (repr), or its problems."""
+    try:
+        return "value", repr(read(source, path))
+    except InvalidInput as exc:
+        return "problems", str(exc)
+
+
+@pytest.mark.parametrize("case", [pytest.param(case.values[0], id=case.id) for case in CASES])
+def test_the_lean_pass_reads_what_the_full_one_reads(case: Path) -> None:
+    """`parse_yaml_data` (no positions, one pass over what files hold) against the full
+    composer on every case of the suite, libyaml's misreadings included: the same value, or
+    the same problems."""
+    source, path = (case / "in.yaml").read_bytes(), case / "in.yaml"
+    assert _read(parse_yaml_data, source, path) == _read(lambda *read: parse_yaml_bytes(*read)[0], source, path)
