@@ -93,7 +93,19 @@ def decimal_text(amount: Decimal, *, money: bool = False) -> str:
 def canonical(value: Any, path: str = "") -> Any:
     """A value as JSON holds it, spelt the one canonical way; `path` is the field it is in
     (decides whether a decimal is money)."""
-    if value is None or isinstance(value, bool | int | str):
+    # The types a model's dump holds, told by identity first: this runs on every value of
+    # every customer. Anything else (a subclass, a decimal, a date) takes the longer way.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        if path in LEAF_MAPS:
+            return {str(name): canonical(item) for name, item in value.items()}
+        prefix = f"{path}." if path else ""
+        return {str(name): canonical(item, prefix + str(name)) for name, item in value.items()}
+    if kind is list:
+        return [canonical(item, path) for item in value]
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, Decimal):
         return decimal_text(value, money=path in MONEY_FIELDS)
