@@ -266,9 +266,13 @@ def _private(file: Path, warn: Warn) -> bool:
 
 # A document holds no tuple, so a tuple is a tag: (tag, text) for each value marshal lacks.
 _DECIMAL, _DATE, _TIME, _DATETIME = "d", "D", "t", "T"
+_SCALARS = (str, int, bool, type(None))
+_PLAIN = frozenset(_SCALARS)
 
 
 def _encode(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values, told by identity first
+        return value
     if isinstance(value, dict):
         return {name: _encode(item) for name, item in value.items()}
     if isinstance(value, list):
@@ -293,13 +297,14 @@ def _decode(value: Any) -> Any:
     return decoded if isinstance(decoded, dict) else None
 
 
-_SCALARS = (str, int, bool, type(None))
 _TAGS: dict[str, Callable[[str], Any]] = {
     _DECIMAL: Decimal, _DATE: dt.date.fromisoformat, _TIME: dt.time.fromisoformat, _DATETIME: dt.datetime.fromisoformat,
 }
 
 
 def _decoded(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values, told by identity first
+        return value
     if isinstance(value, dict):
         return {str(name): _decoded(item) for name, item in value.items() if isinstance(name, str)}
     if isinstance(value, list):

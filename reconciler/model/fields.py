@@ -51,12 +51,16 @@ def field_path(path: Sequence[str | int] | None) -> str:
     return text
 
 
+_LEAVES = frozenset({str, int, bool, type(None), list, Decimal})
+
+
 def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten a nested document into {dotted path: leaf value}."""
     flat: dict[str, Any] = {}
     for key, value in document.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and path not in LEAF_MAPS:
+        kind = type(value)  # a dict by identity, the rest of the values without asking the Mapping ABC
+        if (kind is dict or (kind not in _LEAVES and isinstance(value, Mapping))) and path not in LEAF_MAPS:
             flat.update(flatten(value, f"{path}."))
         else:
             flat[path] = value
