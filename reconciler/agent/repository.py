@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import GitError
-from reconciler.history.git import run_git
+from reconciler.gitbinary import run_git
 
 # user:password@ in a remote URL: never in a log line.
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")

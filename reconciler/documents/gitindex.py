@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from reconciler.errors import GitError
-from reconciler.history.git import start_git
+from reconciler.gitbinary import start_git
 
 # Attributes that make a file's work-tree bytes differ from its blob by more than line ends
 # (which neither YAML nor TOML reads differently).

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import GitError
+from reconciler.gitbinary import run_git, start_git
 
 WORKTREE = "working tree"  # how a side of a range that is the working tree reads
 
@@ -59,48 +59,6 @@ def commits_adding(root: Path, paths: Iterable[Path]) -> dict[Path, str | None]:
         output = run_git(root, "log", "--diff-filter=A", "--format=%H", "-1", "--", str(path.resolve()))
         found[path] = output.decode().strip() or None
     return found
-
-
-# --- the git binary -----------------------------------------------------------------------
-
-
-def run_git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    """Run `git -C root ARGS`; its stdout, or GitError with git's own reason."""
-    return start_git(root, *args, stdin=stdin)()
-
-
-def start_git(root: Path, *args: str, stdin: bytes | None = None) -> Callable[[], bytes]:
-    """`run_git`, started now: the function returned (call it once) waits for git and gives
-    its stdout, or raises its GitError. Started early, git works on another core meanwhile.
-
-    git writes to files, not pipes: a pipe holds 64 KiB, and git would wait on a full one
-    (a listing of 100,000 files is 9 MB) until Python came to read it."""
-    # Closed by `answer`: they outlive this call, so no `with` can hold them.
-    output, errors = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
-    try:
-        process = subprocess.Popen(
-            ["git", "-C", str(root), *args],
-            stdin=subprocess.PIPE if stdin is not None else None, stdout=output, stderr=errors,
-        )
-    except FileNotFoundError as exc:
-        output.close()
-        errors.close()
-        raise GitError("git is not installed (no `git` on PATH)") from exc
-
-    def answer() -> bytes:
-        with output, errors:
-            process.communicate(stdin)
-            output.seek(0)
-            errors.seek(0)
-            found, said = output.read(), errors.read()
-        if process.returncode != 0:
-            message = said.decode("utf-8", "replace").strip()
-            if "not a git repository" in message:
-                raise GitError(f"{root}: not a git repository")
-            raise GitError(f"git {args[0]} failed: {message.removeprefix('fatal: ')}")
-        return found
-
-    return answer
 
 
 def removal_commits(root: Path, directory: str) -> dict[str, str]:

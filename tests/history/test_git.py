@@ -9,6 +9,7 @@ import pytest
 from conftest import Run
 from git_repos import GitRepo
 
+from reconciler import gitbinary
 from reconciler.errors import GitError
 from reconciler.history import git
 
@@ -73,7 +74,7 @@ def test_log_reports_renames_with_both_paths(tmp_path: Path) -> None:
 
 def test_git_missing_from_path_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from reconciler.errors import GitError
-    from reconciler.history.git import run_git
+    from reconciler.gitbinary import run_git
 
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GitError) as caught:
@@ -114,12 +115,12 @@ def test_git_started_early_finishes_before_its_answer_is_read(tmp_path: Path, mo
             started.append(self)
 
     monkeypatch.setattr(subprocess, "Popen", Recorded)
-    answer = git.start_git(tmp_path, "ls-files", "-s", "-z", "--", "customers.d")
+    answer = gitbinary.start_git(tmp_path, "ls-files", "-s", "-z", "--", "customers.d")
     [process] = started
     assert process.wait(timeout=60) == 0  # git ended with nobody reading it
     listing = answer()
     assert len(listing) > 64 * 1024
     assert listing.count(b"\0") == 2000
     with pytest.raises(GitError) as caught:
-        git.start_git(tmp_path, "rev-parse", "--verify", "--end-of-options", "nope")()
+        gitbinary.start_git(tmp_path, "rev-parse", "--verify", "--end-of-options", "nope")()
     assert str(caught.value) == "git rev-parse failed: Needed a single revision"
