@@ -277,3 +277,36 @@ def test_a_kept_fleet_of_another_shape_is_read_whole_not_trusted(tmp_path: Path,
     expected = load_customers(sorted(folder.iterdir()))
     assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
     assert list(fleet.unset_fields()) == [(key, unset) for key, file in expected.items() if (unset := unset_fields(file.document.data))]
+
+
+def test_a_customer_loaded_from_the_fleet_knows_its_digest_without_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fleet's digest of each file is handed to the customer loaded from that same
+    content (the plan's id and the apply need it), and to no other: a file changed since
+    the fleet was made is encoded afresh."""
+    from reconciler.model import fields
+
+    root = tmp_path / "repo"
+    _repo(root)
+    cache_file = tmp_path / "cache/documents.sqlite"
+    for _ in range(2):  # the second run knows the fleet from git's index, loading nothing
+        cache = DocumentCache(cache_file)
+        fleet = load_fleet(root, Settings(), root / "customers.d", cache)
+        cache.save()
+    monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
+    acme = root / "customers.d/acme-telecom.yaml"
+    acme.write_text(acme.read_text().replace("channels: 300", "channels: 301"))
+    encoded: list[str] = []
+    digest_of = fields.digest_of
+
+    def counting(document: dict[str, object]) -> str:
+        encoded.append(str(document["name"]))
+        return digest_of(document)
+
+    monkeypatch.setattr(fields, "digest_of", counting)
+    loaded = fleet.load(list(fleet))
+    digests = {key: digest(file.customer) for key, file in loaded.items()}
+    assert encoded == [loaded["acme-telecom"].customer.name]
+    assert digests == {key: digest_of(fields.canonical_document(file.customer)) for key, file in loaded.items()}
+    assert digests["acme-telecom"] != fleet.digests["acme-telecom"]
