@@ -126,24 +126,30 @@ def _instant(stamp: bytes) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(stamp.strip()), dt.UTC)
 
 
-def changed_since(root: Path, rev: str, paths: Sequence[str]) -> set[str]:
-    """Files under `paths` (relative to `root`) that differ between `rev` and the working
-    tree, untracked ones included; relative to `root`."""
-    return start_changes(root, rev, paths)()[0]
-
-
 def start_changes(root: Path, rev: str, paths: Sequence[str]) -> Callable[[], tuple[set[str], dt.datetime]]:
-    """Start asking git what `changed_since` REV and when REV was committed (`commit_time`);
-    the function returned (call it once) waits for both. GitError at once for an unknown REV."""
+    """Start asking git which files under PATHS (relative to `root`) differ between REV and
+    the working tree, untracked ones included, and when REV was committed (UTC); the function
+    returned (call it once) waits for both. GitError at once for an unknown REV."""
     commit = resolve(root, rev)
     # All at once: on a large work tree the first two are each git's own walk over every file.
-    changed = start_git(root, "diff", "--name-only", "--no-renames", "-z", "--relative", commit, "--", *paths)
-    untracked = start_git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths)
-    stamp = start_git(root, "log", "-1", "--format=%ct", commit)  # not `show`: 0.06 s on 100,000 files, `log` ~0
+    asked = (
+        start_git(root, "diff", "--name-only", "--no-renames", "-z", "--relative", commit, "--", *paths),
+        start_git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths),
+        start_git(root, "log", "-1", "--format=%ct", commit),  # not `show`: 0.06 s on 100,000 files, `log` ~0
+    )
 
     def answer() -> tuple[set[str], dt.datetime]:
-        found = changed() + untracked()
-        return {name for name in found.decode().split("\0") if name}, _instant(stamp())
+        said: list[bytes] = []
+        failure: GitError | None = None
+        for question in asked:  # each waited for, so none is left running
+            try:
+                said.append(question())
+            except GitError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        changed, untracked, stamp = said
+        return {name for name in (changed + untracked).decode().split("\0") if name}, _instant(stamp)
 
     return answer
 

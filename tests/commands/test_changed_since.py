@@ -1,5 +1,5 @@
 """`plan --changed-since REV`: only the customers whose files, overlays or settings changed
-since a revision (`reconcile.changed_keys` over `history.git.changed_since`), agreeing with a
+since a revision (`reconcile.changed_keys` over `history.git.start_changes`), agreeing with a
 full plan at the same instant."""
 
 from __future__ import annotations

@@ -124,3 +124,19 @@ def test_git_started_early_finishes_before_its_answer_is_read(tmp_path: Path, mo
     with pytest.raises(GitError) as caught:
         gitbinary.start_git(tmp_path, "rev-parse", "--verify", "--end-of-options", "nope")()
     assert str(caught.value) == "git rev-parse failed: Needed a single revision"
+
+
+def test_changes_since_a_revision_report_a_failing_git_after_waiting_for_all(tmp_path: Path) -> None:
+    """`start_changes` asks git three things at once; one that fails is reported as git said
+    it, and the others are waited for (none left running)."""
+    repo = GitRepo(tmp_path)
+    repo.write("customers.d/a.yaml", "currency: USD\n")
+    repo.commit("Add a")
+    changed, _ = git.start_changes(tmp_path, "HEAD", ["customers.d"])()
+    assert changed == set()
+    (tmp_path / "customers.d/b.yaml").write_text("currency: EUR\n")
+    assert git.start_changes(tmp_path, "HEAD", ["customers.d"])()[0] == {"customers.d/b.yaml"}
+    answer = git.start_changes(tmp_path, "HEAD", [":(nope)customers.d"])
+    with pytest.raises(GitError) as caught:
+        answer()
+    assert str(caught.value) == "git diff failed: Invalid pathspec magic 'nope' in ':(nope)customers.d'"
