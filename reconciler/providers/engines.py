@@ -10,7 +10,7 @@ an option names, and is shown without its password or query.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,31 +141,35 @@ def execute_many(connection: Connection, statement: Insert | Update, rows: Seque
     compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
     fixed = compiled.construct_params(rows[0])  # and the statement's own values (`version + 1`)
     names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-    columns: list[tuple[str, Any, Any]] = []
+    # Column by column: a value of a column without a processor is taken as it is, without
+    # a call for each (a batch of 500 creates writes 12,500 audit rows of 12 columns).
+    values: list[list[Any]] = []
     for name in names:
         processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        columns.append((name, processor, fixed.get(name)))
-    processed: list[dict[tuple[type, Any], Any]] = [{} for _ in columns]
-
-    def value(row: Mapping[str, Any], index: int) -> Any:
-        name, processor, default = columns[index]
-        raw = row.get(name, default)
-        if processor is None:
-            return raw
-        # Plain values by value; any other by identity (every row, so every value, is alive
-        # until the end: no two share an id): the one instant of a batch is processed once.
-        key = (type(raw), raw if raw is None or type(raw) in _PLAIN else id(raw))
-        seen = processed[index]
-        if key not in seen:
-            seen[key] = processor(raw)
-        return seen[key]
-
-    indexes = range(len(columns))
-    if compiled.positional:
-        parameters: list[Any] = [tuple(value(row, index) for index in indexes) for row in rows]
-    else:
-        parameters = [{columns[index][0]: value(row, index) for index in indexes} for row in rows]
+        default = fixed.get(name)
+        column = [row.get(name, default) for row in rows]
+        values.append(column if processor is None else _processed(column, processor))
+    cells = list(zip(*values, strict=True)) if values else [()] * len(rows)  # a row's values, in order
+    parameters: list[Any] = cells if compiled.positional else [dict(zip(names, row, strict=True)) for row in cells]
     return connection.exec_driver_sql(compiled.string, parameters).rowcount
+
+
+def _processed(column: list[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    """PROCESSOR over COLUMN's values, a repeated one processed once: plain values by value,
+    any other by identity (every row, so every value, is alive until the end: no two share
+    an id), so the one instant of a batch is processed once."""
+    seen: dict[tuple[type, Any], Any] = {}
+    processed = []
+    for raw in column:
+        key = (type(raw), raw if raw is None or type(raw) in _PLAIN else id(raw))
+        found = seen.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = seen[key] = processor(raw)
+        processed.append(found)
+    return processed
+
+
+_UNSEEN = object()
 
 
 # Values a bind processor gives the same result for whenever type and value are equal (an
