@@ -24,25 +24,31 @@ def start_git(root: Path, *args: str, stdin: bytes | None = None) -> Callable[[]
     its stdout, or raises its GitError. Started early, git works on another core meanwhile.
 
     git writes to files, not pipes: a pipe holds 64 KiB, and git would wait on a full one
-    (a listing of 100,000 files is 9 MB) until Python came to read it."""
-    # Closed by `answer`: they outlive this call, so no `with` can hold them.
-    output, errors = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+    (a listing of 100,000 files is 9 MB) until Python came to read it. Without a writable
+    temporary folder (a full disk, say) it writes to pipes, read when answered."""
+    try:
+        # Closed by `answer`: they outlive this call, so no `with` can hold them.
+        files = (tempfile.TemporaryFile(), tempfile.TemporaryFile())  # noqa: SIM115
+    except OSError:
+        files = None
+    output, errors = files if files is not None else (subprocess.PIPE, subprocess.PIPE)
     try:
         process = subprocess.Popen(
             ["git", "-C", str(root), *args],
             stdin=subprocess.PIPE if stdin is not None else None, stdout=output, stderr=errors,
         )
     except FileNotFoundError as exc:
-        output.close()
-        errors.close()
+        for file in files or ():
+            file.close()
         raise GitError("git is not installed (no `git` on PATH)") from exc
 
     def answer() -> bytes:
-        with output, errors:
-            process.communicate(stdin)
-            output.seek(0)
-            errors.seek(0)
-            found, said = output.read(), errors.read()
+        found, said = process.communicate(stdin)
+        if files is not None:
+            with files[0] as written, files[1] as complained:
+                written.seek(0)
+                complained.seek(0)
+                found, said = written.read(), complained.read()
         if process.returncode != 0:
             message = said.decode("utf-8", "replace").strip()
             if "not a git repository" in message:

@@ -140,3 +140,24 @@ def test_changes_since_a_revision_report_a_failing_git_after_waiting_for_all(tmp
     with pytest.raises(GitError) as caught:
         answer()
     assert str(caught.value) == "git diff failed: Invalid pathspec magic 'nope' in ':(nope)customers.d'"
+
+
+def test_git_answers_through_pipes_without_a_writable_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk or a read-only TMPDIR costs git's answers their files, not the command:
+    they come through pipes, and git's own failures read as always."""
+    import tempfile
+
+    repo = GitRepo(tmp_path)
+    repo.write("customers.d/a.yaml", "currency: USD\n")
+    repo.commit("Add a")
+
+    def no_room(*_: Any, **__: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_room)
+    assert gitbinary.run_git(tmp_path, "ls-files", "-z").split(b"\0")[0] == b"customers.d/a.yaml"
+    with pytest.raises(GitError) as caught:
+        gitbinary.run_git(tmp_path, "rev-parse", "--verify", "--end-of-options", "nope")
+    assert str(caught.value) == "git rev-parse failed: Needed a single revision"
