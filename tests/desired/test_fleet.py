@@ -13,7 +13,7 @@ from git_repos import GitRepo
 from reconciler.config import Settings
 from reconciler.desired import fleet as fleet_module
 from reconciler.desired.customers import load_customers, unset_fields
-from reconciler.desired.fleet import load_fleet
+from reconciler.desired.fleet import Fleet, load_fleet
 from reconciler.documents.cache import DocumentCache
 from reconciler.errors import InvalidInput
 from reconciler.model.fields import digest
@@ -25,6 +25,18 @@ def _repo(root: Path) -> GitRepo:
     repo.write(".gitignore", "customers.d/ignored-*\n")
     repo.commit("Examples")
     return repo
+
+
+def _kept(tmp_path: Path, settings: Settings | None = None) -> tuple[Path, Path, Fleet]:
+    """The examples in a repository, loaded twice through one cache, so that the second run
+    knows the fleet by git's listing alone: the root, the cache file, that run's fleet."""
+    root, cache_file = tmp_path / "repo", tmp_path / "cache/documents.sqlite"
+    _repo(root)
+    for _ in range(2):
+        cache = DocumentCache(cache_file)
+        fleet = load_fleet(root, settings or Settings(), root / "customers.d", cache)
+        cache.save()
+    return root, cache_file, fleet
 
 
 def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -148,13 +160,7 @@ def test_a_customer_summarised_from_the_cache_is_validated_once(tmp_path: Path, 
 def test_a_clean_fleet_with_one_file_more_or_less_is_not_the_kept_one(tmp_path: Path, change: str) -> None:
     """Nothing edited, so git's index and its listing say what they said: the folder's own
     listing tells a new, removed or renamed file."""
-    root = tmp_path / "repo"
-    _repo(root)
-    cache_file = tmp_path / "cache/documents.sqlite"
-    for _ in range(2):  # the second run keeps the fleet by git's listing alone
-        cache = DocumentCache(cache_file)
-        load_fleet(root, Settings(), root / "customers.d", cache)
-        cache.save()
+    root, cache_file, _ = _kept(tmp_path)
     folder = root / "customers.d"
     expected = {path.stem for path in folder.iterdir()}
     if change == "a new file":
@@ -204,14 +210,9 @@ EDITS = {
 def test_a_kept_fleet_patched_with_an_edit_is_the_fleet_the_files_make(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
 ) -> None:
-    root = tmp_path / "repo"
-    _repo(root)
     settings = Settings.model_validate({"catalogs": {"resellers": ["direct", "nordic-partners"]}})
-    folder, cache_file = root / "customers.d", tmp_path / "cache/documents.sqlite"
-    for _ in range(2):  # the second run keeps the fleet by git's listing alone
-        cache = DocumentCache(cache_file)
-        load_fleet(root, settings, folder, cache)
-        cache.save()
+    root, cache_file, _ = _kept(tmp_path, settings)
+    folder = root / "customers.d"
     for name, old, new in EDITS[edit]:
         text = (folder / name).read_text()
         assert old in text
@@ -240,13 +241,8 @@ def test_a_kept_fleet_patched_with_an_edit_is_the_fleet_the_files_make(
 
 
 def test_a_kept_fleet_with_an_edited_file_removed_is_read_whole(tmp_path: Path) -> None:
-    root = tmp_path / "repo"
-    _repo(root)
-    folder, cache_file = root / "customers.d", tmp_path / "cache/documents.sqlite"
-    for _ in range(2):
-        cache = DocumentCache(cache_file)
-        load_fleet(root, Settings(), folder, cache)
-        cache.save()
+    root, cache_file, _ = _kept(tmp_path)
+    folder = root / "customers.d"
     (folder / "kiwi-link.toml").unlink()
     (folder / "kiwi-two.yaml").write_text((folder / "acme-telecom.yaml").read_text().replace("name: Acme", "name: Two"))
     fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
@@ -258,13 +254,8 @@ def test_a_kept_fleet_with_an_edited_file_removed_is_read_whole(tmp_path: Path) 
 def test_a_kept_fleet_of_another_shape_is_read_whole_not_trusted(tmp_path: Path, part: int) -> None:
     """The earlier keys claimed and the fields left unset, as kept, are checked like every
     other value of the cache: a list where a key should be is a fleet to read whole."""
-    root = tmp_path / "repo"
-    _repo(root)
-    folder, cache_file = root / "customers.d", tmp_path / "cache/documents.sqlite"
-    for _ in range(2):
-        cache = DocumentCache(cache_file)
-        load_fleet(root, Settings(), folder, cache)
-        cache.save()
+    root, cache_file, _ = _kept(tmp_path)
+    folder = root / "customers.d"
     cache = DocumentCache(cache_file)
     slot = fleet_module._slot(Settings(), folder, root)
     kept = list(cache.get_meta(slot))
@@ -287,13 +278,7 @@ def test_a_customer_loaded_from_the_fleet_knows_its_digest_without_encoding(
     the fleet was made is encoded afresh."""
     from reconciler.model import fields
 
-    root = tmp_path / "repo"
-    _repo(root)
-    cache_file = tmp_path / "cache/documents.sqlite"
-    for _ in range(2):  # the second run knows the fleet from git's index, loading nothing
-        cache = DocumentCache(cache_file)
-        fleet = load_fleet(root, Settings(), root / "customers.d", cache)
-        cache.save()
+    root, _, fleet = _kept(tmp_path)  # known from git's index: nothing loaded
     monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
     acme = root / "customers.d/acme-telecom.yaml"
     acme.write_text(acme.read_text().replace("channels: 300", "channels: 301"))
