@@ -24,7 +24,7 @@ from reconciler.documents.writing import write_file
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_fields, digest_of, json_bytes
+from reconciler.model.fields import canonical_fields, digest_of, json_bytes, json_parts
 from reconciler.model.messages import show
 from reconciler.plan.plan import (
     PLAN_FORMAT,
@@ -330,12 +330,12 @@ def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool =
 def id_of_saved(data: Mapping[str, Any]) -> str:
     """The plan id of a saved plan's JSON form (as `Plan.plan_id` makes it): of all but its
     id, counts, review and signature, each change's document by its digest."""
-    content = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review")}
-    content["changes"] = [
+    frame = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review", "changes")}
+    changes = (
         {**change, "desired": digest_of(change["desired"]) if change["desired"] is not None else None}
-        for change in content["changes"]
-    ]
-    return plan_id_of(content)
+        for change in data["changes"]
+    )
+    return plan_id_of(json_parts(frame, changes=changes))
 
 
 def _strict_json(path: Path, content: bytes) -> Any:

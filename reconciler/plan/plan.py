@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_document, digest, json_bytes
+from reconciler.model.fields import canonical_document, digest, json_parts
 from reconciler.model.types import instant_text
 from reconciler.providers.base import LiveRecord, UnreadableCustomer
 from reconciler.providers.records import unreadable_fingerprint
@@ -271,8 +271,9 @@ class Plan:
 
     @cached_property
     def plan_id(self) -> str:
-        # Cached: a plan of 100,000 creates is identified once, not once per renderer and apply.
-        return plan_id_of(self._content(desired=digest))
+        # Cached: a plan of 100,000 creates is identified once, not once per renderer and
+        # apply; and hashed a change at a time, never holding the JSON of them all (gigabytes).
+        return plan_id_of(json_parts(self._frame(), changes=(change.to_json(desired=digest) for change in self.changes)))
 
     def counts(self) -> dict[str, int]:
         """Customers per action, and blocked customers."""
@@ -286,7 +287,11 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes and not self.blocked
 
-    def _content(self, *, desired: Callable[[Customer], Any] = canonical_document) -> dict[str, Any]:
+    def _content(self) -> dict[str, Any]:
+        return {**self._frame(), "changes": [change.to_json() for change in self.changes]}
+
+    def _frame(self) -> dict[str, Any]:
+        """The JSON form of all but the changes."""
         return {
             "format": PLAN_FORMAT,
             "at": instant_text(self.at),
@@ -295,7 +300,6 @@ class Plan:
             "provider": self.provider,
             "target": self.target,
             "fleet_size": self.fleet_size,
-            "changes": [change.to_json(desired=desired) for change in self.changes],
             "blocked": [blocked.to_json() for blocked in self.blocked],
             "held": [held.to_json() for held in self.held],
             "bulk_blocked": list(self.bulk_blocked),
@@ -311,12 +315,16 @@ class Plan:
         return document
 
 
-def plan_id_of(content: Mapping[str, Any]) -> str:
+def plan_id_of(content: Iterable[bytes]) -> str:
     """The id of the plan whose JSON form, without its id, counts, review and signature, is
-    CONTENT, each change's `desired` given by its digest (`model.fields.digest`) rather than
-    its document: a plan of 100,000 creates is identified without encoding each document
-    again, and a document edited in a saved plan no longer has the digest its id was made of."""
-    return hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH]
+    CONTENT (`json_bytes`, in parts: `json_parts`), each change's `desired` given by its
+    digest (`model.fields.digest`) rather than its document: a plan of 100,000 creates is
+    identified without encoding each document again, and a document edited in a saved plan
+    no longer has the digest its id was made of."""
+    hasher = hashlib.sha256()
+    for part in content:
+        hasher.update(part)
+    return hasher.hexdigest()[:PLAN_ID_LENGTH]
 
 
 def fingerprint(live: LiveRecord) -> str:

@@ -27,6 +27,8 @@ from reconciler.model.fields import (
     default_fields,
     digest,
     flatten,
+    json_bytes,
+    json_parts,
     unflatten,
 )
 
@@ -235,3 +237,28 @@ def test_the_kept_canonical_form_is_the_customers_own() -> None:
     assert canonical_fields(changed)["debit_limit"] == "750.00"
     assert changed != customer
     assert canonical_fields(customer.model_copy())["debit_limit"] == "500.00"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    document=st.dictionaries(st.text(max_size=6), _JSON, max_size=5),
+    lists=st.dictionaries(st.text(max_size=6), st.lists(_JSON, max_size=4), max_size=3),
+)
+def test_json_parts_are_the_bytes_of_json_bytes(document: dict[str, Any], lists: dict[str, list[Any]]) -> None:
+    """What a plan's id hashes a change at a time is byte for byte the JSON it hashed whole:
+    whatever the keys sort as, the lists given as iterators consumed once."""
+    lists = {key: value for key, value in lists.items() if key not in document}
+    parts = json_parts(document, **{key: iter(value) for key, value in lists.items()})
+    assert b"".join(parts) == json_bytes({**document, **lists})
+
+
+def test_json_parts_refuse_a_key_given_twice() -> None:
+    with pytest.raises(ValueError, match=r"keys given twice: \['changes'\]"):
+        list(json_parts({"changes": []}, changes=iter([])))

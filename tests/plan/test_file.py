@@ -6,6 +6,7 @@ a customer the model refuses, or bytes that are not a plan at all."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from conftest import Run
 
+from reconciler.model.fields import digest_of, json_bytes
 from reconciler.plan.file import id_of_saved
+from reconciler.plan.plan import PLAN_ID_LENGTH
 
 
 @pytest.fixture
@@ -37,6 +40,16 @@ def _forge(plan_file: Path, document: dict[str, Any]) -> None:
     """Write DOCUMENT with the plan id its content hashes to, as a forger would."""
     document["plan_id"] = id_of_saved(document)
     plan_file.write_text(json.dumps(document))
+
+
+def test_a_plan_id_is_the_hash_of_its_whole_content(live: Path, run: Run, tmp_path: Path) -> None:
+    """Hashed a change at a time (`json_parts`), the id is still the hash of the plan's JSON
+    whole, each document by its digest: ids do not change with how they are computed."""
+    _, document = _saved(live, run, tmp_path)
+    content = {name: value for name, value in document.items() if name not in ("plan_id", "counts", "review")}
+    content["changes"] = [{**change, "desired": digest_of(change["desired"])} for change in content["changes"]]
+    assert document["plan_id"] == hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH]
+    assert id_of_saved(document) == document["plan_id"]
 
 
 def test_a_value_the_changes_do_not_show_is_never_written(live: Path, run: Run, tmp_path: Path, spec: Any) -> None:
