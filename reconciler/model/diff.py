@@ -63,7 +63,8 @@ def diff_customers(
         return []
     before = canonical_fields(live) if live is not None else {}
     after = canonical_fields(desired) if desired is not None else {}
-    return _diff_fields(before, after, lambda path: path in NOT_LIVE_FIELDS or is_owned(path, owned))
+    skip = (lambda path: path in NOT_LIVE_FIELDS or is_owned(path, owned)) if owned else NOT_LIVE_FIELDS.__contains__
+    return _diff_fields(before, after, skip)
 
 
 def diff_documents(
