@@ -5,10 +5,11 @@ and 43% TOML, every field in use, ~4 KB a file; overlays in plans/; a history of
 commits), kept in a folder of its own so a later run reuses it (`--dir`, default
 $TMPDIR/reconciler-fleet-N). Then it times each command a person or a pipeline runs on a
 fleet, each in a process of its own, beside the time it takes merely to read every file's
-bytes (the floor) measured in the same run, with the peak memory of each command: the
-largest resident set of any one of its processes (`wait4`'s ru_maxrss), and the largest
-sum over all its processes at once (sampled from /proc every 10 ms), which counts worker
-processes together.
+bytes (the floor) measured in the same run. A command that leaves everything as it found
+it (a warm plan) runs five times: the median shows, with the fastest and slowest run. The
+peak memory of each command: the largest resident set of any one of its processes
+(`wait4`'s ru_maxrss), and the largest sum over all its processes at once (sampled from
+/proc every 10 ms), which counts worker processes together.
 
 Prints one markdown table, a row for each row of issue 12's table. Nothing here asserts a time.
 """
@@ -20,6 +21,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,6 +63,17 @@ class Measured:
     seconds: float
     largest_mib: float  # the largest resident set of one process of the command
     total_mib: float  # the largest sum of resident sets of all its processes at one instant
+    runs: tuple[float, ...] = ()  # each run's seconds, where the command ran more than once
+
+
+def repeated(measures: list[Measured]) -> Measured:
+    """Runs of one command as one figure: the median time (a shared machine's noise, one
+    run to the next, is a fifth of a warm plan), the largest memory of any run."""
+    times = sorted(measured.seconds for measured in measures)
+    return Measured(
+        statistics.median(times), max(measured.largest_mib for measured in measures),
+        max(measured.total_mib for measured in measures), tuple(times),
+    )
 
 
 @dataclass(frozen=True)
@@ -73,8 +86,9 @@ class Row:
         if self.measured is None:
             return f"| {self.step} | {self.floor:.2f} | 1.0x | | |"
         measured = self.measured
+        spread = f" ({measured.runs[0]:.2f}-{measured.runs[-1]:.2f}, {len(measured.runs)} runs)" if measured.runs else ""
         return (
-            f"| {self.step} | {measured.seconds:.2f} | {measured.seconds / self.floor:.1f}x "
+            f"| {self.step} | {measured.seconds:.2f}{spread} | {measured.seconds / self.floor:.1f}x "
             f"| {measured.largest_mib:,.0f} | {measured.total_mib:,.0f} |"
         )
 
@@ -223,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--updates", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5, help="runs of each warm command (its median is shown)")
     parser.add_argument("--dir", type=Path, help="where the fleet is kept (default: $TMPDIR/reconciler-fleet-COUNT)")
     args = parser.parse_args(argv)
     folder = args.dir or Path(tempfile.gettempdir()) / f"reconciler-fleet-{args.count}"
@@ -239,9 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     creates: list[Row] = []
 
     def row(step: str, command: list[str], *, cold: bool = False, into: list[Row] = rows) -> None:
+        """One run of a command that changes what the next finds (a cold cache, an apply);
+        RUNS of the others, which leave everything as they found it."""
         if cold:
             shutil.rmtree(cache, ignore_errors=True)
-        into.append(Row(step, timed(root, [*reconciler, *command], env), base))
+        if cold or command[0] == "apply":
+            measured = timed(root, [*reconciler, *command], env)
+        else:
+            measured = repeated([timed(root, [*reconciler, *command], env) for _ in range(args.runs)])
+        into.append(Row(step, measured, base))
         print(f"  {into[-1].line()}", file=sys.stderr, flush=True)
 
     row(f"`apply --yes` of {args.count:,} creates", ["apply", "--yes", "--at", AT], cold=True, into=creates)
