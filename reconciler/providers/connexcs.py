@@ -296,7 +296,7 @@ class ConnexcsProvider(Provider):
         assert live_id is not None  # create_customer refuses an answer without one
         self.state.bind_created(
             key, live_id=live_id, digest=digest(customer), applied=self._applied(key, customer), context=audit,
-            changes=ledger.creation_changes(customer.model_dump(by_alias=True)),
+            changes=ledger.creation_changes(customer),
         )
         return LiveCustomer(key, customer, 1, managed=True, active=True)
 

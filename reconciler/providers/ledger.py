@@ -36,7 +36,7 @@ from sqlalchemy import Column as SqlColumn
 from reconciler.errors import LockHeld
 from reconciler.model.customer import Customer
 from reconciler.model.diff import diff_to_customer
-from reconciler.model.fields import canonical, default_fields, flatten
+from reconciler.model.fields import canonical_fields, default_fields
 from reconciler.model.types import instant_text
 from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, Run
 from reconciler.providers.columns import Json, UtcDateTime
@@ -238,12 +238,12 @@ def field_changes(before: Mapping[str, Any], after: Customer) -> list[Change]:
     return [(change.path, change.before, change.after) for change in diff_to_customer(before, after)]
 
 
-def creation_changes(document: Mapping[str, Any]) -> list[Change]:
-    """The fields a create sets away from a new customer's defaults; currency always."""
+def creation_changes(customer: Customer) -> list[Change]:
+    """The fields a create of CUSTOMER sets away from a new customer's defaults; currency always."""
     defaults = default_fields()
     return [
         (path, None, value)
-        for path, value in flatten(canonical(document)).items()
+        for path, value in canonical_fields(customer).items()
         if path == "currency" or defaults.get(path) != value
     ]
 

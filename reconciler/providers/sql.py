@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import DIGEST_LENGTH, canonical, canonical_document, is_digest
+from reconciler.model.fields import DIGEST_LENGTH, canonical, is_digest
 from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
@@ -266,7 +266,7 @@ class SqlProvider(Provider):
                 if not any(rule in str(exc.orig) for rule in RULES):  # created by someone else meanwhile
                     raise conflicts.exists(key) from exc
                 raise
-            self._record(connection, now, audit_, key, "create", ledger.creation_changes(canonical_document(customer_)))
+            self._record(connection, now, audit_, key, "create", ledger.creation_changes(customer_))
         return LiveCustomer(key, customer_, 1, managed=True, active=True)
 
     def update(self, key: str, customer_: Customer, expected_version: int, audit_: AuditContext) -> LiveCustomer:
@@ -314,7 +314,7 @@ class SqlProvider(Provider):
                 if row is not None:
                     return False
                 inserted.append(_new_row(write.key, write.customer, values, now))
-                changes = ledger.creation_changes(canonical_document(write.customer))
+                changes = ledger.creation_changes(write.customer)
                 audited += ledger.audit_rows(now, write.audit, write.key, "create", changes)
                 continue
             if row is None:
