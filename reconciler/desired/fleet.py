@@ -55,7 +55,7 @@ from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import digest, remember_digest
+from reconciler.model.fields import Digests, digest, remember_digest
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
@@ -102,7 +102,7 @@ class Fleet(Mapping[str, CustomerFile]):
         summaries: Mapping[str, Summary] | Callable[[], Mapping[str, Summary] | None],
         cache: DocumentCache | None,
         loaded: Mapping[str, CustomerFile] | None = None,
-        digests: dict[str, str] | None = None,
+        digests: Mapping[str, str] | None = None,
         fingerprint: str | None = None,
         edited: Mapping[str, str] | None = None,
         folded: list[str] | None = None,
@@ -123,7 +123,7 @@ class Fleet(Mapping[str, CustomerFile]):
             assert digests is not None
             self._load_summaries: Callable[[], Mapping[str, Summary] | None] | None = summaries
             self._summaries: Mapping[str, Summary] | None = None
-            self.digests: dict[str, str] = digests
+            self.digests: Mapping[str, str] = digests
         else:
             self._load_summaries, self._summaries = None, summaries
             self.digests = {key: summary.digest for key, summary in summaries.items()}
@@ -382,7 +382,7 @@ def _patched(
     kept: tuple[Any, ...],
     keys: list[str],
     by_key: dict[str, str],
-    digests: dict[str, str],
+    digests: Digests,
     catalogs: Catalogs,
 ) -> Fleet | None:
     """The kept fleet with the files git names as changed read anew, when each is still a
@@ -420,7 +420,7 @@ def _patched(
         or any(violations_of(summary.catalog, catalogs) for summary in new.values())
     ):
         return None
-    digests.update((key, summary.digest) for key, summary in new.items())
+    digests = digests.replaced({key: summary.digest for key, summary in new.items()})
 
     def all_ids() -> dict[str, str]:
         blobs = found.blobs  # without the changed files
@@ -448,13 +448,10 @@ def _kept_pairs(kept: Any) -> dict[str, tuple[str, ...]] | None:
     return pairs
 
 
-def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> dict[str, str] | None:
-    """The digest of each of KEYS, as a kept fleet holds them (in key order); None when it
-    holds another number of them."""
-    digests = kept[2].split("\0") if kept[2] else []
-    if len(digests) != len(keys):
-        return None
-    return dict(zip(keys, digests, strict=True))
+def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> Digests | None:
+    """The digest of each of KEYS, as a kept fleet holds them (in key order, joined by NUL);
+    None when it holds another number of them."""
+    return Digests.parse(keys, kept[2])
 
 
 def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[str, Summary] | None:

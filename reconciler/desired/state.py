@@ -18,7 +18,7 @@ from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import Load, load_document
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
-from reconciler.model.fields import digest
+from reconciler.model.fields import Digests, digest
 
 T = TypeVar("T")
 
@@ -171,13 +171,14 @@ class Desired(Mapping[str, Customer]):
             self._digests[key] = found
         return found
 
-    def digests(self) -> dict[str, str]:
-        """Every customer's digest, by key."""
-        found = dict(self.fleet.digests)
-        for key in self._touched:
-            if key in self._present:
-                found[key] = self.digest(key)
-        return found
+    def digests(self) -> Mapping[str, str]:
+        """Every customer's digest, by key: the fleet's, with those of the customers
+        overlays touch in their place (as one string again where the fleet holds them so)."""
+        fleet = self.fleet.digests
+        touched = {key: self.digest(key) for key in self._touched if key in self._present}
+        if isinstance(fleet, Digests) and all(key in self.fleet.names for key in touched):
+            return fleet.replaced(touched)
+        return {**fleet, **touched}
 
     def touched_digests(self) -> dict[str, str]:
         return {key: self.digest(key) for key in self._keys if key in self._touched}

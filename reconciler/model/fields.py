@@ -210,6 +210,67 @@ def digest_of(document: Mapping[str, Any]) -> str:
     return hashlib.blake2b(json_bytes(document), digest_size=DIGEST_LENGTH // 2).hexdigest()
 
 
+class Digests(Mapping[str, str]):
+    """Digests by key, held as a kept fleet holds them: the keys in a list, their digests
+    end to end in one string. A store compares a fleet's 100,000 as two strings
+    (`in_order`); the map by key is made the first time a digest is asked for by key."""
+
+    def __init__(self, keys: list[str], joined: str) -> None:
+        if len(joined) != DIGEST_LENGTH * len(keys):
+            raise ValueError(f"{len(joined)} characters are not the digests of {len(keys)} keys")
+        self._keys, self._joined = keys, joined
+        self._by_key: dict[str, str] | None = None
+
+    @classmethod
+    def parse(cls, keys: list[str], separated: str) -> Digests | None:
+        """The digests of KEYS from SEPARATED (theirs, in order, joined by NUL); None when it
+        does not hold one of DIGEST_LENGTH characters for each."""
+        step = DIGEST_LENGTH + 1
+        if len(separated) != max(step * len(keys) - 1, 0) or separated[DIGEST_LENGTH::step].strip("\0"):
+            return None
+        joined = separated.replace("\0", "")
+        return cls(keys, joined) if len(joined) == DIGEST_LENGTH * len(keys) else None
+
+    def __getitem__(self, key: str) -> str:
+        return self._map()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map()
+
+    def _map(self) -> dict[str, str]:
+        if self._by_key is None:
+            joined, size = self._joined, DIGEST_LENGTH
+            self._by_key = {key: joined[index * size:index * size + size] for index, key in enumerate(self._keys)}
+        return self._by_key
+
+    def replaced(self, digests: Mapping[str, str]) -> Digests:
+        """These, with DIGESTS (of keys these hold) in place of theirs."""
+        if not digests:
+            return self
+        position = {key: index for index, key in enumerate(self._keys) if key in digests}
+        parts: list[str] = []
+        start = 0
+        for index in sorted(position.values()):
+            parts += [self._joined[start:index * DIGEST_LENGTH], digests[self._keys[index]]]
+            start = (index + 1) * DIGEST_LENGTH
+        parts.append(self._joined[start:])
+        return Digests(self._keys, "".join(parts))
+
+    def in_order(self) -> tuple[list[str], str]:
+        """The keys as Python sorts them, and their digests end to end in that order."""
+        keys = sorted(self._keys)
+        if keys == self._keys:  # as a fleet of names that sort as their keys holds them
+            return keys, self._joined
+        by_key = self._map()
+        return keys, "".join([by_key[key] for key in keys])
+
+
 # --- the default customer -----------------------------------------------------------------
 
 

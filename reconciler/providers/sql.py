@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import DIGEST_LENGTH, canonical, is_digest
+from reconciler.model.fields import DIGEST_LENGTH, Digests, canonical, is_digest
 from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
@@ -445,8 +445,11 @@ def _in_step(
     a customer where the keys are the same: a fleet of 100,000 is two strings compared."""
     if statement is None:
         return None
-    keys = sorted(key for key in digests if key not in not_described) if not_described else sorted(digests)
-    wanted = "".join([digests[key] for key in keys])
+    if isinstance(digests, Digests) and not not_described:
+        keys, wanted = digests.in_order()  # a fleet's, as it keeps them: no map made
+    else:
+        keys = sorted(key for key in digests if key not in not_described) if not_described else sorted(digests)
+        wanted = "".join([digests[key] for key in keys])
     if len(wanted) != DIGEST_LENGTH * len(keys):
         return None
     cursor.execute(statement)

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from reconciler.model.customer import Customer
 from reconciler.model.fields import (
     DECIMAL_FIELDS,
+    DIGEST_LENGTH,
     MONEY_FIELDS,
+    Digests,
     canonical,
     canonical_bytes,
     canonical_document,
@@ -262,3 +264,43 @@ def test_json_parts_are_the_bytes_of_json_bytes(document: dict[str, Any], lists:
 def test_json_parts_refuse_a_key_given_twice() -> None:
     with pytest.raises(ValueError, match=r"keys given twice: \['changes'\]"):
         list(json_parts({"changes": []}, changes=iter([])))
+
+
+_DIGEST = st.text("0123456789abcdef", min_size=DIGEST_LENGTH, max_size=DIGEST_LENGTH)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), pairs=st.dictionaries(st.text(min_size=1, max_size=8), _DIGEST, max_size=12))
+def test_digests_held_as_one_string_are_the_map_they_stand_for(data: st.DataObject, pairs: dict[str, str]) -> None:
+    """A fleet's digests as it keeps them (keys in its order, one string) answer as the map,
+    take an overlay's digests in place, and give a store the keys sorted with theirs."""
+    keys = data.draw(st.permutations(list(pairs)))
+    held = Digests.parse(keys, "\0".join(pairs[key] for key in keys))
+    assert held is not None
+    assert (dict(held), list(held), len(held)) == (pairs, keys, len(pairs))
+    assert all(key in held for key in pairs) and "not a key" not in held
+    chosen = data.draw(st.lists(st.sampled_from(keys), unique=True)) if keys else []
+    changed = {key: data.draw(_DIGEST) for key in chosen}
+    assert dict(held.replaced(changed)) == {**pairs, **changed}
+    assert list(held.replaced(changed)) == keys
+    assert held.in_order() == (sorted(pairs), "".join(pairs[key] for key in sorted(pairs)))
+
+
+@pytest.mark.parametrize(
+    ("keys", "separated"),
+    [
+        (["a", "b"], "0" * DIGEST_LENGTH),  # one digest for two keys
+        (["a", "b"], "0" * (DIGEST_LENGTH - 1) + "\0" + "0" * (DIGEST_LENGTH + 1)),  # the right length, split wrong
+        (["a"], "0" * (DIGEST_LENGTH - 1) + "\0"),  # a NUL inside a digest
+        ([], "0" * DIGEST_LENGTH),  # digests of no keys
+    ],
+)
+def test_kept_digests_of_another_shape_are_none(keys: list[str], separated: str) -> None:
+    """What a kept fleet holds is read only when it holds one digest for each key (a cache
+    damaged or written by another release is read again from the files)."""
+    assert Digests.parse(keys, separated) is None
+
+
+def test_digests_of_another_length_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^31 characters are not the digests of 1 keys$"):
+        Digests(["a"], "0" * 31)
