@@ -71,19 +71,20 @@ _CURRENT = rows.RAW_CUSTOMER.where(customer.c.key == _WHERE_KEY).with_for_update
 # a row one of the others, read and judged in full.
 _DESCRIBED = f"COALESCE(managed AND active AND length(digest) = {DIGEST_LENGTH} AND digest_version = version, FALSE)"
 SUMMARY = f"SELECT key, digest FROM customer WHERE {_DESCRIBED}"
-# The same rows as one line each part: how many; their keys, one a line; their digests, end
-# to end (each is DIGEST_LENGTH long); and how many of them hold text in both (SQLite keeps
-# any type in any column: a blob's bytes would read as text when joined). The keys in the
-# order Python sorts them: SQLite scans the summary index in it, PostgreSQL is told (its
-# collation may sort otherwise). Where that order is not the one asked, the lines differ,
-# and the rows are read one by one.
+# The same rows as one line each part: how many rows the table holds; how many of them are
+# described; their keys, one a line; their digests, end to end (each is DIGEST_LENGTH long);
+# and how many of them hold text in both (SQLite keeps any type in any column: a blob's
+# bytes would read as text when joined). The keys in the order Python sorts them: SQLite
+# scans the summary index in it, PostgreSQL is told (its collation may sort otherwise).
+# Where that order is not the one asked, the lines differ, and the rows are read one by one.
+_ROWS = "(SELECT count(*) FROM customer)"
 IN_STEP = {
     "sqlite": (
-        "SELECT count(*), group_concat(key, char(10)), group_concat(digest, ''), "
+        f"SELECT {_ROWS}, count(*), group_concat(key, char(10)), group_concat(digest, ''), "
         f"total(typeof(key) = 'text' AND typeof(digest) = 'text') FROM customer WHERE {_DESCRIBED}"
     ),
     "postgresql": (
-        """SELECT count(*), string_agg(key, E'\\n' ORDER BY key COLLATE "C"), """
+        f"""SELECT {_ROWS}, count(*), string_agg(key, E'\\n' ORDER BY key COLLATE "C"), """
         f"""string_agg(digest, '' ORDER BY key COLLATE "C"), count(*) FROM customer WHERE {_DESCRIBED}"""
     ),
 }
@@ -212,9 +213,13 @@ class SqlProvider(Provider):
             # The DB-API cursor itself: a result object's row handling costs more than the query.
             cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.execute(NOT_DESCRIBED)
-                others = [key for key, in cursor.fetchall()]
-                step = _in_step(cursor, IN_STEP.get(connection.dialect.name), digests, set(others))
+                statement = IN_STEP.get(connection.dialect.name)
+                answer = cursor.execute(statement).fetchone() if statement is not None else None
+                others: list[str] = []
+                if answer is None or answer[0] != answer[1]:  # rows not described, to read in full
+                    cursor.execute(NOT_DESCRIBED)
+                    others = [key for key, in cursor.fetchall()]
+                step = _in_step(answer[1:], digests, set(others)) if answer is not None else None
                 if step is None:
                     cursor.execute(SUMMARY)
                     described = cursor.fetchall()
@@ -436,15 +441,14 @@ class SqlProvider(Provider):
 
 
 def _in_step(
-    cursor: Any, statement: str | None, digests: Mapping[str, str], not_described: Collection[str]
+    described: Sequence[Any], digests: Mapping[str, str], not_described: Collection[str]
 ) -> tuple[set[str], list[str]] | None:
     """The keys of DIGESTS whose rows (described: `_DESCRIBED`) hold those digests, and the
-    other described keys, from STATEMENT's one row (`IN_STEP`); None where that row cannot
-    tell (described keys other than those of DIGESTS that are not NOT_DESCRIBED, another
-    order, a value that is not text), and the rows are compared one by one. No Python object
-    a customer where the keys are the same: a fleet of 100,000 is two strings compared."""
-    if statement is None:
-        return None
+    other described keys, from DESCRIBED (`IN_STEP`'s row but its first column); None where
+    that row cannot tell (described keys other than those of DIGESTS that are not
+    NOT_DESCRIBED, another order, a value that is not text), and the rows are compared one by
+    one. No Python object a customer where the keys are the same: a fleet of 100,000 is two
+    strings compared."""
     if isinstance(digests, Digests) and not not_described:
         keys, wanted = digests.in_order()  # a fleet's, as it keeps them: no map made
     else:
@@ -452,8 +456,7 @@ def _in_step(
         wanted = "".join([digests[key] for key in keys])
     if len(wanted) != DIGEST_LENGTH * len(keys):
         return None
-    cursor.execute(statement)
-    count, joined_keys, joined_digests, texts = cursor.fetchone()
+    count, joined_keys, joined_digests, texts = described
     # Equal counts and equal lines: no key holds a line end (DIGESTS' keys cannot), so the
     # keys are the same keys, in the same order as the digests beside them.
     if count != len(keys) or texts != count or (joined_keys or "") != "\n".join(keys):
