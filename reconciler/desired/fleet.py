@@ -450,7 +450,7 @@ def _kept_pairs(kept: Any) -> dict[str, tuple[str, ...]] | None:
 
 def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> Digests | None:
     """The digest of each of KEYS, as a kept fleet holds them (in key order, joined by NUL);
-    None when it holds another number of them."""
+    None when it holds another number of them, or one of another length."""
     return Digests.parse(keys, kept[2])
 
 
