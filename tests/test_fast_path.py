@@ -262,18 +262,18 @@ def test_a_customer_only_a_later_overlay_names_is_not_loaded_before_it(
     """At AT the overlay raising acme's limit (1 December) is not in effect: acme is as its
     file says, so a plan after an edit to another file the overlays name (sunrise, at
     Christmas) validates that file alone, and still agrees with the full plan."""
-    from reconciler.desired import fleet as fleet_module
+    from reconciler.desired import customers as customers_module
 
     fleet.apply(fleet.agree())
     _edit(fleet.root, "c006-sunrise-mobile.yaml", "channels: ", "channels: 1")
     validated: list[str] = []
-    original = fleet_module.validate
+    original = customers_module.validate
 
     def counting(model: type, document: Any) -> Any:
         validated.append(document.path.name)
         return original(model, document)
 
-    monkeypatch.setattr(fleet_module, "validate", counting)
+    monkeypatch.setattr(customers_module, "validate", counting)
     plan = fleet.fast()
     assert validated == ["c006-sunrise-mobile.yaml"]
     assert [change.key for change in plan.changes] == ["c006-sunrise-mobile"]

@@ -75,13 +75,22 @@ def _load_one(path: Path, loaded: dict[str, CustomerFile], load: Load) -> list[P
         document = load(path)
     except InvalidInput as exc:
         return list(exc.problems)
-    result = validate(Customer, document)
+    result = customer_file(key, document)
     if isinstance(result, list):
         return result
-    if result.name is None:
-        result = result.model_copy(update={"name": key})
-    loaded[key] = CustomerFile(key, result, document)
+    loaded[key] = result
     return []
+
+
+def customer_file(key: str, document: LoadedDocument) -> CustomerFile | list[Problem]:
+    """The customer DOCUMENT defines as the file of KEY (named by its key when it gives no
+    name), or the problems that make it none."""
+    customer = validate(Customer, document)
+    if isinstance(customer, list):
+        return customer
+    if customer.name is None:
+        customer = customer.model_copy(update={"name": key})
+    return CustomerFile(key, customer, document)
 
 
 def _cross_check(customer_files: Iterable[CustomerFile]) -> list[Problem]:

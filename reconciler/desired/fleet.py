@@ -38,6 +38,7 @@ from reconciler.desired.customers import (
     CatalogValues,
     CustomerFile,
     catalog_values,
+    customer_file,
     load_customers,
     unset_fields,
     violations_of,
@@ -51,7 +52,6 @@ from reconciler.documents.loader import (
     load_document,
     read_source,
 )
-from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
@@ -202,16 +202,14 @@ class Fleet(Mapping[str, CustomerFile]):
                 path, content = paths[key], contents[key]
                 data = stored.get(identities[key])
                 document = LoadedDocument(path, data, content) if data is not None else load_document(path, content)
-                customer = validate(Customer, document)
-                if isinstance(customer, list):  # the file changed under us since it was found valid
-                    raise InvalidInput(customer)
-                if customer.name is None:
-                    customer = customer.model_copy(update={"name": key})
+                loaded = customer_file(key, document)
+                if isinstance(loaded, list):  # the file changed under us since it was found valid
+                    raise InvalidInput(loaded)
                 if known is not None and known.get(key) == identities[key]:
                     # The content the fleet's digest was taken of: the plan's id and the
                     # apply need not encode the customer again to know it.
-                    remember_digest(customer, self.digests[key])
-                self._loaded[key] = CustomerFile(key, customer, document)
+                    remember_digest(loaded.customer, self.digests[key])
+                self._loaded[key] = loaded
         return {key: self._loaded[key] for key in keys}
 
 
@@ -526,8 +524,8 @@ def _summarise(
             # without reading is read now (a read costs a tenth of a validation).
             source = contents.get(key) or _read(directory / name)
             document = LoadedDocument(directory / name, data, source)
-            result = _customer_file(key, document)
-            if result is None:
+            result = customer_file(key, document)
+            if isinstance(result, list):
                 return None
             if content_id(_suffix(name), source) == ids[key]:
                 loaded[key] = result
@@ -550,21 +548,12 @@ def _summarise(
             document = cache.load(path)
         except InvalidInput:
             return None
-        result = _customer_file(key, document)
-        if result is None:
+        result = customer_file(key, document)
+        if isinstance(result, list):
             return None
         loaded[key] = result
         found[key] = (content_id(path.suffix, document.source), summarise(key, result.customer, document.data))
     return found
-
-
-def _customer_file(key: str, document: LoadedDocument) -> CustomerFile | None:
-    customer = validate(Customer, document)
-    if isinstance(customer, list):
-        return None
-    if customer.name is None:
-        customer = customer.model_copy(update={"name": key})
-    return CustomerFile(key, customer, document)
 
 
 def _parse_chunk(work: tuple[str, list[tuple[str, str]]]) -> list[tuple[str, str, bytes, tuple[Any, ...]]] | None:
@@ -583,8 +572,8 @@ def _parse_chunk(work: tuple[str, list[tuple[str, str]]]) -> list[tuple[str, str
                 document = load_document(path, content)
             except InvalidInput:
                 return None
-            result = _customer_file(key, document)
-            if result is None:
+            result = customer_file(key, document)
+            if isinstance(result, list):
                 return None
             summary = summarise(key, result.customer, document.data)
             results.append((key, content_id(path.suffix, content), encoded(document.data), summary.plain()))

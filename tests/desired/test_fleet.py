@@ -11,6 +11,7 @@ from conftest import EXAMPLES
 from git_repos import GitRepo
 
 from reconciler.config import Settings
+from reconciler.desired import customers as customers_module
 from reconciler.desired import fleet as fleet_module
 from reconciler.desired.customers import load_customers, unset_fields
 from reconciler.desired.fleet import Fleet, load_fleet
@@ -144,13 +145,13 @@ def test_a_customer_summarised_from_the_cache_is_validated_once(tmp_path: Path, 
         cache.save()
     repo.git("checkout", "--", "customers.d/acme-telecom.yaml")
     validated: list[str] = []
-    original_validate = fleet_module.validate
+    original_validate = customers_module.validate
 
     def counting(model: type, document: object) -> object:
         validated.append(getattr(document, "path", Path()).name)
         return original_validate(model, document)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fleet_module, "validate", counting)
+    monkeypatch.setattr(customers_module, "validate", counting)
     fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(cache_file))
     assert fleet["acme-telecom"].customer.channels == 300
     assert validated == ["acme-telecom.yaml"]
