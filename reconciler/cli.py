@@ -28,6 +28,7 @@ from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session, World, cache_dir
 from reconciler.config import CONFIG_NAME
 from reconciler.errors import ReconcilerError, UnsafePlan, UsageError
+from reconciler.gc_pause import gc_paused
 
 # Modules under reconciler.commands, in the order `reconciler --help` lists them; the
 # command's name is the module's with "-" for "_".
@@ -197,7 +198,8 @@ def command_line() -> NoReturn:
 
 def main(argv: Sequence[str] | None = None, *, world: World | None = None) -> int:
     """Run one command; its exit code. `world` is the real one unless a test gives its own."""
-    modules = _command_modules()
+    with gc_paused():  # as the package's own import (`__main__.run`)
+        modules = _command_modules()
     parser = build_parser(modules)
     if world is None:
         argcomplete.autocomplete(parser)  # answers the shell and exits when it asks for completions

@@ -136,3 +136,24 @@ def test_the_shell_is_answered_from_the_parser(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert answers.read_text().split() == ["plan"]
+
+
+def test_the_installed_command_runs_the_command_line_with_the_collector_back_on() -> None:
+    """The `reconciler` script pip installs names `__main__.run`: the command line imported
+    with the collector paused, then run with it on again (the agent runs for days)."""
+    from importlib.metadata import entry_points
+
+    (point,) = [point for point in entry_points(group="console_scripts") if point.name == "reconciler"]
+    assert point.value == "reconciler.__main__:run"
+    script = (
+        "import gc, sys\n"
+        "from importlib.metadata import entry_points\n"
+        "from reconciler import cli\n"
+        "cli.main = lambda: print('collector on' if gc.isenabled() else 'collector off') or 0\n"
+        "[point] = [point for point in entry_points(group='console_scripts') if point.name == 'reconciler']\n"
+        "point.load()()\n"
+    )
+    outcome = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert (outcome.returncode, outcome.stdout, outcome.stderr) == (0, "collector on\n", "")
+    version = subprocess.run([sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True, check=False)
+    assert (version.returncode, version.stdout) == (0, f"reconciler {cli.__version__}\n")
