@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -162,20 +162,20 @@ def json_bytes(document: Any) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def json_parts(document: Mapping[str, Any], **lists: Iterable[Any]) -> Iterator[bytes]:
-    """`json_bytes` of DOCUMENT with LISTS as further keys, in parts: each item of LISTS
-    encoded as it comes, so that a hash of a plan of 100,000 changes never holds the JSON of
-    them all at once. The parts joined are the bytes `json_bytes` gives."""
-    if document.keys() & lists.keys():
-        raise ValueError(f"keys given twice: {sorted(document.keys() & lists.keys())}")
+def json_parts(document: Mapping[str, Any]) -> Iterator[bytes]:
+    """`json_bytes` of DOCUMENT, in parts; a value of it that is an iterator is a list whose
+    items are encoded as they come, so that a hash of a plan of 100,000 changes never holds
+    the JSON of them all at once. The parts joined are the bytes `json_bytes` gives of
+    DOCUMENT with each such iterator a list."""
     yield b"{"
-    for index, key in enumerate(sorted([*document, *lists])):
+    for index, key in enumerate(sorted(document)):
+        value = document[key]
         yield (b"," if index else b"") + json_bytes(key) + b":"
-        if key not in lists:
-            yield json_bytes(document[key])
+        if not isinstance(value, Iterator):
+            yield json_bytes(value)
             continue
         yield b"["
-        for position, item in enumerate(lists[key]):
+        for position, item in enumerate(value):
             yield (b"," if position else b"") + json_bytes(item)
         yield b"]"
     yield b"}"

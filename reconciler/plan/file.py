@@ -330,12 +330,12 @@ def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool =
 def id_of_saved(data: Mapping[str, Any]) -> str:
     """The plan id of a saved plan's JSON form (as `Plan.plan_id` makes it): of all but its
     id, counts, review and signature, each change's document by its digest."""
-    frame = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review", "changes")}
-    changes = (
+    content = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review")}
+    content["changes"] = (
         {**change, "desired": digest_of(change["desired"]) if change["desired"] is not None else None}
-        for change in data["changes"]
+        for change in content["changes"]
     )
-    return plan_id_of(json_parts(frame, changes=changes))
+    return plan_id_of(json_parts(content))
 
 
 def _strict_json(path: Path, content: bytes) -> Any:

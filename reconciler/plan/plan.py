@@ -273,7 +273,7 @@ class Plan:
     def plan_id(self) -> str:
         # Cached: a plan of 100,000 creates is identified once, not once per renderer and
         # apply; and hashed a change at a time, never holding the JSON of them all (gigabytes).
-        return plan_id_of(json_parts(self._frame(), changes=(change.to_json(desired=digest) for change in self.changes)))
+        return plan_id_of(json_parts(self._content(change.to_json(desired=digest) for change in self.changes)))
 
     def counts(self) -> dict[str, int]:
         """Customers per action, and blocked customers."""
@@ -287,11 +287,8 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes and not self.blocked
 
-    def _content(self) -> dict[str, Any]:
-        return {**self._frame(), "changes": [change.to_json() for change in self.changes]}
-
-    def _frame(self) -> dict[str, Any]:
-        """The JSON form of all but the changes."""
+    def _content(self, changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        """The JSON form of all but the id, counts and review, with CHANGES as the changes."""
         return {
             "format": PLAN_FORMAT,
             "at": instant_text(self.at),
@@ -300,6 +297,7 @@ class Plan:
             "provider": self.provider,
             "target": self.target,
             "fleet_size": self.fleet_size,
+            "changes": changes,
             "blocked": [blocked.to_json() for blocked in self.blocked],
             "held": [held.to_json() for held in self.held],
             "bulk_blocked": list(self.bulk_blocked),
@@ -309,7 +307,10 @@ class Plan:
         }
 
     def to_json(self) -> dict[str, Any]:
-        document = {"plan_id": self.plan_id, **self._content(), "counts": self.counts()}
+        document = {
+            "plan_id": self.plan_id, **self._content([change.to_json() for change in self.changes]),
+            "counts": self.counts(),
+        }
         if self.review is not None:
             document["review"] = self.review.to_json()
         return document
