@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.errors import UsageError
@@ -25,8 +26,9 @@ _KINDS = {
 }
 
 
-def write_file(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
-    """Put DATA at PATH atomically; UsageError (nothing written) when PATH cannot be a file.
+def write_file(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644, durable: bool = True) -> None:
+    """Put DATA (bytes, or bytes in parts) at PATH atomically; UsageError (nothing written)
+    when PATH cannot be a file.
 
     `durable=False` skips the flush to disk, for a file that costs only time when lost (a cache).
     """
@@ -46,7 +48,10 @@ def write_file(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = Tr
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            if isinstance(data, bytes):
+                stream.write(data)
+            else:
+                stream.writelines(data)
             if durable:
                 stream.flush()
                 os.fsync(stream.fileno())

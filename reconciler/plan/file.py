@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from reconciler.documents.writing import write_file
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_fields, digest_of, json_bytes, json_parts
+from reconciler.model.fields import canonical_fields, digest_of, json_parts
 from reconciler.model.messages import show
 from reconciler.plan.plan import (
     PLAN_FORMAT,
@@ -256,16 +256,45 @@ PLAN_SCHEMA: dict[str, Any] = {
 
 def save_plan(plan: Plan, path: Path, *, key: bytes | None = None) -> None:
     """Write atomically, over a regular file only: a crash never leaves half a plan behind.
-    With KEY, the file carries its signature."""
-    data = plan.to_json()
+    With KEY, the file carries its signature. A change at a time: the JSON of a plan of
+    100,000 creates, every document in it, is never held whole."""
+    data = plan.to_json(changes_as_they_come=True)
     if key is not None:
-        data["signature"] = _signature(data, key)
-    write_file(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        data["signature"] = _signature(plan.to_json(changes_as_they_come=True), key)
+    write_file(path, indented_json(data))
+
+
+def indented_json(document: Mapping[str, Any]) -> Iterator[bytes]:
+    """`json.dumps(DOCUMENT, indent=2, ensure_ascii=False)` and a line end, in UTF-8, in
+    parts: a value of DOCUMENT that is an iterator is a list written an item at a time."""
+    if not document:
+        yield b"{}\n"
+        return
+    for index, (name, value) in enumerate(document.items()):
+        yield (b"," if index else b"{") + b"\n  " + _indented(name, "") + b": "
+        if not isinstance(value, Iterator):
+            yield _indented(value, "  ")
+            continue
+        items = 0
+        for item in value:
+            yield (b"," if items else b"[") + b"\n    " + _indented(item, "    ")
+            items += 1
+        yield b"\n  ]" if items else b"[]"
+    yield b"\n}\n"
+
+
+def _indented(value: Any, margin: str) -> bytes:
+    """VALUE as `json.dumps(indent=2)` writes it, each line after its first set MARGIN in
+    (no line end is inside a JSON string: it is written as \\n)."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + margin).encode("utf-8")
 
 
 def _signature(data: Mapping[str, Any], key: bytes) -> str:
     content = {name: value for name, value in data.items() if name != "signature"}
-    return SIGNATURE_PREFIX + hmac.new(key, json_bytes(content), hashlib.sha256).hexdigest()
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in json_parts(content):
+        mac.update(part)
+    return SIGNATURE_PREFIX + mac.hexdigest()
 
 
 def _check_signature(path: Path, data: Mapping[str, Any], key: bytes | None, *, required: bool) -> None:

@@ -306,9 +306,12 @@ class Plan:
             "schedule": [note.to_json() for note in self.schedule],
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, changes_as_they_come: bool = False) -> dict[str, Any]:
+        """The plan as its file holds it; with CHANGES_AS_THEY_COME, its changes an iterator,
+        each change's form made as it is asked for (`plan.file.save_plan`)."""
+        made = (change.to_json() for change in self.changes)
         document = {
-            "plan_id": self.plan_id, **self._content([change.to_json() for change in self.changes]),
+            "plan_id": self.plan_id, **self._content(made if changes_as_they_come else list(made)),
             "counts": self.counts(),
         }
         if self.review is not None:

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from conftest import Run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.model.fields import digest_of, json_bytes
-from reconciler.plan.file import id_of_saved
+from reconciler.plan.file import id_of_saved, indented_json
 from reconciler.plan.plan import PLAN_ID_LENGTH
 
 
@@ -50,6 +52,34 @@ def test_a_plan_id_is_the_hash_of_its_whole_content(live: Path, run: Run, tmp_pa
     content["changes"] = [{**change, "desired": digest_of(change["desired"])} for change in content["changes"]]
     assert document["plan_id"] == hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH]
     assert id_of_saved(document) == document["plan_id"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    document=st.dictionaries(st.text(max_size=6), _JSON, max_size=5),
+    streamed=st.dictionaries(st.text(max_size=6), st.lists(_JSON, max_size=4), max_size=2),
+)
+def test_a_plan_written_in_parts_is_the_json_written_whole(document: dict[str, Any], streamed: dict[str, list[Any]]) -> None:
+    """`save_plan` writes a change at a time: byte for byte what `json.dumps(indent=2)`
+    wrote of the whole, line ends and text in any script included, lists given as iterators."""
+    whole = {**document, **streamed}
+    parts = {**document, **{key: iter(value) for key, value in streamed.items()}}
+    assert b"".join(indented_json(parts)) == (json.dumps(whole, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def test_a_saved_plan_is_its_json_indented(live: Path, run: Run, tmp_path: Path) -> None:
+    plan_file, document = _saved(live, run, tmp_path)
+    assert plan_file.read_bytes() == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+    assert list(document)[:10] == [
+        "plan_id", "format", "at", "commit", "dirty", "provider", "target", "fleet_size", "changes", "blocked",
+    ]
 
 
 def test_a_value_the_changes_do_not_show_is_never_written(live: Path, run: Run, tmp_path: Path, spec: Any) -> None:
