@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import Run
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from json_cases import documents_in_parts
 
 from reconciler.model.fields import digest_of, json_bytes
 from reconciler.plan.file import id_of_saved, indented_json
@@ -54,23 +54,12 @@ def test_a_plan_id_is_the_hash_of_its_whole_content(live: Path, run: Run, tmp_pa
     assert id_of_saved(document) == document["plan_id"]
 
 
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-    max_leaves=12,
-)
-
-
 @settings(max_examples=200, deadline=None)
-@given(
-    document=st.dictionaries(st.text(max_size=6), _JSON, max_size=5),
-    streamed=st.dictionaries(st.text(max_size=6), st.lists(_JSON, max_size=4), max_size=2),
-)
-def test_a_plan_written_in_parts_is_the_json_written_whole(document: dict[str, Any], streamed: dict[str, list[Any]]) -> None:
+@given(documents=documents_in_parts())
+def test_a_plan_written_in_parts_is_the_json_written_whole(documents: tuple[dict[str, Any], dict[str, Any]]) -> None:
     """`save_plan` writes a change at a time: byte for byte what `json.dumps(indent=2)`
     wrote of the whole, line ends and text in any script included, lists given as iterators."""
-    whole = {**document, **streamed}
-    parts = {**document, **{key: iter(value) for key, value in streamed.items()}}
+    whole, parts = documents
     assert b"".join(indented_json(parts)) == (json.dumps(whole, indent=2, ensure_ascii=False) + "\n").encode()
 
 
