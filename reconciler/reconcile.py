@@ -73,6 +73,8 @@ def make_plan(
     asked = set(only) if only is not None else None
     if cache is None:  # a cache's `load` lends the fleet its cache
         cache = cache_of(load)
+    # Planning the whole fleet, the store's scan of every row's digest runs beside the loading.
+    read_differing = provider.start_read_differing() if only is None and changed_since is None else None
     with gc_paused():
         if cache is not None:
             load = cache.load
@@ -89,7 +91,7 @@ def make_plan(
             keys.update(old for key in only if key in desired for old in desired[key].renamed_from)
             live = provider.read(keys)
         else:
-            read = provider.read_differing(desired.digests())
+            read = (read_differing or provider.read_differing)(desired.digests())
             live, in_sync = read.records, read.in_sync
         if asked is not None:
             _check_known(asked, settings, desired, overlays, live, provider)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -287,6 +287,14 @@ class Provider(ABC):
         keeps the digest of every write, and notices writes made outside the reconciler);
         by default every record is read."""
         return LiveRead(self.read())
+
+    def start_read_differing(self) -> Callable[[Mapping[str, str]], LiveRead]:
+        """`read_differing` begun before the digests are known: a provider whose first step
+        needs none starts it now, beside the caller's loading of the desired state; the
+        function returned (call it once) takes the digests and gives what `read_differing`
+        gives. `close` waits for a step started and never finished. By default nothing
+        starts early."""
+        return self.read_differing
 
     def read_summaries(self, keys: Collection[str]) -> dict[str, LiveSummary]:
         """Of KEYS, the live records the provider can summarise without reading them whole,

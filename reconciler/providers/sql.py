@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -53,6 +54,9 @@ from reconciler.providers.engines import database_error, execute_many
 from reconciler.providers.schema import RULES, STORE, audit, customer, lease, runs
 
 Clock = Callable[[], datetime]
+# What `read_differing` reads before it compares (`SqlProvider._scan`): IN_STEP's row, and the
+# keys of the rows not described.
+_Scan = tuple[Sequence[Any] | None, list[str]]
 _KEYS_PER_QUERY = 500  # under every engine's bound-parameter limit
 
 # Built once: the columns to set come with the parameters, so SQLAlchemy compiles it once
@@ -114,6 +118,7 @@ class SqlProvider(Provider):
         self._engine: Engine | None = None
         self._state: StoreState | None = None
         self._batch: Connection | None = None
+        self._scans: list[Future[_Scan]] = []  # started on a thread of their own (`start_read_differing`)
 
     @abstractmethod
     def _create_engine(self) -> Engine:
@@ -138,6 +143,8 @@ class SqlProvider(Provider):
         return self._state
 
     def close(self) -> None:
+        wait(self._scans)  # a scan never finished (the fleet failed to load) ends before the engine
+        self._scans.clear()
         if self._engine is not None:
             self._engine.dispose()
         self._engine, self._state, self._batch = None, None, None
@@ -209,29 +216,51 @@ class SqlProvider(Provider):
     def read_differing(self, digests: Mapping[str, str]) -> LiveRead:
         """Reads the digest columns of every row first (a few bytes a row), and in full only the
         rows whose content is not the one DIGESTS names (or that are not managed and active)."""
+        return self._differing(self._scan(), digests)
+
+    def start_read_differing(self) -> Callable[[Mapping[str, str]], LiveRead]:
+        """The scan of every row's digest on a thread of its own: the database does it without
+        Python (SQLite and the PostgreSQL driver let go of the interpreter while they work),
+        on the other core, while the caller loads the fleet. The scan and the reading of the
+        rows that differ are then two transactions, not one: a row written between them is
+        read as written, and one found in step was in step when scanned (the plan's versions
+        guard the apply, as against any write made after a plan)."""
+        if self._batch is not None:  # one connection, in use by this thread: nothing beside it
+            return self.read_differing
+        self.open()  # here: the thread only asks
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-scan")
+        scan = background.submit(self._scan)
+        background.shutdown(wait=False)
+        self._scans.append(scan)
+        return lambda digests: self._differing(scan.result(), digests)
+
+    def _scan(self) -> _Scan:
+        """What `read_differing` reads before it needs the digests: `IN_STEP`'s one row (None
+        where the dialect has none), and the keys of the rows not described when there are
+        any (the table's rows and the described ones are counted apart)."""
+        with self._failures(None), self._connection(write=False) as connection, _driver_cursor(connection) as cursor:
+            statement = IN_STEP.get(connection.dialect.name)
+            answer = cursor.execute(statement).fetchone() if statement is not None else None
+            others: list[str] = []
+            if answer is None or answer[0] != answer[1]:  # rows not described, to read in full
+                cursor.execute(NOT_DESCRIBED)
+                others = [key for key, in cursor.fetchall()]
+        return answer, others
+
+    def _differing(self, scan: _Scan, digests: Mapping[str, str]) -> LiveRead:
+        """`read_differing` from its SCAN on: the rows compared, those that differ read."""
+        answer, others = scan
         with self._failures(None), self._connection(write=False) as connection, gc_paused():
-            # The DB-API cursor itself: a result object's row handling costs more than the query.
-            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                statement = IN_STEP.get(connection.dialect.name)
-                answer = cursor.execute(statement).fetchone() if statement is not None else None
-                others: list[str] = []
-                if answer is None or answer[0] != answer[1]:  # rows not described, to read in full
-                    cursor.execute(NOT_DESCRIBED)
-                    others = [key for key, in cursor.fetchall()]
-                step = _in_step(answer[1:], digests, set(others)) if answer is not None else None
-                if step is None:
-                    cursor.execute(SUMMARY)
-                    described = cursor.fetchall()
-            finally:
-                cursor.close()
+            step = _in_step(answer[1:], digests, set(others)) if answer is not None else None
             if step is not None:
                 in_sync, differing = step
-                others += differing
+                others = others + differing
             else:
                 # (key, digest) pairs both sides hold, compared in C: a fleet has a hundred thousand.
+                with _driver_cursor(connection) as cursor:
+                    described = cursor.execute(SUMMARY).fetchall()
                 in_sync = {key for key, _ in digests.items() & described}
-                others += [key for key, _ in described if key not in in_sync]
+                others = others + [key for key, _ in described if key not in in_sync]
             live: dict[str, LiveRecord] = {}
             if len(others) > len(in_sync):  # most rows differ: one scan beats many lookups
                 for row in connection.execute(rows.RAW_CUSTOMER).mappings():
@@ -472,6 +501,21 @@ def _in_step(
         else:
             differing.append(key)
     return in_sync, differing
+
+
+@contextlib.contextmanager
+def _driver_cursor(connection: Connection) -> Iterator[Any]:
+    """The DB-API cursor itself, for what a plan reads of every row: a result object's row
+    handling costs more than the query. The driver's own errors come out as SQLAlchemy's
+    (`_failures` turns them into the store's message), as they do from `execute`."""
+    driver_error: type[Exception] = connection.dialect.loaded_dbapi.Error
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    except driver_error as exc:
+        raise DBAPIError.instance(None, None, exc, driver_error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:

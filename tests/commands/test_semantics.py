@@ -153,6 +153,17 @@ def _unreadable_fleet(live: Path, run: Run, spec: Any) -> None:
     path.write_text(path.read_text().replace("channels = 20", "channels = 25"))
 
 
+def test_a_store_broken_by_hand_is_one_error_naming_it(live: Path, run: Run, spec: Any) -> None:
+    """What the plan scans of every row, through the driver's own cursor, fails as any other
+    query does: one line naming the store, exit 1."""
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    _sql(spec, "ALTER TABLE customer RENAME COLUMN digest TO held")
+    outcome = run(live, "plan", "--at", AT)
+    assert outcome.code == 1 and outcome.out == "" and "Traceback" not in outcome.err
+    assert outcome.err.startswith(f"error: {spec.name} ") and outcome.err.count("\n") == (1 if spec.name == "sqlite" else 3)
+    assert ("no such column: digest" if spec.name == "sqlite" else 'column "digest" does not exist') in outcome.err
+
+
 def test_unreadable_live_records_block_only_themselves(live: Path, run: Run, spec: Any) -> None:
     _unreadable_fleet(live, run, spec)
     outcome = run(live, "plan", "--at", AT)

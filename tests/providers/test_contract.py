@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.errors import ConflictError, LockHeld, ProviderError
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical_document
+from reconciler.model.fields import canonical_document, digest
 from reconciler.providers.base import AuditContext, AuditRecord, Provider, Write
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
@@ -113,6 +113,23 @@ def test_read_by_keys_leaves_out_missing_keys(provider: Provider) -> None:
     assert sorted(provider.read(["a", "c", "missing"])) == ["a", "c"]
     assert sorted(provider.read()) == ["a", "b", "c"]
     assert provider.read([]) == {}
+
+
+def test_a_read_of_what_differs_begun_early_reads_what_it_reads_at_once(provider: Provider) -> None:
+    """`start_read_differing`: whatever a provider starts before the digests are known, the
+    answer is `read_differing`'s for the digests given at the end."""
+    for key, channels in (("a", 1), ("b", 2), ("c", 3)):
+        provider.create(key, small(channels=channels), AUDIT)
+    wanted = {"a": digest(small(channels=1)), "b": digest(small(channels=9)), "n": digest(small())}
+    finish = provider.start_read_differing()
+    provider.update("b", small(channels=5), 1, AUDIT)  # after the start: read as written, either way
+    early, at_once = finish(wanted), provider.read_differing(wanted)
+    assert early.in_sync == at_once.in_sync
+    assert {key: (record.customer, record.version) for key, record in early.records.items()} == {
+        key: (record.customer, record.version) for key, record in at_once.records.items()
+    }
+    assert early.records["b"].customer == small(channels=5)
+    assert sorted(early.records) == (["b", "c"] if early.in_sync else ["a", "b", "c"])
 
 
 @pytest.mark.parametrize(

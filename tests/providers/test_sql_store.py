@@ -6,6 +6,7 @@ and may reach behind the provider with plain SQL (`sql_spec.engine()`)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -387,3 +388,41 @@ def test_the_fleet_in_step_is_told_by_one_row_as_the_rows_one_by_one_tell_it(
                 assert "c3" not in found.in_sync
         finally:
             engine.dispose()
+
+
+def _scans_running() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("reconciler-scan")]
+
+
+def test_a_scan_begun_early_that_fails_is_reported_when_the_plan_asks_for_it(sql_spec: ProviderSpec) -> None:
+    with sql_spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+    insert_unchecked(sql_spec, "ALTER TABLE customer RENAME COLUMN digest TO held")  # a store broken by hand
+    with sql_spec.make() as provider:
+        finish = provider.start_read_differing()
+        with pytest.raises(ProviderError) as refused:
+            finish({"acme": digest(small(channels=4))})
+    said = str(refused.value)  # the driver's own words, after the store's name: no traceback
+    assert said.startswith(f"{provider.describe().target}: ")
+    assert ("no such column: digest" if sql_spec.name == "sqlite" else 'column "digest" does not exist') in said
+
+
+def test_a_scan_never_finished_ends_before_the_store_is_closed(sql_spec: ProviderSpec) -> None:
+    """A plan whose fleet fails to load never asks for the scan it began: closing the
+    provider waits for it, so no thread is left reading a store being closed."""
+    with sql_spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+        provider.start_read_differing()
+    assert _scans_running() == []
+
+
+def test_inside_a_transaction_nothing_is_read_beside_it(provider: Provider) -> None:
+    """A transaction is one connection, in use: a read of what differs begun inside one is
+    the read at once, when its digests come."""
+    provider.create("acme", small(channels=4), AUDIT)
+    with provider.transaction():
+        finish = provider.start_read_differing()
+        assert _scans_running() == []
+        provider.update("acme", small(channels=5), 1, AUDIT)
+        read = finish({"acme": digest(small(channels=5))})
+    assert (read.in_sync, read.records) == (frozenset({"acme"}), {})
