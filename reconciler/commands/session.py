@@ -16,6 +16,7 @@ from reconciler.config import CONFIG_NAME, Settings, load_settings
 from reconciler.desired.fleet import Index, fleet_index
 from reconciler.desired.state import customers_dir
 from reconciler.documents.cache import cached_loading
+from reconciler.documents.gitindex import WorkTree
 from reconciler.documents.loader import Load
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.history.git import current_revision
@@ -61,6 +62,8 @@ class Session:
     _indexes: dict[str, Index] = field(default_factory=dict, init=False, repr=False, compare=False)
     # git's look at what changed since a revision, by the revision, once started (the same).
     _changes: dict[str, Changes] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # git's status of what the reconciler reads, by customers_dir, started with the listing.
+    _work_trees: dict[str, WorkTree] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -93,7 +96,9 @@ class Session:
         if self.cache_dir is None or settings.customers_dir in self._indexes:
             return
         with suppress(ReconcilerError):
-            self._indexes[settings.customers_dir] = fleet_index(self.root, customers_dir(self.root, settings))
+            # One walk of the work tree for both: the fleet's index and the plan's revision.
+            work_tree = self._work_trees[settings.customers_dir] = WorkTree(self.root, inputs(settings))
+            self._indexes[settings.customers_dir] = fleet_index(self.root, customers_dir(self.root, settings), work_tree)
 
     def plan(self, settings: Settings, provider: Provider, args: argparse.Namespace, **options: Any) -> Plan:
         """`make_plan` as every command calls it: at `--at` or now, from the repository's
@@ -101,7 +106,9 @@ class Session:
         # git's status of the work tree runs in a thread of its own (the wait is git's, not
         # Python's) while the documents load: on 100,000 files each takes a quarter second.
         with self.loading() as load, ThreadPoolExecutor(max_workers=1) as background:
-            revision = background.submit(current_revision, self.root, inputs(settings))
+            revision = background.submit(
+                current_revision, self.root, inputs(settings), self._work_trees.get(settings.customers_dir)
+            )
             try:
                 return make_plan(
                     self.root, settings, provider,

@@ -44,7 +44,7 @@ from reconciler.desired.customers import (
     violations_of,
 )
 from reconciler.documents.cache import DocumentCache, blob_content_id, content_id
-from reconciler.documents.gitindex import CleanIndex, clean_index
+from reconciler.documents.gitindex import CleanIndex, WorkTree, clean_index
 from reconciler.documents.loader import (
     SUFFIXES,
     LoadedDocument,
@@ -216,11 +216,12 @@ class Fleet(Mapping[str, CustomerFile]):
 Index = Callable[[], CleanIndex | None]
 
 
-def fleet_index(root: Path, directory: Path) -> Index:
+def fleet_index(root: Path, directory: Path, work_tree: WorkTree | None = None) -> Index:
     """Start asking git about the customer files of DIRECTORY: the function returned waits
     for the answer, once (see `documents.gitindex`). Started early, git lists the files on
-    another core while Python goes on."""
-    return functools.cache(clean_index(root, os.path.relpath(directory, root), SUFFIXES))
+    another core while Python goes on. WORK_TREE: git's status, when the caller started it
+    for the plan's revision too."""
+    return functools.cache(clean_index(root, os.path.relpath(directory, root), SUFFIXES, work_tree))
 
 
 def load_fleet(

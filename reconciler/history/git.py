@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from reconciler.documents.gitindex import WorkTree
 from reconciler.errors import GitError
 from reconciler.gitbinary import run_git, start_git
 
@@ -27,26 +28,27 @@ class Revision:
     dirty: bool  # uncommitted changes under the repository
 
 
-def current_revision(root: Path, inputs: Sequence[str] = ()) -> Revision:
+def current_revision(root: Path, inputs: Sequence[str] = (), work_tree: WorkTree | None = None) -> Revision:
     """HEAD of the repository holding `root`, and whether what the reconciler reads differs
     from it: INPUTS (paths relative to `root`: the customers and plans folders and
     reconciler.toml), tracked or new. Other files, an editor's notes or a pipeline's plan.md,
-    do not make a plan dirty. Without INPUTS the whole work tree counts."""
+    do not make a plan dirty. Without INPUTS the whole work tree counts. WORK_TREE: git's
+    status of INPUTS, when the caller started it (the fleet's index reads the same one)."""
     # The git binary, not GitPython: asked on every plan, and GitPython costs 0.1 s to import.
+    tree = work_tree if work_tree is not None else WorkTree(root, inputs)
     try:
-        inside = run_git(root, "rev-parse", "--is-inside-work-tree").strip() == b"true"
+        status = tree.status()
     except GitError as exc:
         if "not a git repository" in str(exc):
             return Revision(None, False)
         raise
-    if not inside:
+    if status is None:
         return Revision(None, False)
     head = subprocess.run(
         ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], capture_output=True, check=False
     )
     commit = head.stdout.decode().strip() if head.returncode == 0 else None
-    changed = run_git(root, "status", "--porcelain", "--untracked-files=all", "--", *(inputs or ["."]))
-    return Revision(commit or None, bool(changed.strip()))
+    return Revision(commit or None, bool(status.entries))
 
 
 def commits_adding(root: Path, paths: Iterable[Path]) -> dict[Path, str | None]:

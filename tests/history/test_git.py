@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from conftest import Run
 from git_repos import GitRepo
 
 from reconciler import gitbinary
+from reconciler.documents.gitindex import WorkTree
 from reconciler.errors import GitError
 from reconciler.history import git
 
@@ -161,3 +163,51 @@ def test_git_answers_through_pipes_without_a_writable_temporary_folder(
     with pytest.raises(GitError) as caught:
         gitbinary.run_git(tmp_path, "rev-parse", "--verify", "--end-of-options", "nope")
     assert str(caught.value) == "git rev-parse failed: Needed a single revision"
+
+
+def test_the_work_tree_names_what_git_diff_files_names_from_a_root_inside_the_repository(tmp_path: Path) -> None:
+    """`WorkTree`: one `git status` of what the reconciler reads. The files of a folder the
+    work tree changed since the index are those `git diff-files` names (modified, deleted;
+    not staged alone, not untracked), by their path in the folder, wherever the project's
+    root sits in the repository."""
+    repo = GitRepo(tmp_path / "repo")
+    for name in ("edited", "deleted", "staged", "same", "touched"):
+        repo.write(f"ops/customers.d/{name}.yaml", "currency: USD\n")
+    repo.write("ops/customers.d/deeper/x.yaml", "currency: USD\n")
+    repo.write("customers.d/elsewhere.yaml", "currency: USD\n")  # the same folder name, outside the root
+    repo.commit("Customers")
+    root = repo.root / "ops"
+    (root / "customers.d/edited.yaml").write_text("currency: EUR\n")
+    (root / "customers.d/deleted.yaml").unlink()
+    (root / "customers.d/staged.yaml").write_text("currency: GBP\n")
+    repo.git("add", "ops/customers.d/staged.yaml")
+    (root / "customers.d/touched.yaml").touch()  # its stat data only
+    (root / "customers.d/deeper/x.yaml").write_text("currency: EUR\n")
+    (root / "customers.d/new.yaml").write_text("currency: USD\n")
+    (repo.root / "customers.d/elsewhere.yaml").write_text("currency: EUR\n")
+    said = WorkTree(root, ["customers.d", "plans", "reconciler.toml"]).status()
+    assert said is not None and said.prefix == "ops/"
+    assert said.changed("customers.d") == said.changed("./customers.d/") == {"edited.yaml", "deleted.yaml", "deeper/x.yaml"}
+    diff_files = repo.git("-C", "ops", "diff-files", "--name-only", "--relative", "--", "customers.d")
+    assert {line.removeprefix("customers.d/") for line in diff_files.split()} - {"touched.yaml"} == said.changed("customers.d")
+    assert git.current_revision(root, [], WorkTree(root, ["customers.d"])).dirty
+
+
+def test_the_work_tree_outside_a_repository_and_inside_git_s_own_folder(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not a git repository"):
+        WorkTree(tmp_path).status()
+    assert git.current_revision(tmp_path) == git.Revision(None, False)
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("a.yaml", "currency: USD\n")
+    repo.commit("One")
+    assert WorkTree(repo.root / ".git").status() is None
+    assert git.current_revision(repo.root / ".git") == git.Revision(None, False)
+
+
+def test_a_work_tree_covers_the_folders_under_what_it_was_asked_of(tmp_path: Path) -> None:
+    tree = WorkTree(tmp_path, ["customers.d", "./plans/", "reconciler.toml"])
+    assert tree.covers("customers.d") and tree.covers("plans/2026") and tree.covers("./customers.d/")
+    assert not tree.covers("customers") and not tree.covers("other")
+    assert WorkTree(tmp_path).covers("anything")
+    with contextlib.suppress(GitError):
+        tree.status()  # waited for: nothing left running
