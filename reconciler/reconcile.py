@@ -17,6 +17,7 @@ from reconciler.desired.fleet import Index, load_fleet
 from reconciler.desired.overlays import Overlay, change_instants
 from reconciler.desired.state import Desired, customers_dir, desired_at, load_plans
 from reconciler.documents.cache import DocumentCache, cache_of
+from reconciler.documents.gitindex import WorkTree
 from reconciler.documents.loader import SUFFIXES, Load, load_document
 from reconciler.errors import ReconcilerError, UnknownCustomer
 from reconciler.gc_pause import gc_paused
@@ -221,12 +222,13 @@ def _removed_in(
 Changes = Callable[[], tuple[set[str], dt.datetime]]  # what `start_changes` started: wait, and know
 
 
-def start_changes(root: Path, settings: Settings, rev: str) -> Changes:
+def start_changes(root: Path, settings: Settings, rev: str, work_tree: WorkTree | None = None) -> Changes:
     """Start asking git what `changed_keys` needs to know of REV (the files changed since, the
     time of its commit): a command starts it before opening the provider, so git walks the
-    work tree on another core while the provider's modules load. GitError for an unknown REV."""
+    work tree on another core while the provider's modules load. GitError for an unknown REV.
+    WORK_TREE: git's status, when the caller started it for the whole plan."""
     customers_dir, plans_dir = settings.customers_dir.strip("/"), settings.plans_dir.strip("/")
-    return git.start_changes(root, rev, [customers_dir, plans_dir, CONFIG_NAME])
+    return git.start_changes(root, rev, [customers_dir, plans_dir, CONFIG_NAME], work_tree)
 
 
 def changed_keys(

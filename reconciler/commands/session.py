@@ -90,14 +90,17 @@ class Session:
         (`reconcile.start_changes`): a command calls this before opening the provider, so git
         walks a large fleet on the other core while the provider's modules load. A folder
         that is not there, or a revision that is not, is left for the plan to report."""
+        # One walk of the work tree for all: the fleet's index, the changes, the plan's revision.
+        work_tree = self._work_trees.get(settings.customers_dir)
+        if work_tree is None:
+            with suppress(ReconcilerError):
+                work_tree = self._work_trees[settings.customers_dir] = WorkTree(self.root, inputs(settings))
         if changed_since is not None and changed_since not in self._changes:
             with suppress(ReconcilerError):
-                self._changes[changed_since] = start_changes(self.root, settings, changed_since)
+                self._changes[changed_since] = start_changes(self.root, settings, changed_since, work_tree)
         if self.cache_dir is None or settings.customers_dir in self._indexes:
             return
         with suppress(ReconcilerError):
-            # One walk of the work tree for both: the fleet's index and the plan's revision.
-            work_tree = self._work_trees[settings.customers_dir] = WorkTree(self.root, inputs(settings))
             self._indexes[settings.customers_dir] = fleet_index(self.root, customers_dir(self.root, settings), work_tree)
 
     def plan(self, settings: Settings, provider: Provider, args: argparse.Namespace, **options: Any) -> Plan:

@@ -64,6 +64,10 @@ class Status:
     prefix: str
     entries: tuple[tuple[str, str], ...]
 
+    def paths(self) -> set[str]:
+        """The path of every file named, relative to the root."""
+        return {path[len(self.prefix):] for _, path in self.entries if path.startswith(self.prefix)}
+
     def changed(self, folder: str) -> frozenset[str]:
         """The paths under FOLDER (relative to the root) of the files the work tree changed
         since the index (modified, deleted, unmerged: what `git diff-files` lists), relative

@@ -78,9 +78,9 @@ def test_git_is_asked_what_changed_once_before_the_provider_opens(
     asked: list[str] = []
     original = reconcile.start_changes
 
-    def counting(root: Path, settings: Any, rev: str) -> Any:
+    def counting(root: Path, settings: Any, rev: str, work_tree: Any = None) -> Any:
         asked.append(rev)
-        return original(root, settings, rev)
+        return original(root, settings, rev, work_tree)
 
     monkeypatch.setattr(reconcile, "start_changes", counting)
     monkeypatch.setattr(session_module, "start_changes", counting)

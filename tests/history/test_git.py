@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def test_git_started_early_finishes_before_its_answer_is_read(tmp_path: Path, mo
 
 
 def test_changes_since_a_revision_report_a_failing_git_after_waiting_for_all(tmp_path: Path) -> None:
-    """`start_changes` asks git three things at once; one that fails is reported as git said
+    """`start_changes` asks git all it needs at once; one that fails is reported as git said
     it, and the others are waited for (none left running)."""
     repo = GitRepo(tmp_path)
     repo.write("customers.d/a.yaml", "currency: USD\n")
@@ -211,3 +212,32 @@ def test_a_work_tree_covers_the_folders_under_what_it_was_asked_of(tmp_path: Pat
     assert WorkTree(tmp_path).covers("anything")
     with contextlib.suppress(GitError):
         tree.status()  # waited for: nothing left running
+
+
+def test_what_changed_since_a_revision_is_the_commits_since_and_the_status(tmp_path: Path) -> None:
+    """`start_changes`: the files the commits since REV changed (trees compared) and those
+    git's status names (edited, staged, new); one changed and changed back is named too,
+    which plans it for nothing."""
+    repo = GitRepo(tmp_path / "repo")
+    for name in ("a", "b", "c", "d", "back"):
+        repo.write(f"customers.d/{name}.yaml", "currency: USD\n")
+    repo.write("notes.txt", "not read\n")
+    since = repo.commit("One", date="2026-11-01T10:00:00Z")
+    repo.write("customers.d/a.yaml", "currency: EUR\n")
+    repo.write("customers.d/back.yaml", "currency: EUR\n")
+    repo.write("notes.txt", "still not read\n")
+    repo.commit("Two")
+    (repo.root / "customers.d/back.yaml").write_text("currency: USD\n")  # as it was at SINCE
+    (repo.root / "customers.d/b.yaml").write_text("currency: GBP\n")
+    (repo.root / "customers.d/c.yaml").write_text("currency: GBP\n")
+    repo.git("add", "customers.d/c.yaml")
+    (repo.root / "customers.d/new.yaml").write_text("currency: USD\n")
+    inputs = ["customers.d", "plans", "reconciler.toml"]
+    changed, committed = git.start_changes(repo.root, since, inputs)()
+    assert changed == {f"customers.d/{name}.yaml" for name in ("a", "back", "b", "c", "new")}
+    assert committed == dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC)
+    shared = WorkTree(repo.root, inputs)
+    assert git.start_changes(repo.root, "HEAD", inputs, shared)()[0] == {
+        f"customers.d/{name}.yaml" for name in ("back", "b", "c", "new")
+    }
+    assert shared.status() is not None  # the same answer, asked again
