@@ -21,8 +21,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
 
-import argcomplete
-
 from reconciler import __version__
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session, World, cache_dir
@@ -202,7 +200,10 @@ def main(argv: Sequence[str] | None = None, *, world: World | None = None) -> in
         modules = _command_modules()
     parser = build_parser(modules)
     if world is None:
-        argcomplete.autocomplete(parser)  # answers the shell and exits when it asks for completions
+        if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answered, and the process exits
+            import argcomplete  # imported only then: a hundredth of a second of every other start
+
+            argcomplete.autocomplete(parser)
         world = real_world()
     try:
         args = parser.parse_args(argv)

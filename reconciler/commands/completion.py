@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from argcomplete.shell_integration import shellcode
-
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
 
@@ -23,5 +21,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, session: Session) -> Outcome:
+    # Imported here: every command's module loads to build the parser, and this one's alone needs it.
+    from argcomplete.shell_integration import shellcode
+
     session.stdout.write(shellcode(["reconciler"], shell=args.shell))
     return Outcome.DONE

@@ -23,13 +23,13 @@ reads the folder as it always has, so every problem is the one it reports, at it
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import hashlib
 import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, TypeGuard
 
@@ -534,7 +534,8 @@ def _summarise(
     processes = workers if workers is not None else min(os.cpu_count() or 1, 4)
     if len(to_parse) >= PARALLEL_FROM and processes > 1:
         chunks = [to_parse[start::processes * 4] for start in range(processes * 4)]
-        with ProcessPoolExecutor(max_workers=processes) as pool:
+        # Named here, not imported by name: its module loads on first use (a warm plan has none).
+        with concurrent.futures.ProcessPoolExecutor(max_workers=processes) as pool:
             for results in pool.map(_parse_chunk, [(str(directory), chunk) for chunk in chunks]):
                 if results is None:
                     return None
