@@ -76,10 +76,12 @@ def diff_documents(
     return _diff_fields(flatten(canonical(before)), flatten(canonical(after)), skip)
 
 
-def diff_to_customer(before: Mapping[str, Any], after: Customer) -> list[FieldChange]:
-    """`diff_documents` of a document (raw or canonical) and a customer, whose canonical
-    fields are made once and kept on it: a batch of writes diffs each customer it writes."""
-    return _diff_fields(flatten(canonical(before)), canonical_fields(after), None)
+def diff_to_customer(before: Mapping[str, Any] | Customer, after: Customer) -> list[FieldChange]:
+    """`diff_documents` of a document (raw or canonical; or a customer, as its canonical
+    document) and a customer, whose canonical fields are made once and kept on it: a batch
+    of writes diffs each customer it writes."""
+    old = canonical_fields(before) if isinstance(before, Customer) else flatten(canonical(before))
+    return _diff_fields(old, canonical_fields(after), None)
 
 
 def _diff_fields(

@@ -198,6 +198,13 @@ def is_digest(value: Any) -> bool:
     return isinstance(value, str) and len(value) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in value)
 
 
+def kept_digest(customer: Customer) -> str | None:
+    """The digest kept on CUSTOMER (`digest` made it, or a store handed it over with the
+    customer: `remember_digest`); None where neither happened yet. Never makes one."""
+    kept: str | None = customer.__dict__.get(KEPT_DIGEST)
+    return kept
+
+
 def remember_digest(customer: Customer, known: str) -> None:
     """Give CUSTOMER the digest a store kept for its content (where the store knows it
     describes this content: written with it, not changed since), so `digest` need not

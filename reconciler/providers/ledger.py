@@ -232,9 +232,9 @@ def audit_rows(
     ]
 
 
-def field_changes(before: Mapping[str, Any], after: Customer) -> list[Change]:
-    """Every field whose value differs between a customer document and the customer written
-    over it, as the audit records it."""
+def field_changes(before: Mapping[str, Any] | Customer, after: Customer) -> list[Change]:
+    """Every field whose value differs between a customer document (or a customer) and the
+    customer written over it, as the audit records it."""
     return [(change.path, change.before, change.after) for change in diff_to_customer(before, after)]
 
 

@@ -33,7 +33,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from reconciler.errors import ProviderError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import DIGEST_LENGTH, Digests, canonical, is_digest
+from reconciler.model.fields import (
+    DIGEST_LENGTH,
+    Digests,
+    canonical,
+    digest,
+    is_digest,
+    kept_digest,
+)
 from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
@@ -119,6 +126,9 @@ class SqlProvider(Provider):
         self._state: StoreState | None = None
         self._batch: Connection | None = None
         self._scans: list[Future[_Scan]] = []  # started on a thread of their own (`start_read_differing`)
+        # The live customers read from rows their digest describes, by key, until written
+        # (`_as_read`): an update of one takes the audit's before values from it.
+        self._read: dict[str, LiveCustomer] = {}
 
     @abstractmethod
     def _create_engine(self) -> Engine:
@@ -145,6 +155,7 @@ class SqlProvider(Provider):
     def close(self) -> None:
         wait(self._scans)  # a scan never finished (the fleet failed to load) ends before the engine
         self._scans.clear()
+        self._read.clear()
         if self._engine is not None:
             self._engine.dispose()
         self._engine, self._state, self._batch = None, None, None
@@ -211,6 +222,7 @@ class SqlProvider(Provider):
                 for row in connection.execute(query).mappings():
                     record = rows.record_from_row(row, connection.dialect)
                     live[record.key] = record
+        self._remember(live)
         return live
 
     def read_differing(self, digests: Mapping[str, str]) -> LiveRead:
@@ -272,7 +284,25 @@ class SqlProvider(Provider):
                     for row in connection.execute(rows.RAW_CUSTOMER.where(customer.c.key.in_(chunk))).mappings():
                         record = rows.record_from_row(row, connection.dialect)
                         live[record.key] = record
+        self._remember(live)
         return LiveRead(live, frozenset(in_sync))
+
+    def _remember(self, live: Mapping[str, LiveRecord]) -> None:
+        """Keep the records of LIVE read from rows their digest describes (`_as_read`)."""
+        self._read.update(
+            (key, record) for key, record in live.items()
+            if isinstance(record, LiveCustomer) and kept_digest(record.customer) is not None
+        )
+
+    def _as_read(self, key: str, row: Mapping[str, Any], expected_version: int) -> LiveCustomer | None:
+        """The live customer this provider read from ROW (raw, under a write lock), if ROW is
+        still that row: at EXPECTED_VERSION, the version it was read at, and described by the
+        digest of its content. Its canonical fields are then the row's, kept on it: an update
+        need not decode the row again to record what it changes. Forgotten once asked for."""
+        read = self._read.pop(key, None)
+        if read is None or not (read.version == expected_version == row["version"] == row["digest_version"]):
+            return None
+        return read if row["digest"] == digest(read.customer) else None
 
     def read_summaries(self, keys: Collection[str]) -> dict[str, LiveSummary]:
         """From the index a plan scans: no row is decoded."""
@@ -353,14 +383,19 @@ class SqlProvider(Provider):
                 continue
             if row is None:
                 return False
-            current = rows.decode_row(row, connection.dialect)[0]
-            if current["version"] != write.expected_version:
-                return False
+            read = self._as_read(write.key, row, write.expected_version)
+            before: Mapping[str, Any] | Customer
+            if read is not None:
+                before = read.customer
+            else:
+                before = rows.decode_row(row, connection.dialect)[0]
+                if before["version"] != write.expected_version:
+                    return False
             updated.append({
                 "where_key": write.key, "where_version": write.expected_version, "updated_at": now,
                 **_overwrite(write.customer, values, write.expected_version),
             })
-            audited += ledger.audit_rows(now, write.audit, write.key, "update", _update_changes(current, write.customer))
+            audited += ledger.audit_rows(now, write.audit, write.key, "update", _update_changes(before, write.customer))
         execute_many(connection, insert(customer).inline(), inserted)
         if execute_many(connection, _BUMP, updated) != len(updated) and connection.dialect.supports_sane_multi_rowcount:
             return False  # only if a store ignored the row locks
@@ -541,10 +576,11 @@ def _overwrite(customer_: Customer, values: Mapping[str, Any], expected_version:
     return {"managed": True, "active": True, **values, **rows.digest_columns(customer_, expected_version + 1)}
 
 
-def _update_changes(current: Mapping[str, Any], customer_: Customer) -> list[ledger.Change]:
-    """What an update of the row CURRENT (decoded) to CUSTOMER_ records in the audit."""
-    changes = ledger.field_changes(rows.document_from_row(current), customer_)
-    return changes or [(None, None, None)]
+def _update_changes(before: Mapping[str, Any] | Customer, customer_: Customer) -> list[ledger.Change]:
+    """What an update of the row BEFORE (decoded; or the customer read from it, `_as_read`)
+    to CUSTOMER_ records in the audit."""
+    document = before if isinstance(before, Customer) else rows.document_from_row(before)
+    return ledger.field_changes(document, customer_) or [(None, None, None)]
 
 
 def _rule_values(values: Mapping[str, Any]) -> dict[str, str]:

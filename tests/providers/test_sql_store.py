@@ -426,3 +426,38 @@ def test_inside_a_transaction_nothing_is_read_beside_it(provider: Provider) -> N
         provider.update("acme", small(channels=5), 1, AUDIT)
         read = finish({"acme": digest(small(channels=5))})
     assert (read.in_sync, read.records) == (frozenset({"acme"}), {})
+
+
+def test_an_update_of_a_row_as_read_takes_its_before_values_from_what_was_read(
+    sql_spec: ProviderSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row still as the provider read it (the version read, its digest describing it)
+    is not decoded again under the lock: the customer read from it gives the audit's before
+    values. A row written since, by anyone, is decoded and its own values recorded."""
+    decoded: list[str] = []
+    decode_row = sql_module.rows.decode_row
+
+    def counted(row: Any, dialect: Any) -> Any:
+        decoded.append(str(row["key"]))
+        return decode_row(row, dialect)
+
+    with sql_spec.make() as provider, sql_spec.make() as elsewhere:
+        for key in ("a", "b", "c"):
+            provider.create(key, small(channels=1), AUDIT)
+        provider.read_differing({})  # every row read in full: no digest is the desired one
+        elsewhere.update("c", small(channels=5), 1, AUDIT)  # written since the read: version 2
+        monkeypatch.setattr(sql_module.rows, "decode_row", counted)
+        outcomes = provider.write_many([
+            Write("a", small(channels=2), 1, AUDIT), Write("b", small(channels=3), 1, AUDIT),
+            Write("c", small(channels=6), 2, AUDIT),
+        ])
+        assert outcomes == [None, None, None]
+        assert decoded == ["c"]
+        changed = {
+            (record.key, record.before, record.after) for record in provider.read_audit()
+            if record.action == "update" and record.field == "channels"
+        }
+        assert changed == {("a", 1, 2), ("b", 1, 3), ("c", 1, 5), ("c", 5, 6)}
+        decoded.clear()  # what was read is forgotten once written: read again, or decoded
+        assert provider.write_many([Write("a", small(channels=4), 2, AUDIT), Write("b", small(channels=4), 2, AUDIT)]) == [None, None]
+        assert decoded == ["a", "b"]
