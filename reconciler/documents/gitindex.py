@@ -72,7 +72,8 @@ class Status:
         """The paths under FOLDER (relative to the root) of the files the work tree changed
         since the index (modified, deleted, unmerged: what `git diff-files` lists), relative
         to the folder. Untracked files are not among them."""
-        prefix = self.prefix + _normal(folder) + "/"
+        inner = _normal(folder)
+        prefix = self.prefix + ("" if inner == "." else inner + "/")
         return frozenset(
             path[len(prefix):] for state, path in self.entries
             if state != "??" and state[1] != " " and path.startswith(prefix)
@@ -98,7 +99,9 @@ class WorkTree:
     def covers(self, folder: str) -> bool:
         """Whether the status is of every file under FOLDER (relative to the root)."""
         folder = _normal(folder)
-        return not self.inputs or any(folder == path or folder.startswith(path + "/") for path in self.inputs)
+        return not self.inputs or any(
+            path in (".", folder) or folder.startswith(path + "/") for path in self.inputs
+        )
 
     def status(self) -> Status | None:
         """The status; None outside a work tree (in a `.git` folder, say). GitError as git
@@ -131,6 +134,7 @@ class WorkTree:
 
 
 def _normal(path: str) -> str:
+    """PATH (relative to the root) as one spelling: "." for the root itself."""
     return os.path.normpath(path).strip("/")
 
 

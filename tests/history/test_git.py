@@ -189,6 +189,7 @@ def test_the_work_tree_names_what_git_diff_files_names_from_a_root_inside_the_re
     said = WorkTree(root, ["customers.d", "plans", "reconciler.toml"]).status()
     assert said is not None and said.prefix == "ops/"
     assert said.changed("customers.d") == said.changed("./customers.d/") == {"edited.yaml", "deleted.yaml", "deeper/x.yaml"}
+    assert said.changed(".") == {f"customers.d/{name}" for name in ("edited.yaml", "deleted.yaml", "deeper/x.yaml")}
     diff_files = repo.git("-C", "ops", "diff-files", "--name-only", "--relative", "--", "customers.d")
     assert {line.removeprefix("customers.d/") for line in diff_files.split()} - {"touched.yaml"} == said.changed("customers.d")
     assert git.current_revision(root, [], WorkTree(root, ["customers.d"])).dirty
@@ -209,7 +210,7 @@ def test_a_work_tree_covers_the_folders_under_what_it_was_asked_of(tmp_path: Pat
     tree = WorkTree(tmp_path, ["customers.d", "./plans/", "reconciler.toml"])
     assert tree.covers("customers.d") and tree.covers("plans/2026") and tree.covers("./customers.d/")
     assert not tree.covers("customers") and not tree.covers("other")
-    assert WorkTree(tmp_path).covers("anything")
+    assert WorkTree(tmp_path).covers("anything") and WorkTree(tmp_path, ["."]).covers("customers.d")
     with contextlib.suppress(GitError):
         tree.status()  # waited for: nothing left running
 
