@@ -342,9 +342,10 @@ def _from_index(
     The kept names are the folder's: they were every file then, each one git's index held
     (so the index's listing, the same now, still holds them, and git finds none missing
     that it does not name as changed); a folder holding as many entries now holds no other.
-    git answers first: where it names many edited files, the folder need not be listed twice."""
+    git's status, which names the files changed, is waited for last: a walk of the work
+    tree, it runs while the rest is checked."""
     found = index()
-    if found is None or found.converts or not kept[3] or len(found.changed) > PATCH_AT_MOST:
+    if found is None or found.converts or not kept[3]:
         return None
     try:
         entries = os.listdir(directory)
@@ -358,7 +359,7 @@ def _from_index(
     keys = _keys(kept[1])
     by_key = dict(zip(keys, names, strict=True))
     digests = _kept_digests(kept, keys)
-    if digests is None:
+    if digests is None or len(found.changed) > PATCH_AT_MOST:
         return None
     if found.changed:
         return _patched(directory, found, cache, slot, kept, keys, by_key, digests, catalogs)

@@ -12,7 +12,7 @@ from conftest import Run
 from git_repos import GitRepo
 
 from reconciler import gitbinary
-from reconciler.documents.gitindex import WorkTree
+from reconciler.documents.gitindex import CleanIndex, WorkTree
 from reconciler.errors import GitError
 from reconciler.history import git
 
@@ -242,3 +242,25 @@ def test_what_changed_since_a_revision_is_the_commits_since_and_the_status(tmp_p
         f"customers.d/{name}.yaml" for name in ("back", "b", "c", "new")
     }
     assert shared.status() is not None  # the same answer, asked again
+
+
+def test_an_index_whose_status_could_not_be_had_reads_every_file(tmp_path: Path) -> None:
+    """`CleanIndex`: git's status is waited for when `changed` is first asked; where it
+    could not be had, every file of the listing counts as changed, and none is named by
+    its blob."""
+    repo = GitRepo(tmp_path)
+    repo.write("customers.d/a.yaml", "currency: USD\n")
+    repo.write("customers.d/b.yaml", "currency: EUR\n")
+    repo.commit("Two")
+    listing = gitbinary.run_git(tmp_path, "ls-files", "-s", "-z", "--", "customers.d")
+    asked: list[str] = []
+
+    def edited() -> frozenset[str]:
+        asked.append("status")
+        return frozenset({"a.yaml"})
+
+    index = CleanIndex("customers.d", listing, edited, converts=False)
+    assert asked == []  # the listing alone asks nothing of the status
+    assert set(index.blobs) == {"b.yaml"} and index.changed == {"a.yaml"} and asked == ["status"]
+    unknown = CleanIndex("customers.d", listing, lambda: None, converts=False)
+    assert unknown.changed == {"a.yaml", "b.yaml"} and unknown.blobs == {}
