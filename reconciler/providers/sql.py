@@ -125,7 +125,7 @@ class SqlProvider(Provider):
         self._engine: Engine | None = None
         self._state: StoreState | None = None
         self._batch: Connection | None = None
-        self._scans: list[Future[_Scan]] = []  # started on a thread of their own (`start_read_differing`)
+        self._scans: set[Future[_Scan]] = set()  # started on threads of their own, not yet finished with
         # The live customers read from rows their digest describes, by key, until written
         # (`_as_read`): an update of one takes the audit's before values from it.
         self._read: dict[str, LiveCustomer] = {}
@@ -243,8 +243,15 @@ class SqlProvider(Provider):
         background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-scan")
         scan = background.submit(self._scan)
         background.shutdown(wait=False)
-        self._scans.append(scan)
-        return lambda digests: self._differing(scan.result(), digests)
+        self._scans.add(scan)
+
+        def finish(digests: Mapping[str, str]) -> LiveRead:
+            try:
+                return self._differing(scan.result(), digests)
+            finally:
+                self._scans.discard(scan)  # its answer let go: a provider may plan many times
+
+        return finish
 
     def _scan(self) -> _Scan:
         """What `read_differing` reads before it needs the digests: `IN_STEP`'s one row (None

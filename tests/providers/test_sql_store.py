@@ -416,6 +416,15 @@ def test_a_scan_never_finished_ends_before_the_store_is_closed(sql_spec: Provide
     assert _scans_running() == []
 
 
+def test_a_scan_finished_is_let_go(provider: Provider) -> None:
+    """A provider that plans again and again (a test's, an embedding program's) keeps no
+    scan it finished with, nor its answer (the keys and digests of a whole fleet)."""
+    provider.create("acme", small(channels=4), AUDIT)
+    for _ in range(3):
+        assert provider.start_read_differing()({"acme": digest(small(channels=4))}).in_sync == {"acme"}
+    assert provider._scans == set()  # type: ignore[attr-defined]
+
+
 def test_inside_a_transaction_nothing_is_read_beside_it(provider: Provider) -> None:
     """A transaction is one connection, in use: a read of what differs begun inside one is
     the read at once, when its digests come."""
