@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from reconciler.errors import ProviderError, ProviderUnavailable
 from reconciler.model.customer import Customer
@@ -199,6 +200,28 @@ class StoreState:
     schema_version: int | None  # None: the live system has no schema of ours
     migrated_from: int | None  # the version it had before this open migrated it
     notes: tuple[str, ...] = ()  # what a migration has to tell the operator (rows that break a new rule)
+
+
+T = TypeVar("T")
+
+
+def begun(work: Callable[[], T], pending: set[Future[Any]], name: str) -> Callable[[], T]:
+    """WORK started now on a thread of its own (named NAME), as `Provider.start_read_differing`
+    starts what needs no digests; the function returned (call it once) waits for its answer
+    or raises its error. Kept in PENDING until then, for the provider's `close` to wait for
+    work started and never asked for (`concurrent.futures.wait(pending)`)."""
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    future = background.submit(work)
+    background.shutdown(wait=False)
+    pending.add(future)
+
+    def answer() -> T:
+        try:
+            return future.result()
+        finally:
+            pending.discard(future)  # its answer let go: a provider may plan many times
+
+    return answer
 
 
 class Provider(ABC):

@@ -37,7 +37,8 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,7 @@ from reconciler.providers.base import (
     AuditRecord,
     Lease,
     LiveCustomer,
+    LiveRead,
     LiveRecord,
     MappingCheck,
     Provider,
@@ -63,6 +65,7 @@ from reconciler.providers.base import (
     ProviderInfo,
     Run,
     StoreState,
+    begun,
 )
 from reconciler.providers.connexcs_api import (
     Auth,
@@ -141,6 +144,7 @@ class ConnexcsProvider(Provider):
         self._target = f"connexcs {url} (state: {state.shown})"
         self._lock = threading.Lock()
         self._unbound: dict[str, _Unbound] | None = None  # key -> record, from the last listing
+        self._listings: set[Future[Any]] = set()  # started on threads of their own (`begun`)
 
     @classmethod
     def from_options(
@@ -190,12 +194,21 @@ class ConnexcsProvider(Provider):
         return self.state.open()
 
     def close(self) -> None:
+        wait(self._listings)  # a listing never asked for (the fleet failed to load) ends first
+        self._listings.clear()
         self._api.close()
         self.state.close()
         with self._lock:
             self._unbound = None
 
     # --- reading ----------------------------------------------------------------------------
+
+    def start_read_differing(self) -> Callable[[Mapping[str, str]], LiveRead]:
+        """The platform's listing, every page of it, on a thread of its own while the caller
+        loads the fleet: the wait is the network's, which Python need not sit out. Every
+        record is read, as `read_differing` reads them (the platform keeps no digests)."""
+        listed = begun(self.read, self._listings, "reconciler-listing")
+        return lambda digests: LiveRead(listed())
 
     def read(self, keys: Collection[str] | None = None) -> dict[str, LiveRecord]:
         if keys is not None:

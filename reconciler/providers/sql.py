@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -56,6 +56,7 @@ from reconciler.providers.base import (
     Run,
     StoreState,
     Write,
+    begun,
 )
 from reconciler.providers.engines import database_error, execute_many
 from reconciler.providers.schema import RULES, STORE, audit, customer, lease, runs
@@ -125,7 +126,7 @@ class SqlProvider(Provider):
         self._engine: Engine | None = None
         self._state: StoreState | None = None
         self._batch: Connection | None = None
-        self._scans: set[Future[_Scan]] = set()  # started on threads of their own, not yet finished with
+        self._scans: set[Future[Any]] = set()  # started on threads of their own, not yet finished with (`begun`)
         # The live customers read from rows their digest describes, by key, until written
         # (`_as_read`): an update of one takes the audit's before values from it.
         self._read: dict[str, LiveCustomer] = {}
@@ -240,18 +241,8 @@ class SqlProvider(Provider):
         if self._batch is not None:  # one connection, in use by this thread: nothing beside it
             return self.read_differing
         self.open()  # here: the thread only asks
-        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-scan")
-        scan = background.submit(self._scan)
-        background.shutdown(wait=False)
-        self._scans.add(scan)
-
-        def finish(digests: Mapping[str, str]) -> LiveRead:
-            try:
-                return self._differing(scan.result(), digests)
-            finally:
-                self._scans.discard(scan)  # its answer let go: a provider may plan many times
-
-        return finish
+        scanned = begun(self._scan, self._scans, "reconciler-scan")
+        return lambda digests: self._differing(scanned(), digests)
 
     def _scan(self) -> _Scan:
         """What `read_differing` reads before it needs the digests: `IN_STEP`'s one row (None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -900,3 +901,39 @@ def test_the_sql_stores_refuse_what_only_an_api_provider_uses(name: str) -> None
         with pytest.raises(ConfigError) as caught:
             create_provider(name, {}, environ=environ, root=Path("."), config=config)
         assert str(caught.value).startswith(f"{section}: the {name} provider ")
+
+
+# --- the listing begun while the fleet loads --------------------------------------------------
+
+
+def test_the_listing_begins_before_the_plan_asks_for_it(provider: ConnexcsProvider, cx: ConnexcsStandIn) -> None:
+    """`start_read_differing`: the pages are asked for at once, on a thread of their own
+    (the wait is the network's), and the answer is the listing's."""
+    provider.create("acme", usd(channels=4), AUDIT)
+    asked = len(sent(cx, "GET"))
+    finish = provider.start_read_differing()
+    for _ in range(500):  # the listing goes out without anyone waiting for it
+        if len(sent(cx, "GET")) > asked:
+            break
+        threading.Event().wait(0.01)  # a pause: `time` here is the fake clock
+    assert len(sent(cx, "GET")) > asked
+    read = finish({})
+    assert read.in_sync == frozenset() and read.records["acme"].customer == usd(channels=4)
+
+
+def test_a_listing_begun_early_that_fails_is_reported_when_the_plan_asks_for_it(
+    cx: ConnexcsStandIn, tmp_path: Path
+) -> None:
+    with configure(cx, tmp_path, retry_budget_seconds=0) as provider:
+        cx.fail("GET", "customer", "html")
+        finish = provider.start_read_differing()
+        with pytest.raises(ProviderError) as caught:
+            finish({})
+    assert str(caught.value).startswith("GET customer answered 502 Bad Gateway (an HTML page, not the API's JSON)")
+
+
+def test_a_listing_never_asked_for_ends_before_the_provider_closes(cx: ConnexcsStandIn, tmp_path: Path) -> None:
+    with configure(cx, tmp_path) as provider:
+        provider.create("acme", usd(channels=4), AUDIT)
+        provider.start_read_differing()
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("reconciler-listing")] == []

@@ -416,6 +416,16 @@ def test_a_scan_never_finished_ends_before_the_store_is_closed(sql_spec: Provide
     assert _scans_running() == []
 
 
+def test_a_row_written_between_the_scan_and_the_plan_s_read_is_read_as_written(provider: Provider) -> None:
+    """The scan and the reading of the rows that differ are two transactions: a row written
+    between them, whichever side of the scan the write falls, is read as written."""
+    provider.create("acme", small(channels=1), AUDIT)
+    finish = provider.start_read_differing()
+    provider.update("acme", small(channels=5), 1, AUDIT)
+    read = finish({"acme": digest(small(channels=9))})
+    assert (read.records["acme"].customer, read.records["acme"].version) == (small(channels=5), 2)
+
+
 def test_a_scan_finished_is_let_go(provider: Provider) -> None:
     """A provider that plans again and again (a test's, an embedding program's) keeps no
     scan it finished with, nor its answer (the keys and digests of a whole fleet)."""
