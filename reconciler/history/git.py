@@ -135,14 +135,14 @@ def start_changes(
     the working tree, untracked ones included, and when REV was committed (UTC); the function
     returned (call it once) waits for both. GitError at once for an unknown REV.
 
-    What differs is what the commits since REV changed (trees compared: no walk of the work
-    tree) and what git's status names (WORK_TREE's, when the caller started it for the plan
-    too): a file changed since REV and changed back since is named, and planned for
-    nothing."""
+    What differs is what differs between REV and git's index (no walk of the work tree; no
+    HEAD needed, so a branch without a commit yet is asked the same) and what git's status
+    names (WORK_TREE's, when the caller started it for the plan too): a file changed since
+    REV and changed back in the work tree is named, and planned for nothing."""
     commit = resolve(root, rev)
     tree = work_tree if work_tree is not None and all(work_tree.covers(path) for path in paths) else WorkTree(root, paths)
     asked = (
-        start_git(root, "diff", "--name-only", "--no-renames", "-z", "--relative", commit, "HEAD", "--", *paths),
+        start_git(root, "diff", "--cached", "--name-only", "--no-renames", "-z", "--relative", commit, "--", *paths),
         start_git(root, "log", "-1", "--format=%ct", commit),  # not `show`: 0.06 s on 100,000 files, `log` ~0
     )
 

@@ -216,9 +216,9 @@ def test_a_work_tree_covers_the_folders_under_what_it_was_asked_of(tmp_path: Pat
 
 
 def test_what_changed_since_a_revision_is_the_commits_since_and_the_status(tmp_path: Path) -> None:
-    """`start_changes`: the files the commits since REV changed (trees compared) and those
-    git's status names (edited, staged, new); one changed and changed back is named too,
-    which plans it for nothing."""
+    """`start_changes`: the files that differ between REV and git's index, and those git's
+    status names (edited, staged, new); one changed and changed back is named too, which
+    plans it for nothing; on a branch without a commit yet, the same."""
     repo = GitRepo(tmp_path / "repo")
     for name in ("a", "b", "c", "d", "back"):
         repo.write(f"customers.d/{name}.yaml", "currency: USD\n")
@@ -242,6 +242,8 @@ def test_what_changed_since_a_revision_is_the_commits_since_and_the_status(tmp_p
         f"customers.d/{name}.yaml" for name in ("back", "b", "c", "new")
     }
     assert shared.status() is not None  # the same answer, asked again
+    repo.git("checkout", "-q", "--orphan", "fresh")  # a branch without a commit: no HEAD to compare with
+    assert git.start_changes(repo.root, since, inputs)()[0] >= {"customers.d/new.yaml", "customers.d/b.yaml"}
 
 
 def test_an_index_whose_status_could_not_be_had_reads_every_file(tmp_path: Path) -> None:
