@@ -59,7 +59,7 @@ from reconciler.model.fields import Digests, digest, remember_digest
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
-FLEET_REVISION = 4
+FLEET_REVISION = 5
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_FROM = 2000
 # Up to this many files edited since git's index, a kept fleet is patched with them on every
@@ -265,7 +265,7 @@ def load_fleet(
             ids[key] = content_id(_suffix(name), content)
     joined_names, joined_ids = "\0".join(names), "\0".join(ids.values())
     if not _is_kept(kept):
-        kept = (FLEET_REVISION, "", "", "", "", (), ())
+        kept = (FLEET_REVISION, "", "", "", "", (), (), "")
     kept_ids = cache.get_meta(slot + ":ids") if kept[1] else None
     if not isinstance(kept_ids, str):
         kept_ids = None
@@ -298,15 +298,21 @@ def load_fleet(
     if not _agree(summaries, settings.catalogs):
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
     digests_joined = "\0".join(summary.digest for summary in summaries.values())
-    # Where every file is one git's index holds unchanged, the index's listing and the names
-    # say it all: the next run that finds them the same knows the fleet from them alone.
-    clean = found is not None and not found.changed and not found.converts and not contents
-    fingerprint = _fingerprint(found.listing, joined_names) if clean and found is not None else ""
+    # Where every file is one git's index holds and the work tree changed a few at most, the
+    # index's listing and the names say it all: the next run that finds them the same knows
+    # the fleet from them, and reads again the files changed then (`dirty`: kept as read,
+    # not as the index holds them) and those changed since.
+    knowable = (
+        found is not None and not found.converts and len(found.changed) <= PATCH_AT_MOST
+        and all(by_key[key] in found.changed for key in contents)
+    )
+    fingerprint = _fingerprint(found.listing, joined_names) if knowable and found is not None else ""
+    dirty = "\0".join(by_key[key] for key in contents) if knowable else ""
     folded = "\0".join(summary.name.casefold() for summary in summaries.values())
     claims = tuple((key, summary.renamed_from) for key, summary in summaries.items() if summary.renamed_from)
     unset = tuple((key, summary.unset) for key, summary in summaries.items() if summary.unset)
     # The ids apart: only a fleet that git's index does not name at once needs them.
-    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint, folded, claims, unset))
+    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint, folded, claims, unset, dirty))
     cache.put_meta(slot + ":ids", "\0".join(ids.values()))
     cache.put_meta(slot + ":summaries", [summary.plain() for summary in summaries.values()])
     return Fleet(directory, by_key, ids, summaries, cache, loaded)
@@ -317,13 +323,16 @@ _ALL_KEYS = re.compile(f"(?:{KEY_PATTERN.strip('^$')}\n)*")  # every key valid, 
 
 def _is_kept(value: object) -> TypeGuard[tuple[Any, ...]]:
     """Whether VALUE is a fleet as `load_fleet` keeps it: (revision, names, digests,
-    fingerprint, folded names, claims, unset); the names, the digests and the names each
-    customer gives (case folded) as strings joined by NUL, in key order; the claims a tuple
-    of (key, the earlier keys it claims) of the customers that claim any, the unset a tuple
-    of (key, the fields it leaves unset) of those that leave any."""
+    fingerprint, folded names, claims, unset, dirty); the names, the digests and the names
+    each customer gives (case folded) as strings joined by NUL, in key order; the claims a
+    tuple of (key, the earlier keys it claims) of the customers that claim any, the unset a
+    tuple of (key, the fields it leaves unset) of those that leave any; dirty the names of
+    the files the work tree had changed since git's index then, joined by NUL (their
+    summaries are of what was read, not of the index's blobs)."""
     return (
-        isinstance(value, tuple) and len(value) == 7 and value[0] == FLEET_REVISION
-        and all(isinstance(part, str) for part in value[1:5]) and all(isinstance(part, tuple) for part in value[5:])
+        isinstance(value, tuple) and len(value) == 8 and value[0] == FLEET_REVISION
+        and all(isinstance(part, str) for part in (*value[1:5], value[7]))
+        and all(isinstance(part, tuple) for part in value[5:7])
     )
 
 
@@ -336,8 +345,9 @@ def _from_index(
 ) -> Fleet | None:
     """The kept fleet, when git's index lists the files it listed then and the folder holds
     those files and no other: known from one listing of the folder and one of the index.
-    Files the work tree changed since the index (an edit not yet committed; a few) are read
-    and the kept fleet patched with them (`_patched`); the rest are not looked at.
+    Files the work tree changed since the index (an edit not yet committed; a few), and
+    those it had changed when the fleet was kept, are read and the kept fleet patched with
+    them (`_patched`); the rest are not looked at.
 
     The kept names are the folder's: they were every file then, each one git's index held
     (so the index's listing, the same now, still holds them, and git finds none missing
@@ -359,10 +369,11 @@ def _from_index(
     keys = _keys(kept[1])
     by_key = dict(zip(keys, names, strict=True))
     digests = _kept_digests(kept, keys)
-    if digests is None or len(found.changed) > PATCH_AT_MOST:
+    changed = found.changed | frozenset(kept[7].split("\0") if kept[7] else ())
+    if digests is None or len(changed) > PATCH_AT_MOST:
         return None
-    if found.changed:
-        return _patched(directory, found, cache, slot, kept, keys, by_key, digests, catalogs)
+    if changed:
+        return _patched(directory, found, changed, cache, slot, kept, keys, by_key, digests, catalogs)
 
     def ids() -> dict[str, str]:
         blobs = found.blobs
@@ -377,6 +388,7 @@ def _from_index(
 def _patched(
     directory: Path,
     found: CleanIndex,
+    edited: frozenset[str],
     cache: DocumentCache,
     slot: str,
     kept: tuple[Any, ...],
@@ -385,12 +397,13 @@ def _patched(
     digests: Digests,
     catalogs: Catalogs,
 ) -> Fleet | None:
-    """The kept fleet with the files git names as changed read anew, when each is still a
-    valid customer file and the rules across customers hold with them (as `_agree` checks
-    them, on the names and claims the kept fleet keeps for the others); None otherwise, for
-    the whole reading to report. Nothing is kept: the next run patches the same kept fleet
-    again, until git's index changes."""
-    changed = {_key(name): name for name in found.changed}
+    """The kept fleet with the files of EDITED (those git names as changed, and those that
+    were when the fleet was kept) read anew, when each is still a valid customer file and
+    the rules across customers hold with them (as `_agree` checks them, on the names and
+    claims the kept fleet keeps for the others); None otherwise, for the whole reading to
+    report. Nothing is kept: the next run patches the same kept fleet again, until git's
+    index changes."""
+    changed = {_key(name): name for name in edited}
     if any(by_key.get(key) != name for key, name in changed.items()):
         return None  # not one of the kept files
     contents = {key: _read(directory / name) for key, name in changed.items()}

@@ -296,3 +296,40 @@ def test_a_customer_loaded_from_the_fleet_knows_its_digest_without_encoding(
     assert encoded == [loaded["acme-telecom"].customer.name]
     assert digests == {key: digest_of(fields.canonical_document(file.customer)) for key, file in loaded.items()}
     assert digests["acme-telecom"] != fleet.digests["acme-telecom"]
+
+
+@pytest.mark.parametrize("then", ["kept as edited", "undone", "edited again", "committed"])
+def test_a_fleet_kept_while_a_file_was_edited_is_known_from_the_index_and_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    """A fleet read whole while the work tree had a file edited (one commit made while
+    another edit waits, say) is kept against git's index with that file named: the next
+    run reads it again, and the files edited since, and no other, whatever became of the
+    edit."""
+    root = tmp_path / "repo"
+    repo = _repo(root)
+    folder, cache_file = root / "customers.d", tmp_path / "cache/documents.sqlite"
+    kiwi, acme = folder / "kiwi-link.toml", folder / "acme-telecom.yaml"
+    original = kiwi.read_text()
+    kiwi.write_text(original.replace("channels = ", "channels = 1"))  # waits, not committed
+    acme.write_text(acme.read_text().replace("channels: ", "channels: 1"))
+    repo.git("add", "customers.d/acme-telecom.yaml")
+    repo.git("commit", "-q", "-m", "Acme only")  # the index changed: this run reads the fleet whole
+    cache = DocumentCache(cache_file)
+    load_fleet(root, Settings(), folder, cache)
+    cache.save()
+    if then == "undone":
+        kiwi.write_text(original)
+    elif then == "edited again":
+        kiwi.write_text(original.replace("channels = ", "channels = 2"))
+    elif then == "committed":
+        repo.commit("Kiwi")
+    reads = _reads(monkeypatch)
+    fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
+    expected = load_customers(sorted(folder.iterdir()))
+    assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
+    assert fleet.summaries == {
+        key: fleet_module.summarise(key, file.customer, file.document.data) for key, file in expected.items()
+    }
+    # Committed, every file is one the index names, its summary kept by its id: none is read.
+    assert reads == ([] if then == "committed" else ["kiwi-link.toml"])
