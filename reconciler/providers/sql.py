@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from reconciler.errors import ProviderError
+from reconciler.errors import ProviderError, ReconcilerError
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
 from reconciler.model.fields import (
@@ -240,7 +240,15 @@ class SqlProvider(Provider):
         guard the apply, as against any write made after a plan)."""
         if self._batch is not None:  # one connection, in use by this thread: nothing beside it
             return self.read_differing
-        self.open()  # here: the thread only asks
+        try:
+            self.open()  # here: the thread only asks
+        except ReconcilerError as exc:
+            failure = exc  # reported when the plan comes to the store, after the fleet's own problems
+
+            def failed(digests: Mapping[str, str]) -> LiveRead:
+                raise failure
+
+            return failed
         scanned = begun(self._scan, self._scans, "reconciler-scan")
         return lambda digests: self._differing(scanned(), digests)
 

@@ -258,3 +258,21 @@ def test_a_hostile_live_key_is_escaped_and_never_a_path(live: Path, run: Run, sp
     assert "'../../escape_test'" in plan.out and "'\\x1b[2J\\x07x\\n  + fake-customer          create'" in plan.out
     status = run(live, "live", "status").assert_success().out
     assert "\x1b" not in status and "  '../../escape_test': live record unreadable: key: '../../escape_test'" in status
+
+
+def test_a_file_s_problem_is_reported_before_a_store_that_cannot_be_opened(live: Path, run: Run, spec: Any) -> None:
+    """The store's scan starts before the files are read, but a store that cannot be opened
+    (here, one of a newer release) is reported where the plan comes to it: after the files'
+    own problems, which the operator can mend without the store."""
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    _sql(spec, "UPDATE schema_meta SET schema_version = 99")
+    path = live / "customers.d/northwind-voip.toml"
+    path.write_text(path.read_text().replace("channels = 20", "channels = -20"))
+    outcome = run(live, "plan", "--at", AT)
+    assert outcome.code == 1 and outcome.out == "" and "Traceback" not in outcome.err
+    assert outcome.err.startswith(f"error: {path}:") and "channels: must be at least 0, not -20" in outcome.err
+    assert "schema version 99" not in outcome.err
+    path.write_text(path.read_text().replace("channels = -20", "channels = 20"))
+    refused = run(live, "plan", "--at", AT)
+    assert refused.code == 1 and "Traceback" not in refused.err
+    assert "is at schema version 99, newer than this reconciler knows" in refused.err
