@@ -28,7 +28,13 @@ _EXAMPLE = "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 def sqlite_engine(path: Path) -> Engine:
     """An engine on the SQLite file at PATH (its folder made if need be). A connection whose
     execution options say `reconciler_read_only` begins DEFERRED; every other IMMEDIATE."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, no permission: the settings' to mend
+        raise ProviderError(
+            f"sqlite {path}: its folder cannot be made ({exc.strerror or exc}); set the store's path in "
+            "reconciler.toml to a file in a folder that can be"
+        ) from exc
     engine = create_engine(URL.create("sqlite", database=str(path)))
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ProviderError
 from reconciler.providers import create_provider
+from reconciler.providers.state import StateStore
 
 
 def test_the_default_path_is_under_the_root(tmp_path: Path) -> None:
@@ -37,3 +38,20 @@ def test_an_option_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         create_provider("sqlite", {"path": 3}, environ={}, root=tmp_path)
     assert str(caught.value) == "live.options.path: expected a str, got int"
+
+
+def test_a_path_whose_folder_cannot_be_made_is_one_error_naming_it(tmp_path: Path) -> None:
+    """A file where the store's folder should be: the store's error, not a traceback; the
+    live store and an API provider's state store alike (one way to make a SQLite engine)."""
+    (tmp_path / "blocker").write_text("a file, not a folder\n")
+    provider = create_provider("sqlite", {"path": "blocker/live.sqlite"}, environ={}, root=tmp_path)
+    with provider, pytest.raises(ProviderError) as caught:
+        provider.open()
+    assert str(caught.value) == (
+        f"sqlite {tmp_path / 'blocker/live.sqlite'}: its folder cannot be made (File exists); set the store's "
+        "path in reconciler.toml to a file in a folder that can be"
+    )
+    state = StateStore.from_settings({"path": "blocker/state.sqlite"}, environ={}, root=tmp_path)
+    with pytest.raises(ProviderError) as refused:
+        state.open()
+    assert str(refused.value).startswith(f"sqlite {tmp_path / 'blocker/state.sqlite'}: its folder cannot be made")
