@@ -188,14 +188,17 @@ class Fleet(Mapping[str, CustomerFile]):
             return None
         return self.ids
 
-    def load(self, keys: list[str]) -> dict[str, CustomerFile]:
-        """The `CustomerFile`s of KEYS, read together (their documents from the cache)."""
-        wanted = [key for key in keys if key not in self._loaded]
+    def load(self, keys: list[str], *, keep: bool = True) -> dict[str, CustomerFile]:
+        """The `CustomerFile`s of KEYS, read together (their documents from the cache); kept
+        for the next to ask, unless not KEEP: a plan of 100,000 creates needs each file's
+        customer, and its bytes and document (half its memory) only until it is validated."""
+        found = {key: self._loaded[key] for key in keys if key in self._loaded}
+        wanted = [key for key in keys if key not in found]
         # Each file is read, and named by its bytes (the ids of a whole fleet need not be known).
         paths = {key: self.directory / self.names[key] for key in wanted}
         contents = {key: read_source(path) for key, path in paths.items()}
         identities = {key: content_id(paths[key].suffix, content) for key, content in contents.items()}
-        stored = self._cache.stored(identities.values()) if self._cache is not None else {}
+        stored = self._cache.stored(identities.values(), keep=keep) if self._cache is not None else {}
         known = self._known_ids(len(wanted))
         with gc_paused():
             for key in wanted:
@@ -209,8 +212,10 @@ class Fleet(Mapping[str, CustomerFile]):
                     # The content the fleet's digest was taken of: the plan's id and the
                     # apply need not encode the customer again to know it.
                     remember_digest(loaded.customer, self.digests[key])
-                self._loaded[key] = loaded
-        return {key: self._loaded[key] for key in keys}
+                found[key] = loaded
+                if keep:
+                    self._loaded[key] = loaded
+        return {key: found[key] for key in keys}
 
 
 Index = Callable[[], CleanIndex | None]

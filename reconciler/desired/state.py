@@ -197,8 +197,9 @@ class Desired(Mapping[str, Customer]):
     def subset(self, keys: Collection[str]) -> dict[str, Customer]:
         """The customers of KEYS, in this mapping's order (loaded together)."""
         ordered = [key for key in self._keys if key in keys]
-        self.fleet.load([key for key in ordered if key not in self._touched and key in self.fleet])
-        return {key: self[key] for key in ordered}
+        # The files let go once their customers are had: a plan needs the customers alone.
+        files = self.fleet.load([key for key in ordered if key not in self._touched and key in self.fleet], keep=False)
+        return {key: files[key].customer if key in files else self[key] for key in ordered}
 
 
 def desired_at(

@@ -101,8 +101,9 @@ class DocumentCache:
             self.hits += 1
         return LoadedDocument(path, data, content)
 
-    def stored(self, identities: Iterable[str]) -> dict[str, Any]:
-        """The data of each document of IDENTITIES the cache holds (a fresh copy each time)."""
+    def stored(self, identities: Iterable[str], *, keep: bool = True) -> dict[str, Any]:
+        """The data of each document of IDENTITIES the cache holds; kept for the rest of the
+        run, unless not KEEP (a caller that asks for each once)."""
         found: dict[str, Any] = {}
         wanted = []
         for identity in identities:
@@ -120,7 +121,9 @@ class DocumentCache:
                 for identity, blob in connection.execute(f"SELECT id, data FROM document WHERE id IN ({marks})", chunk):
                     data = _decode(_unmarshal(blob))
                     if data is not None:
-                        found[identity] = self._known[identity] = data
+                        found[identity] = data
+                        if keep:
+                            self._known[identity] = data
         return found
 
     def remember(self, identity: str, data: dict[str, Any]) -> None:

@@ -214,20 +214,21 @@ def record_audit(
     **extra: Any,
 ) -> None:
     """One audit row per change of one write; EXTRA sets the table's own columns."""
-    connection.execute(insert(table), audit_rows(now, context, key, action, changes, **extra))
+    shared = audit_context(now, context)
+    connection.execute(insert(table), [{**shared, **row} for row in audit_rows(key, action, changes, **extra)])
 
 
-def audit_rows(
-    now: datetime, context: AuditContext, key: str, action: AuditAction, changes: Sequence[Change], **extra: Any
-) -> list[dict[str, Any]]:
-    """The audit table's rows for one write (`record_audit` inserts them; a batch of writes
-    inserts the rows of all its writes at once)."""
+def audit_context(now: datetime, context: AuditContext) -> dict[str, Any]:
+    """The audit table's columns that every row of a write shares (of every write of a batch
+    with the same CONTEXT): when, who, from which commit and plan, and the operator's note."""
+    return {"at": now, "actor": context.actor, "git_commit": context.commit, "plan_id": context.plan_id, "note": context.note}
+
+
+def audit_rows(key: str, action: AuditAction, changes: Sequence[Change], **extra: Any) -> list[dict[str, Any]]:
+    """The audit table's rows for one write, but for `audit_context`'s columns (`record_audit`
+    inserts them; a batch of writes inserts the rows of all its writes at once)."""
     return [
-        {
-            "at": now, "actor": context.actor, "git_commit": context.commit, "plan_id": context.plan_id,
-            "customer_key": key, "action": action, "field": field,
-            "before_value": before, "after_value": after, "note": context.note, **extra,
-        }
+        {"customer_key": key, "action": action, "field": field, "before_value": before, "after_value": after, **extra}
         for field, before, after in changes
     ]
 

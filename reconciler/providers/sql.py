@@ -376,7 +376,14 @@ class SqlProvider(Provider):
             found.update((str(raw["key"]), raw) for raw in connection.execute(locked).mappings())
         inserted: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
-        audited: list[dict[str, Any]] = []
+        # The audit rows of each run of writes with the same context, in the writes' order.
+        audited: list[tuple[AuditContext, list[dict[str, Any]]]] = []
+
+        def to_audit(write: Write, action: AuditAction, changes: Sequence[ledger.Change]) -> None:
+            if not audited or audited[-1][0] != write.audit:
+                audited.append((write.audit, []))
+            audited[-1][1].extend(ledger.audit_rows(write.key, action, changes))
+
         for write in writes:
             values = rows.row_from_document(rows.document_of(write.customer))
             row = found.get(write.key)
@@ -384,8 +391,7 @@ class SqlProvider(Provider):
                 if row is not None:
                     return False
                 inserted.append(_new_row(write.key, write.customer, values, now))
-                changes = ledger.creation_changes(write.customer)
-                audited += ledger.audit_rows(now, write.audit, write.key, "create", changes)
+                to_audit(write, "create", ledger.creation_changes(write.customer))
                 continue
             if row is None:
                 return False
@@ -401,11 +407,12 @@ class SqlProvider(Provider):
                 "where_key": write.key, "where_version": write.expected_version, "updated_at": now,
                 **_overwrite(write.customer, values, write.expected_version),
             })
-            audited += ledger.audit_rows(now, write.audit, write.key, "update", _update_changes(before, write.customer))
+            to_audit(write, "update", _update_changes(before, write.customer))
         execute_many(connection, insert(customer).inline(), inserted)
         if execute_many(connection, _BUMP, updated) != len(updated) and connection.dialect.supports_sane_multi_rowcount:
             return False  # only if a store ignored the row locks
-        execute_many(connection, insert(audit).inline(), audited)
+        for context, records in audited:
+            execute_many(connection, insert(audit).inline(), records, shared=ledger.audit_context(now, context))
         return True
 
     def deactivate(self, key: str, expected_version: int, audit_: AuditContext) -> LiveRecord:

@@ -3,6 +3,7 @@ knowing a customer gives the same customer."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from reconciler.desired import customers as customers_module
 from reconciler.desired import fleet as fleet_module
 from reconciler.desired.customers import load_customers, unset_fields
 from reconciler.desired.fleet import Fleet, load_fleet
+from reconciler.desired.state import desired_at
 from reconciler.documents.cache import DocumentCache
 from reconciler.errors import InvalidInput
 from reconciler.model.fields import digest
@@ -269,6 +271,26 @@ def test_a_kept_fleet_of_another_shape_is_read_whole_not_trusted(tmp_path: Path,
     expected = load_customers(sorted(folder.iterdir()))
     assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
     assert list(fleet.unset_fields()) == [(key, unset) for key, file in expected.items() if (unset := unset_fields(file.document.data))]
+
+
+def test_the_customers_a_plan_asks_for_are_had_and_their_files_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan asks the fleet for the customers it plans (a plan of 100,000 creates, all of
+    them): it gets each as its file says, and the fleet keeps neither the file's bytes nor
+    its document after (half of what a loaded customer holds); a file loaded to be kept is."""
+    root, _, fleet = _kept(tmp_path)
+    keys = [key for key in fleet if key != "globex-carrier"]
+    expected = load_customers(sorted((root / "customers.d").glob("*.*")))
+    customers = desired_at(fleet, [], dt.datetime(2026, 11, 27, tzinfo=dt.UTC)).subset(set(keys))
+    assert list(customers) == keys
+    assert customers == {key: expected[key].customer for key in keys}
+    read = _reads(monkeypatch)
+    assert fleet[keys[0]].customer == customers[keys[0]]
+    assert read == [fleet.names[keys[0]]]  # not kept: read again when asked
+    fleet.load([keys[1]])
+    fleet[keys[1]]
+    assert read == [fleet.names[keys[0]], fleet.names[keys[1]]]  # kept: read once
 
 
 def test_a_customer_loaded_from_the_fleet_knows_its_digest_without_encoding(

@@ -93,6 +93,9 @@ def test_against_nothing_every_field_is_a_change_from_or_to_null() -> None:
     assert removed[1] == FieldChange("channels", 3, None)
     assert len(created) == len(removed) == 41
     assert diff_customers(None, None) == []
+    owned = diff_customers(None, customer(channels=3), owned=("config",))
+    assert owned == [change for change in created if not change.path.startswith("config.")]
+    assert len(owned) < len(created)
 
 
 # --- diff_documents ------------------------------------------------------------------------

@@ -130,6 +130,9 @@ def test_flatten_and_unflatten() -> None:
     flat = flatten(document)
     assert flat == {"config.invoice.due_days": 3, "config.portal_access": {"cdr": "show"}, "channels": 1}
     assert unflatten(flat) == document
+    # A path is one string however many documents hold it (a plan of 100,000 creates holds millions).
+    again = flatten({"config": {"invoice": {"due_days": 4}}})
+    assert next(iter(again)) is next(iter(flat))
 
 
 def test_default_fields_hold_every_leaf_in_the_forms_order() -> None:

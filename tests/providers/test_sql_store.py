@@ -319,6 +319,26 @@ def test_a_batch_of_writes_takes_a_few_statements_whatever_its_size(sql_spec: Pr
         }
 
 
+def test_each_write_of_a_batch_is_audited_with_its_own_context_in_the_writes_order(provider: Provider) -> None:
+    """The audit columns a batch's writes share are written once for each run of writes with
+    the same context: a write with an operator's note between two without keeps its note, and
+    the records keep the order of the writes."""
+    noted = AuditContext(actor="dana", commit="8d41c0b", plan_id="3f9c2e1a", note="lifted: penalty (--lift-penalty)")
+    provider.write_many([
+        Write("a", small(channels=1), None, AUDIT), Write("b", small(channels=2), None, noted),
+        Write("c", small(channels=3), None, AUDIT),
+    ])
+    provider.write_many([Write("b", small(channels=4), 1, AUDIT), Write("a", small(channels=5), 1, noted)])
+    records = list(reversed(provider.read_audit()))  # oldest first
+    assert [record.key for record in records if record.field == "currency"] == ["a", "b", "c"]
+    assert {(record.key, record.action, record.actor, record.note) for record in records} == {
+        ("a", "create", "ci@runner-7", None), ("b", "create", "dana", noted.note), ("c", "create", "ci@runner-7", None),
+        ("b", "update", "ci@runner-7", None), ("a", "update", "dana", noted.note),
+    }
+    assert [record.key for record in records if record.action == "update"] == ["b", "a"]
+    assert {record.at for record in records[:-2]} == {records[0].at} and {record.commit for record in records} == {"8d41c0b"}
+
+
 def test_summaries_give_the_digest_only_while_the_reconciler_wrote_the_row_last(provider: Provider, sql_spec: Any) -> None:
     for key in ("acme", "globex", "kiwi"):
         provider.create(key, small(channels=4), AUDIT)
