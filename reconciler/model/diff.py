@@ -19,7 +19,7 @@ from reconciler.model.fields import (
     SET_FIELDS,
     canonical,
     canonical_fields,
-    field_order,
+    field_positions,
     flatten,
 )
 
@@ -90,8 +90,7 @@ def _diff_fields(
     """`diff_documents` of two flattened canonical documents."""
     if not old:  # a create: every field from nothing (a plan of 100,000 creates makes millions)
         changes = [FieldChange(path, None, now) for path, now in new.items() if skip is None or not skip(path)]
-        changes.sort(key=lambda change: field_order(change.path))
-        return changes
+        return _in_form_order(changes)
     changes = []
     for path in dict.fromkeys([*old, *new]):
         was, now = old.get(path), new.get(path)
@@ -106,5 +105,13 @@ def _diff_fields(
         # Asked only of a field that differs: most do not, and a customer has dozens.
         if change is not None and (skip is None or not skip(path)):
             changes.append(change)
-    changes.sort(key=lambda change: field_order(change.path))
+    return _in_form_order(changes)
+
+
+def _in_form_order(changes: list[FieldChange]) -> list[FieldChange]:
+    """CHANGES sorted as `field_order` orders their fields (a dict's lookup for each: a plan
+    of 100,000 creates sorts millions)."""
+    order = field_positions()
+    last = len(order)
+    changes.sort(key=lambda change: order.get(change.path, last))
     return changes

@@ -295,11 +295,12 @@ def default_fields() -> dict[str, Any]:
 
 
 @cache
-def _order() -> dict[str, int]:
+def field_positions() -> dict[str, int]:
+    """Where each field stands in the form, by path (`field_order` of a known path)."""
     return {path: index for index, path in enumerate(default_fields())}
 
 
 def field_order(path: str) -> int:
     """Where a field stands in the form (unknown paths last): for sorting changes."""
-    order = _order()
+    order = field_positions()
     return order.get(path, len(order))
