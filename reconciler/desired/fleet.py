@@ -191,7 +191,7 @@ class Fleet(Mapping[str, CustomerFile]):
     def load(self, keys: list[str], *, keep: bool = True) -> dict[str, CustomerFile]:
         """The `CustomerFile`s of KEYS, read together (their documents from the cache); kept
         for the next to ask, unless not KEEP: a plan of 100,000 creates needs each file's
-        customer, and its bytes and document (half its memory) only until it is validated."""
+        customer, and its bytes and document (a third of what it holds) only until it is validated."""
         found = {key: self._loaded[key] for key in keys if key in self._loaded}
         wanted = [key for key in keys if key not in found]
         # Each file is read, and named by its bytes (the ids of a whole fleet need not be known).
