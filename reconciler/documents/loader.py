@@ -217,7 +217,11 @@ def read_source(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
                 raise _invalid(path, "not a regular file (a folder, FIFO or device); it is not read")
             if status.st_size > limit:
                 raise _oversize(path, status.st_size, limit)
-            content = stream.read(limit + 1)
+            # As many bytes as the file has, and one more to see it grew since: a read of
+            # the limit itself allocates a megabyte for each file (three times the read's time).
+            content = stream.read(status.st_size + 1)
+            if len(content) > status.st_size:  # it grew, or says it has none (/proc): read on, up to the limit
+                content += stream.read(limit + 1 - len(content))
     except OSError as exc:
         raise _invalid(path, f"cannot read the file: {exc.strerror or exc}") from None
     if len(content) > limit:

@@ -18,6 +18,7 @@ from reconciler.documents.loader import (
     Mark,
     load_document,
     parse_yaml,
+    read_source,
 )
 from reconciler.errors import InvalidInput, Problem
 
@@ -46,6 +47,18 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
     ]
     with pytest.raises(InvalidInput, match="more than the 1048576"):
         load_document(Path("acme.yaml"), content)
+
+
+def test_a_file_is_read_whole_even_when_its_size_says_less() -> None:
+    """The read asks for the size fstat gives and a byte more; a file that has more (it grew
+    since, or says it has none, as /proc's do) is read on, up to the limit, and refused past it."""
+    status = Path("/proc/self/status")
+    assert status.stat().st_size == 0
+    content = read_source(status)
+    assert content.startswith(b"Name:") and b"\nPid:" in content
+    with pytest.raises(InvalidInput) as caught:
+        read_source(status, limit=100)
+    assert str(caught.value) == f"{status}: the file is 101 bytes, more than the 100 allowed; split it or trim it"
 
 
 def test_unknown_suffix(tmp_path: Path) -> None:
