@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -209,7 +209,7 @@ def begun(work: Callable[[], T], pending: set[Future[Any]], name: str) -> Callab
     """WORK started now on a thread of its own (named NAME), as `Provider.start_read_differing`
     starts what needs no digests; the function returned (call it once) waits for its answer
     or raises its error. Kept in PENDING until then, for the provider's `close` to wait for
-    work started and never asked for (`concurrent.futures.wait(pending)`)."""
+    work started and never asked for (`finish_begun`)."""
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
     future = background.submit(work)
     background.shutdown(wait=False)
@@ -222,6 +222,14 @@ def begun(work: Callable[[], T], pending: set[Future[Any]], name: str) -> Callab
             pending.discard(future)  # its answer let go: a provider may plan many times
 
     return answer
+
+
+def finish_begun(pending: set[Future[Any]]) -> None:
+    """Wait for the work of PENDING that `begun` started and nobody asked for (the fleet
+    failed to load, say), and forget it: a provider's `close` calls this before it lets go
+    of what that work uses."""
+    wait(pending)
+    pending.clear()
 
 
 class Provider(ABC):

@@ -38,7 +38,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,6 +66,7 @@ from reconciler.providers.base import (
     Run,
     StoreState,
     begun,
+    finish_begun,
 )
 from reconciler.providers.connexcs_api import (
     Auth,
@@ -194,8 +195,7 @@ class ConnexcsProvider(Provider):
         return self.state.open()
 
     def close(self) -> None:
-        wait(self._listings)  # a listing never asked for (the fleet failed to load) ends first
-        self._listings.clear()
+        finish_begun(self._listings)  # a listing never asked for ends first
         self._api.close()
         self.state.close()
         with self._lock:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -57,6 +57,7 @@ from reconciler.providers.base import (
     StoreState,
     Write,
     begun,
+    finish_begun,
 )
 from reconciler.providers.engines import database_error, execute_many
 from reconciler.providers.schema import RULES, STORE, audit, customer, lease, runs
@@ -154,8 +155,7 @@ class SqlProvider(Provider):
         return self._state
 
     def close(self) -> None:
-        wait(self._scans)  # a scan never finished (the fleet failed to load) ends before the engine
-        self._scans.clear()
+        finish_begun(self._scans)  # a scan never finished ends before the engine
         self._read.clear()
         if self._engine is not None:
             self._engine.dispose()
