@@ -14,7 +14,7 @@ import pytest
 from customer_cases import customers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from json_cases import documents_in_parts
+from json_cases import VALUES, documents_in_parts
 
 from reconciler.model.customer import Customer
 from reconciler.model.fields import (
@@ -252,6 +252,32 @@ def test_json_parts_are_the_bytes_of_json_bytes(documents: tuple[dict[str, Any],
     whatever the keys sort as, the lists given as iterators consumed once."""
     whole, parts = documents
     assert b"".join(json_parts(parts)) == json_bytes(whole)
+
+
+def _standard_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), VALUES, max_size=6) | VALUES)
+def test_json_bytes_are_the_standard_librarys_bytes(value: Any) -> None:
+    """The bytes every digest and plan id is taken of are those the standard library wrote
+    before orjson wrote them: digests a store kept, and plan ids saved, stay valid."""
+    assert json_bytes(value) == _standard_json(value)
+
+
+@pytest.mark.parametrize("value", [
+    2**64, -(2**63) - 1, {"channels": 10**30},  # past orjson's 64 bits
+    {2: "a", 1: "b"},  # keys that are not text: json.dumps writes them as text
+    "\x00\x1f\x7f\u2028\u00e9\U0001f600\"\\",  # escaped and written as themselves
+])
+def test_json_bytes_of_what_orjson_refuses_or_escapes(value: Any) -> None:
+    assert json_bytes(value) == _standard_json(value)
+
+
+def test_json_bytes_refuse_a_lone_surrogate_as_before() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        json_bytes({"name": "\ud800"})
 
 
 _DIGEST = st.text("0123456789abcdef", min_size=DIGEST_LENGTH, max_size=DIGEST_LENGTH)
