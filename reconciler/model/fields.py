@@ -110,10 +110,9 @@ def canonical(value: Any, path: str = "") -> Any:
     if kind is dict:
         if path in LEAF_MAPS:
             return {str(name): canonical(item) for name, item in value.items()}
-        prefix = f"{path}." if path else ""
-        return {str(name): canonical(item, prefix + str(name)) for name, item in value.items()}
+        return _canonical_branch(value, f"{path}." if path else "")
     if kind is list:
-        return [canonical(item, path) for item in value]
+        return [item if type(item) in _AS_THEY_ARE else canonical(item, path) for item in value]
     if isinstance(value, bool | int | str):
         return value
     if isinstance(value, Decimal):
@@ -134,6 +133,19 @@ def canonical(value: Any, path: str = "") -> Any:
     if isinstance(value, dt.time):
         return value.strftime("%H:%M") if not (value.second or value.microsecond or value.tzinfo) else value.isoformat()
     raise TypeError(f"{path or 'value'}: {type(value).__name__} has no canonical JSON form")
+
+
+_AS_THEY_ARE = frozenset({str, int, bool, type(None)})
+
+
+def _canonical_branch(branch: dict[Any, Any], prefix: str) -> dict[str, Any]:
+    """`canonical` of a branch of the form: its plain values (two thirds of a customer's)
+    taken as they are, without a call and a field path each."""
+    spelt: dict[str, Any] = {}
+    for name, item in branch.items():
+        key = name if type(name) is str else str(name)
+        spelt[key] = item if type(item) in _AS_THEY_ARE else canonical(item, prefix + key)
+    return spelt
 
 
 def canonical_document(customer: Customer) -> dict[str, Any]:
