@@ -17,7 +17,8 @@ from reconciler.desired import fleet as fleet_module
 from reconciler.desired.customers import load_customers, unset_fields
 from reconciler.desired.fleet import Fleet, load_fleet
 from reconciler.desired.state import desired_at
-from reconciler.documents.cache import DocumentCache
+from reconciler.documents.cache import DocumentCache, content_id
+from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
 from reconciler.model.fields import digest
 
@@ -104,6 +105,44 @@ def test_worker_processes_find_the_same_fleet(tmp_path: Path, monkeypatch: pytes
     assert parallel.digests == alone.digests
     assert dict(parallel.summaries) == dict(alone.summaries)
     assert parallel["globex-carrier"].customer == alone["globex-carrier"].customer
+
+
+def test_worker_processes_write_what_they_parse_to_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documents the workers parsed are in the cache once the fleet is loaded (each
+    worker writing a few at a time), and the cache this process holds is still usable: what
+    it keeps is written, and the next run reads no file."""
+    root = tmp_path / "repo"
+    _repo(root)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(fleet_module, "WRITE_EVERY", 2)
+    file = tmp_path / "cache/documents.sqlite"
+    cache = DocumentCache(file)
+    fleet = load_fleet(root, Settings(), root / "customers.d", cache, workers=2)
+    paths = sorted((root / "customers.d").iterdir())
+    ids = {path.name: content_id(path.suffix, path.read_bytes()) for path in paths}
+    written = DocumentCache(file).stored(ids.values())
+    assert set(written) == set(ids.values())
+    assert all(written[ids[path.name]] == load_document(path).data for path in paths)
+    cache.save()
+    reads = _reads(monkeypatch)
+    again = load_fleet(root, Settings(), root / "customers.d", DocumentCache(file), workers=2)
+    assert reads == []
+    assert again.digests == fleet.digests
+
+
+def test_worker_processes_leave_a_cache_that_is_not_the_users_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    _repo(root)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)  # writable by others: the cache is not used
+    warnings: list[str] = []
+    cache = DocumentCache(folder / "documents.sqlite", warnings.append)
+    fleet = load_fleet(root, Settings(), root / "customers.d", cache, workers=2)
+    assert warnings and not cache.usable
+    assert not (folder / "documents.sqlite").exists()
+    assert set(fleet) == {path.stem for path in (root / "customers.d").iterdir()}
 
 
 def test_a_fleet_with_a_problem_is_reported_as_the_files_say(tmp_path: Path) -> None:
