@@ -9,7 +9,10 @@ bytes (the floor) measured in the same run. A command that leaves everything as 
 it (a warm plan) runs five times: the median shows, with the fastest and slowest run. The
 peak memory of each command: the largest resident set of any one of its processes
 (`wait4`'s ru_maxrss), and the largest sum over all its processes at once (sampled from
-/proc every 10 ms), which counts worker processes together.
+/proc every 10 ms), which counts worker processes together. And the CPU time of the
+command and every process it waited for (workers, git: `wait4`'s user and system time):
+where the machine is shared, a busy hour stretches the wall time of the same work far more
+than its CPU time, so two builds measured in different hours compare better by it.
 
 Prints one markdown table, a row for each row of issue 12's table. Nothing here asserts a time.
 """
@@ -61,6 +64,7 @@ GIT_ENV = {
 @dataclass(frozen=True)
 class Measured:
     seconds: float
+    cpu: float  # user and system seconds of the command and the processes it waited for
     largest_mib: float  # the largest resident set of one process of the command
     total_mib: float  # the largest sum of resident sets of all its processes at one instant
     runs: tuple[float, ...] = ()  # each run's seconds, where the command ran more than once
@@ -71,7 +75,8 @@ def repeated(measures: list[Measured]) -> Measured:
     run to the next, is a fifth of a warm plan), the largest memory of any run."""
     times = sorted(measured.seconds for measured in measures)
     return Measured(
-        statistics.median(times), max(measured.largest_mib for measured in measures),
+        statistics.median(times), statistics.median(measured.cpu for measured in measures),
+        max(measured.largest_mib for measured in measures),
         max(measured.total_mib for measured in measures), tuple(times),
     )
 
@@ -84,12 +89,12 @@ class Row:
 
     def line(self) -> str:
         if self.measured is None:
-            return f"| {self.step} | {self.floor:.2f} | 1.0x | | |"
+            return f"| {self.step} | {self.floor:.2f} | 1.0x | | | |"
         measured = self.measured
         spread = f" ({measured.runs[0]:.2f}-{measured.runs[-1]:.2f}, {len(measured.runs)} runs)" if measured.runs else ""
         return (
             f"| {self.step} | {measured.seconds:.2f}{spread} | {measured.seconds / self.floor:.1f}x "
-            f"| {measured.largest_mib:,.0f} | {measured.total_mib:,.0f} |"
+            f"| {measured.cpu:.2f} | {measured.largest_mib:,.0f} | {measured.total_mib:,.0f} |"
         )
 
 
@@ -213,7 +218,7 @@ def timed(root: Path, command: list[str], env: dict[str, str]) -> Measured:
             f"{output['stdout'][-2000:].decode()}\n{output['stderr'][-2000:].decode()}"
         )
     largest = usage.ru_maxrss / 1024  # KiB on Linux
-    return Measured(elapsed, largest, max(peak_total / 1024, largest))
+    return Measured(elapsed, usage.ru_utime + usage.ru_stime, largest, max(peak_total / 1024, largest))
 
 
 def floor(root: Path) -> float:
@@ -282,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Fleet of {args.count:,} customers on {platform.node()} ({os.cpu_count()} cores, "
           f"Python {platform.python_version()}), {time.strftime('%Y-%m-%d')}; reading every file's bytes: "
           f"{base:.2f} s (the floor).\n")
-    print("| step | seconds | x floor | peak RSS, largest process (MiB) | peak RSS, all processes (MiB) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| step | seconds | x floor | CPU seconds, all processes | peak RSS, largest process (MiB) "
+          "| peak RSS, all processes (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for each in [*rows, *creates]:
         print(each.line())
     return 0
