@@ -51,6 +51,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS document (id TEXT PRIMARY KEY, data BLOB NOT NULL)",
 )
 _CHUNK = 500  # ids per query, under SQLite's bound-parameter limit
+BUSY_SECONDS = 2.0  # how long a write waits for another process's transaction to end
 
 
 def content_id(suffix: str, content: bytes) -> str:
@@ -193,11 +194,14 @@ class DocumentCache:
         self._opened = True
         if not create and not self.file.exists():
             return None
+        connection: sqlite3.Connection | None = None
         try:
             if create and not self.file.exists():
-                # Created private, before SQLite opens it.
-                os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
-            connection = sqlite3.connect(self.file, timeout=2, isolation_level=None, check_same_thread=False)
+                # Created private, before SQLite opens it; by another process of ours in the
+                # meantime (a worker: see `desired.fleet`), it is the same cache, to share.
+                with suppress(FileExistsError):
+                    os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+            connection = sqlite3.connect(self.file, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA synchronous = OFF")
             with _transaction(connection):
                 for statement in _SCHEMA:
@@ -207,8 +211,16 @@ class DocumentCache:
                     connection.execute("DELETE FROM document")
                     connection.execute("DELETE FROM meta")
                     connection.execute("INSERT INTO meta VALUES ('revision', ?)", (marshal.dumps(LOADER_REVISION),))
+        except sqlite3.OperationalError:
+            # Locked by another process past the busy timeout, or a disk that refuses to be
+            # written: a cache another run is using is not thrown away, only not used now.
+            if connection is not None:
+                connection.close()
+            return None
         except (sqlite3.Error, OSError, ValueError):
             # Not a database (a planted file, one truncated by a crash): start again empty.
+            if connection is not None:
+                connection.close()
             with suppress(OSError):
                 self.file.unlink()
             if create:

@@ -211,3 +211,52 @@ def test_a_batch_of_documents_is_written_in_one_transaction(tmp_path: Path) -> N
     cache.close()
     assert _planted(cache.file, f"yaml:{19:040x}") == {"channels": 19}
     assert _planted(cache.file, "yaml:a") is None  # rolled back with the row that failed
+
+
+def test_a_cache_another_process_created_meanwhile_is_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes of one run (the workers of a cold parse) may both find no cache and
+    create it: the one that comes second writes into the first's, and throws nothing away."""
+    file = tmp_path / "cache/documents.sqlite"
+    first, second = f"yaml:{1:040x}", f"yaml:{2:040x}"
+    other = DocumentCache(file)
+    real_open = os.open
+    raced: list[bool] = []
+
+    def created_meanwhile(path: object, flags: int, mode: int = 0o777) -> int:
+        if not raced:  # the other process creates the file between our look and our open
+            raced.append(True)
+            other.remember(first, {"channels": 1})
+            other.flush()
+        return real_open(path, flags, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", created_meanwhile)
+    cache = DocumentCache(file)
+    cache.remember(second, {"channels": 2})
+    cache.flush()
+    monkeypatch.undo()
+    assert raced
+    assert DocumentCache(file).stored([first, second]) == {first: {"channels": 1}, second: {"channels": 2}}
+
+
+def test_a_cache_locked_past_the_busy_timeout_is_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache another process holds locked longer than the busy timeout is not used now,
+    and not taken for a broken file and thrown away."""
+    file = tmp_path / "cache/documents.sqlite"
+    identity = f"yaml:{3:040x}"
+    writer = DocumentCache(file)
+    writer.remember(identity, {"channels": 3})
+    writer.flush()
+    writer.close()
+    monkeypatch.setattr("reconciler.documents.cache.BUSY_SECONDS", 0.05)
+    holder = sqlite3.connect(file, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        locked = DocumentCache(file)
+        assert locked.stored([identity]) == {}
+        locked.remember(f"yaml:{4:040x}", {"channels": 4})
+        locked.flush()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert file.exists()
+    assert DocumentCache(file).stored([identity]) == {identity: {"channels": 3}}
