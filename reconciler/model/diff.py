@@ -109,8 +109,8 @@ def _diff_fields(
 
 
 def _in_form_order(changes: list[FieldChange]) -> list[FieldChange]:
-    """CHANGES sorted as `field_order` orders their fields (a dict's lookup for each: a plan
-    of 100,000 creates sorts millions)."""
+    """CHANGES sorted by where their fields stand in the form, paths it does not know last
+    (a dict's lookup for each: a plan of 100,000 creates sorts millions)."""
     order = field_positions()
     last = len(order)
     changes.sort(key=lambda change: order.get(change.path, last))

@@ -320,11 +320,6 @@ def default_fields() -> dict[str, Any]:
 
 @cache
 def field_positions() -> dict[str, int]:
-    """Where each field stands in the form, by path (`field_order` of a known path)."""
+    """Where each field stands in the form, by path: for sorting changes (`diff._in_form_order`,
+    which puts paths the form does not know last)."""
     return {path: index for index, path in enumerate(default_fields())}
-
-
-def field_order(path: str) -> int:
-    """Where a field stands in the form (unknown paths last): for sorting changes."""
-    order = field_positions()
-    return order.get(path, len(order))
