@@ -52,6 +52,7 @@ _SCHEMA = (
 )
 _CHUNK = 500  # ids per query, under SQLite's bound-parameter limit
 BUSY_SECONDS = 2.0  # how long a write waits for another process's transaction to end
+_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})  # primary result codes of a lock held
 
 
 def content_id(suffix: str, content: bytes) -> str:
@@ -211,16 +212,15 @@ class DocumentCache:
                     connection.execute("DELETE FROM document")
                     connection.execute("DELETE FROM meta")
                     connection.execute("INSERT INTO meta VALUES ('revision', ?)", (marshal.dumps(LOADER_REVISION),))
-        except sqlite3.OperationalError:
-            # Locked by another process past the busy timeout, or a disk that refuses to be
-            # written: a cache another run is using is not thrown away, only not used now.
+        except (sqlite3.Error, OSError, ValueError) as exc:
             if connection is not None:
                 connection.close()
-            return None
-        except (sqlite3.Error, OSError, ValueError):
-            # Not a database (a planted file, one truncated by a crash): start again empty.
-            if connection is not None:
-                connection.close()
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY:
+                # Locked by another process past the busy timeout: a cache another run is
+                # using is not thrown away, only not used now.
+                return None
+            # Not a database (a planted file, one truncated by a crash), of another release
+            # and not writable: start again empty.
             with suppress(OSError):
                 self.file.unlink()
             if create:
