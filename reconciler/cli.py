@@ -186,9 +186,15 @@ def _account() -> str:
 def command_line() -> NoReturn:
     """The `reconciler` command (and `python -m reconciler`): `main`, then the process ends.
 
-    What a run built is never garbage; on the way out the interpreter's last collection
-    would walk all of it (0.1-0.2 s after a plan of 100,000 customers). Frozen, it is
-    skipped; everything else of an exit (flushing, atexit) happens as always."""
+    A command runs with the collector off. What a run builds it keeps until it ends: each
+    collection walks all of it and frees next to nothing (an apply of 10,000 updates of
+    100,000 customers left 4,196 objects of garbage in cycles, and its collections cost
+    0.6-0.8 s, one of them the walk over everything the plan made once its loading's pause
+    was over). The agent, which runs for days, turns it on again (`commands.agent`).
+    On the way out the interpreter's last collection would walk everything too (0.1-0.2 s
+    after a plan of 100,000 customers): frozen, it is skipped; everything else of an exit
+    (flushing, atexit) happens as always."""
+    gc.disable()
     code = main()
     gc.freeze()
     sys.exit(code)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from invoke import NOW
+from invoke import NOW, invoke
 
 from reconciler import cli
 from reconciler.commands import validate
@@ -138,22 +138,49 @@ def test_the_shell_is_answered_from_the_parser(tmp_path: Path) -> None:
     assert answers.read_text().split() == ["plan"]
 
 
-def test_the_installed_command_runs_the_command_line_with_the_collector_back_on() -> None:
+def test_the_installed_command_runs_a_command_with_the_collector_off() -> None:
     """The `reconciler` script pip installs names `__main__.run`: the command line imported
-    with the collector paused, then run with it on again (the agent runs for days)."""
+    with the collector paused, then a command run with it off (what it builds lives until
+    it ends), and its objects frozen on the way out."""
     from importlib.metadata import entry_points
 
     (point,) = [point for point in entry_points(group="console_scripts") if point.name == "reconciler"]
     assert point.value == "reconciler.__main__:run"
     script = (
-        "import gc, sys\n"
+        "import atexit, gc, sys\n"
         "from importlib.metadata import entry_points\n"
         "from reconciler import cli\n"
         "cli.main = lambda: print('collector on' if gc.isenabled() else 'collector off') or 0\n"
+        "atexit.register(lambda: print('frozen' if gc.get_freeze_count() else 'not frozen'))\n"
         "[point] = [point for point in entry_points(group='console_scripts') if point.name == 'reconciler']\n"
         "point.load()()\n"
     )
     outcome = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
-    assert (outcome.returncode, outcome.stdout, outcome.stderr) == (0, "collector on\n", "")
+    assert (outcome.returncode, outcome.stdout, outcome.stderr) == (0, "collector off\nfrozen\n", "")
     version = subprocess.run([sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True, check=False)
     assert (version.returncode, version.stdout) == (0, f"reconciler {cli.__version__}\n")
+
+
+def test_the_agent_runs_with_the_collector_on(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent runs for days, and each cycle leaves its plan behind: it turns the
+    collector on again that the command line turned off."""
+    import gc
+
+    from reconciler.agent import loop
+
+    seen: list[bool] = []
+
+    class Agent:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def run(self) -> None:
+            seen.append(gc.isenabled())
+
+    monkeypatch.setattr(loop, "Agent", Agent)
+    gc.disable()
+    try:
+        outcome = invoke(project, "agent", "--no-fetch", "--listen", "127.0.0.1:0")
+    finally:
+        gc.enable()
+    assert (outcome.code, seen) == (0, [True]), outcome.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import signal
 import socket
 import threading
@@ -49,6 +50,9 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
     from reconciler.agent.metrics import AgentMetrics, Health, serve
     from reconciler.agent.repository import Tracked
 
+    # The command line runs a command with the collector off, for what it builds lives until
+    # it ends (`cli.command_line`). The agent's cycles leave their plans behind: on again.
+    gc.enable()
     if args.no_fetch and args.branch:
         raise UsageError("--branch names what to fetch; it means nothing with --no-fetch")
     tracked = None if args.no_fetch else Tracked.of(session.root, args.remote, args.branch)

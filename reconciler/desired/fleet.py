@@ -360,8 +360,8 @@ def _from_index(
     git's status, which names the files changed, is waited for last: a walk of the work
     tree, it runs while the rest is checked."""
     found = index()
-    if found is None or found.converts or not kept[3]:
-        return None
+    if found is None or found.converts or not kept[3] or len(found.changed) > PATCH_AT_MOST:
+        return None  # (past PATCH_AT_MOST edits, the folder is read as a new fleet: nothing here is of use)
     try:
         entries = os.listdir(directory)
     except OSError:

@@ -282,6 +282,25 @@ def test_a_kept_fleet_patched_with_an_edit_is_the_fleet_the_files_make(
     assert list(fleet.folded_names()) == [(key, (file.customer.name or key).casefold()) for key, file in expected.items()]
 
 
+def test_more_edits_than_a_kept_fleet_is_patched_with_make_a_new_fleet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PATCH_AT_MOST files edited since git's index, the folder is read as a new fleet
+    (the unchanged files by their kept summaries), never patched; and kept as that."""
+    root, cache_file, _ = _kept(tmp_path)
+    folder = root / "customers.d"
+    for name, old, new in [("acme-telecom.yaml", "channels: ", "channels: 1"), ("kiwi-link.toml", "channels = ", "channels = 1")]:
+        (folder / name).write_text((folder / name).read_text().replace(old, new, 1))
+    monkeypatch.setattr(fleet_module, "PATCH_AT_MOST", 1)
+    patched: list[object] = []
+    monkeypatch.setattr(fleet_module, "_patched", lambda *args: patched.append(args))
+    reads = _reads(monkeypatch)
+    fleet = load_fleet(root, Settings(), folder, DocumentCache(cache_file))
+    expected = load_customers(sorted(folder.iterdir()))
+    assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
+    assert (patched, sorted(reads)) == ([], ["acme-telecom.yaml", "kiwi-link.toml"])
+
+
 def test_a_kept_fleet_with_an_edited_file_removed_is_read_whole(tmp_path: Path) -> None:
     root, cache_file, _ = _kept(tmp_path)
     folder = root / "customers.d"
