@@ -5,10 +5,21 @@ changes come in the form's order."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
+
+from customer_cases import customers
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.model.customer import Customer
-from reconciler.model.diff import FieldChange, diff_customers, diff_documents, is_owned
-from reconciler.model.fields import field_positions
+from reconciler.model.diff import (
+    FieldChange,
+    diff_customers,
+    diff_documents,
+    diff_to_customer,
+    is_owned,
+)
+from reconciler.model.fields import NOT_LIVE_FIELDS, canonical_fields, field_positions
 
 
 def customer(**fields: object) -> Customer:
@@ -25,6 +36,27 @@ def test_equal_customers_have_no_changes() -> None:
         customer(debit_limit=Decimal("500"), config={"tags": ["b", "a"]}),
         customer(debit_limit=Decimal("500.0000"), config={"tags": ["a", "b"]}),
     ) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(customers, customers, st.sets(st.sampled_from(sorted(Customer.model_fields))), st.booleans())
+def test_a_pair_of_customers_diffs_as_their_whole_canonical_documents_do(
+    first: dict[str, Any], second: dict[str, Any], replaced: set[str], kept: bool
+) -> None:
+    """Only the top-level fields whose values differ are put in the canonical form: the
+    changes are those of the whole documents, field for field and in the same order. The
+    second customer is the first with REPLACED fields taken from another; KEPT: the first
+    holds its whole canonical fields already (as a customer read from a row does)."""
+    live = Customer.model_validate(first)
+    desired = Customer.model_validate({
+        **{name: value for name, value in first.items() if name not in replaced},
+        **{name: second[name] for name in replaced if name in second},
+    })
+    if kept:
+        canonical_fields(live)
+    whole = diff_documents(live.model_dump(by_alias=True), desired.model_dump(by_alias=True))
+    assert diff_customers(live, desired) == [change for change in whole if change.path not in NOT_LIVE_FIELDS]
+    assert diff_to_customer(live, desired) == whole
 
 
 def test_changes_are_canonical_and_in_the_forms_order() -> None:
