@@ -116,8 +116,25 @@ def show(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
-        return "[" + ", ".join(show(item) for item in value) + "]"
+        return _shown_list(value, SHOWN_LENGTH)
     return str(value)
+
+
+def _shown_list(items: list[Any], room: int) -> str:
+    """A list as `show` quotes it, cut after ROOM characters. Items past ROOM are not looked
+    at: a live record's list may be long, or nested deeper than Python recurses."""
+    if room <= 3:
+        return "..."
+    text = "["
+    for index, item in enumerate(items):
+        if len(text) > room:
+            break
+        if index:
+            text += ", "
+        text += _shown_list(item, room - len(text)) if isinstance(item, list) else show(item)
+    else:
+        text += "]"
+    return text if len(text) <= room else text[: room - 3] + "..."
 
 
 # Fields that were renamed, by where they stood: what they are called now, and why.

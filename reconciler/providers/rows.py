@@ -26,6 +26,9 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.customer import Customer
@@ -134,8 +137,30 @@ def document_from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
 def raw(*columns: Column[Any]) -> Select[*tuple[Any, ...]]:
     """COLUMNS of the customer table as the database holds them, without SQLAlchemy's type
     processing: a row someone wrote by hand (text in a money column, broken JSON) must not
-    stop a read."""
-    return select(*(type_coerce(column, NullType()).label(column.name) for column in columns))
+    stop a read. A JSON column comes as its text (`_JsonText`), for `decode_row` to read."""
+    return select(*(
+        (_JsonText(column) if isinstance(column.type, Json) else type_coerce(column, NullType())).label(column.name)
+        for column in columns
+    ))
+
+
+class _JsonText(FunctionElement[Any]):
+    """A JSON column's value as the text the database holds: on PostgreSQL cast to text, for
+    psycopg reads JSONB itself as it fetches, and a value it cannot read (nested deeper than
+    Python recurses) would stop the whole read, not be a problem of its record."""
+
+    type = NullType()
+    inherit_cache = True
+
+
+@compiles(_JsonText)
+def _as_held(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_JsonText, "postgresql")
+def _as_text(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
 
 
 RAW_CUSTOMER = raw(*customer.columns)
@@ -153,7 +178,7 @@ def decode_row(row: Mapping[Any, Any], dialect: Dialect) -> tuple[dict[str, Any]
             continue
         try:
             decoded[name] = decode(value, dialect)
-        except (ValueError, TypeError, ArithmeticError) as exc:
+        except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
             decoded[name] = value
             field = _FIELD_OF_COLUMN.get(name, name)
             problems.append(LiveProblem(field, show(value), f"the store's {name} column cannot hold it: {_reason(exc)}"))
@@ -199,6 +224,8 @@ def _reason(exc: Exception) -> str:
         return "not valid JSON"
     if isinstance(exc, ArithmeticError):
         return "not a number"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     return str(exc) or type(exc).__name__
 
 

@@ -234,6 +234,33 @@ def test_a_row_that_breaks_a_rule_of_schema_3_is_kept_and_reported(sql_spec: Any
     assert isinstance(kiwi, LiveCustomer) and kiwi.customer == small(channels=5)
 
 
+CUT = "[" * 57 + "..."  # a value's first characters, as a problem shows them
+
+
+@pytest.mark.parametrize(("depth", "problem"), [
+    (5000, ("config.tags", f"'{CUT}'", "the store's tags column cannot hold it: nested too deeply")),
+    (900, ("config.tags[0]", CUT, f"{CUT} is not text")),
+], ids=["past any reader", "read, and refused"])
+def test_a_json_column_nested_deeply_is_a_problem_of_that_record(
+    sql_spec: Any, depth: int, problem: tuple[str, str, str]
+) -> None:
+    """A value written past the store's rules, nested deeper than a JSON reader recurses
+    (or nearly): the record is unreadable and says where, the others are read (it was a
+    traceback, from psycopg's fetch on PostgreSQL)."""
+    with sql_spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+        provider.create("kiwi", small(channels=5), AUDIT)
+    deep = "[" * depth + "]" * depth
+    cast = "::jsonb" if sql_spec.engine().dialect.name == "postgresql" else ""
+    insert_unchecked(sql_spec, f"UPDATE customer SET tags = '{deep}'{cast} WHERE key = 'acme'")
+    with sql_spec.make() as provider:
+        live = provider.read()
+    acme, kiwi = live["acme"], live["kiwi"]
+    assert isinstance(acme, UnreadableCustomer)
+    assert [(found.field, found.value, found.reason) for found in acme.problems] == [problem]
+    assert isinstance(kiwi, LiveCustomer) and kiwi.customer == small(channels=5)
+
+
 def test_runs_are_kept_for_a_while_then_forgotten(sql_spec: Any) -> None:
     with sql_spec.make() as provider:
         old = Run(NOW - dt.timedelta(days=500), NOW - dt.timedelta(days=500), "applied", "agent", None, None)
