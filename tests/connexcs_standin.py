@@ -75,7 +75,7 @@ and whose path, relative to ``/api/cp/`` and without the query, starts with the 
 ``customer/7``). It is checked before authentication. When several queued faults match,
 the oldest is used until it is used up. The kinds:
 
-* ``"401"``, ``"404"``, ``"500"``, ``"429"``, ``"html"``, ``"truncated"``: the request is
+* ``"401"``, ``"404"``, ``"500"``, ``"429"``, ``"html"``, ``"truncated"``, ``"nested"``: the request is
   NOT processed (a write is not applied, no token is minted or revoked) and the answer is
   401 ``{"error": "Unauthorized"}``, 404 ``{"error": "Not found"}``, 500 ``{"error":
   "Internal Server Error"}``, 429 ``{"error": "Too Many Requests"}`` (with a
@@ -83,7 +83,9 @@ the oldest is used until it is used up. The kinds:
   an HTTP date), a 502 text/html ``<html><body><h1>502 Bad Gateway</h1></body></html>``,
   or a 200 application/json whose body is cut-off JSON ``[{"id": 1, "na`` (with a
   Content-Length matching that cut-off body: the client reads it whole and fails to
-  decode it). A "401" fault revokes nothing: the same credentials work on the next call.
+  decode it), or a 200 application/json whose body is a list nested 100,000 deep (well
+  formed, and past any reader that recurses). A "401" fault revokes nothing: the same
+  credentials work on the next call.
 * ``"slow"``: the request is processed at once when it arrives (a write IS applied), then
   the answer is held back ``slow_seconds`` before it is sent normally. A client that times
   out first does not know whether its write happened: it did.
@@ -144,10 +146,11 @@ SERVER_DEFAULTS: dict[str, Any] = {
 }
 
 #: The fault kinds :meth:`ConnexcsStandIn.fail` accepts.
-FAULTS = frozenset({"401", "404", "429", "500", "drop", "slow", "html", "truncated"})
+FAULTS = frozenset({"401", "404", "429", "500", "drop", "slow", "html", "truncated", "nested"})
 
 HTML_502 = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 TRUNCATED_JSON = b'[{"id": 1, "na'
+NESTED_JSON = b"[" * 100_000 + b"]" * 100_000
 
 AuthKind = Literal["basic", "bearer", "none"]
 
@@ -537,6 +540,8 @@ class ConnexcsStandIn:
             return _Response(502, HTML_502, content_type="text/html; charset=utf-8")
         if fault.kind == "truncated":
             return _Response(200, TRUNCATED_JSON)
+        if fault.kind == "nested":
+            return _Response(200, NESTED_JSON)
         raise AssertionError(f"not an immediate fault: {fault.kind}")
 
     @staticmethod

@@ -461,10 +461,14 @@ def _status_text(answer: Answer) -> str:
 
 
 def _decoded(response: httpx.Response) -> Any:
-    """The body as JSON, decimals as Decimal (never a float); ValueError when it is not."""
+    """The body as JSON, decimals as Decimal (never a float); ValueError when it is not, or
+    when it is nested deeper than Python's reader recurses."""
     if not response.content:
         return None
-    return json.loads(response.content, parse_float=Decimal, parse_constant=_no_constant)
+    try:
+        return json.loads(response.content, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("the body is JSON nested too deeply to read") from None
 
 
 def _no_constant(name: str) -> Any:

@@ -937,3 +937,35 @@ def test_a_listing_never_asked_for_ends_before_the_provider_closes(cx: ConnexcsS
         provider.create("acme", usd(channels=4), AUDIT)
         provider.start_read_differing()
     assert [thread.name for thread in threading.enumerate() if thread.name.startswith("reconciler-listing")] == []
+
+
+
+def test_a_body_nested_past_any_reader_is_retried_then_one_line(
+    cx: ConnexcsStandIn, tmp_path: Path, time: FakeTime
+) -> None:
+    """Well-formed JSON nested deeper than Python's reader recurses is a body that is not the
+    API's JSON (it was a RecursionError and a traceback)."""
+    with configure(cx, tmp_path, time, retry_budget_seconds=5) as provider:
+        cx.fail("GET", "customer", "nested", times=1)
+        assert provider.read() == {}
+        cx.fail("GET", "customer", "nested", times=1000)
+        with pytest.raises(ProviderError) as caught:
+            provider.read()
+    assert str(caught.value).startswith(
+        "GET customer answered 200 with a body that is not the API's JSON (cut off?) after "
+    )
+
+
+def test_a_value_nested_deeply_makes_that_customer_unreadable_and_no_other(
+    provider: ConnexcsProvider, cx: ConnexcsStandIn
+) -> None:
+    deep: list[object] = []
+    for _ in range(250):  # as deep as the stand-in copies what it keeps
+        deep = [deep]
+    cx.seed({"name": "Good", "currency": "USD", "status": "Active", "channels": "40"})
+    cx.seed({"name": "Odd", "currency": "USD", "status": "Active", "tags": deep})
+    live = provider.read()
+    good, odd = live["good"], live["odd"]
+    assert isinstance(good, LiveCustomer) and good.customer.channels == 40
+    assert isinstance(odd, UnreadableCustomer)
+    assert [(problem.field, problem.value) for problem in odd.problems] == [("config.tags[0]", "[" * 57 + "...")]
