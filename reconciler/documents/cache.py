@@ -332,7 +332,11 @@ def _decoded(value: Any) -> Any:
     if type(value) in _PLAIN:  # most values, told by identity first
         return value
     if isinstance(value, dict):
-        return {str(name): _decoded(item) for name, item in value.items() if isinstance(name, str)}
+        # A branch's plain values (most of a document's) taken as they are, without a call each.
+        return {
+            str(name): item if type(item) in _PLAIN else _decoded(item)
+            for name, item in value.items() if isinstance(name, str)
+        }
     if isinstance(value, list):
         return [_decoded(item) for item in value]
     if isinstance(value, tuple) and len(value) == 2 and value[0] in _TAGS and isinstance(value[1], str):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -220,9 +221,12 @@ def digest(customer: Customer) -> str:
 DIGEST_LENGTH = 32  # hexadecimal digits of a digest
 
 
+_DIGEST = re.compile(f"[0-9a-f]{{{DIGEST_LENGTH}}}")
+
+
 def is_digest(value: Any) -> bool:
     """Whether VALUE is a digest as `digest` makes one (from a store, say)."""
-    return isinstance(value, str) and len(value) == DIGEST_LENGTH and all(c in "0123456789abcdef" for c in value)
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
 
 
 def kept_digest(customer: Customer) -> str | None:

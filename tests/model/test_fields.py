@@ -30,6 +30,7 @@ from reconciler.model.fields import (
     default_fields,
     digest,
     flatten,
+    is_digest,
     json_bytes,
     json_parts,
     unflatten,
@@ -318,3 +319,10 @@ def test_kept_digests_of_another_shape_are_none(keys: list[str], separated: str)
 def test_digests_of_another_length_are_refused() -> None:
     with pytest.raises(ValueError, match=r"^31 characters are not the digests of 1 keys$"):
         Digests(["a"], "0" * 31)
+
+
+def test_a_digest_from_a_store_is_one_only_as_digest_makes_them() -> None:
+    made = digest(Customer.model_validate({"currency": "USD"}))
+    assert is_digest(made)
+    for other in (made.upper(), made[:-1], made + "0", made + "\n", made[:-1] + "g", None, 5, made.encode()):
+        assert not is_digest(other), other
