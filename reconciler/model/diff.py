@@ -84,8 +84,9 @@ def diff_documents(
 
 def diff_to_customer(before: Mapping[str, Any] | Customer, after: Customer) -> list[FieldChange]:
     """`diff_documents` of a document (raw or canonical; or a customer, as its canonical
-    document) and a customer, whose canonical fields are made once and kept on it: a batch
-    of writes diffs each customer it writes."""
+    document) and a customer: what a write records in the audit. Against a document, the
+    customer's canonical fields are made once and kept on it; against a customer, only the
+    fields that differ are made canonical (`_compared_fields`)."""
     if isinstance(before, Customer):
         return _diff_fields(*_compared_fields(before, after), None)
     return _diff_fields(flatten(canonical(before)), canonical_fields(after), None)
