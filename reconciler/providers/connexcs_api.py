@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from reconciler.errors import ProviderError, ProviderUnavailable
+from reconciler.model.messages import escaped
 from reconciler.providers.engines import hidden
 
 Clock = Callable[[], datetime]
@@ -455,7 +456,7 @@ def _status_text(answer: Answer) -> str:
         return f"{shown} (an HTML page, not the API's JSON)"
     said = answer.payload.get("error") or answer.payload.get("message") if isinstance(answer.payload, dict) else None
     if isinstance(said, str) and said.strip() and said.strip().casefold() != phrase.casefold():
-        text = " ".join(said.split())
+        text = escaped(" ".join(said.split()))
         shown += f": {text if len(text) <= _SHOWN else text[: _SHOWN - 3] + '...'}"
     return shown
 

@@ -9,6 +9,7 @@ an option names, and is shown without its password or query.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from reconciler.errors import ConfigError, ProviderError
+from reconciler.model.messages import escaped
 
 BUSY_TIMEOUT_MS = 30_000
 DEFAULT_URL_ENV = "RECONCILER_DATABASE_URL"
@@ -42,9 +44,16 @@ def sqlite_engine(path: Path) -> Engine:
     return engine
 
 
+# SQLite stores whatever bytes a writer gives a TEXT column; the driver's own decoding stops
+# the whole read at one that is not UTF-8. Decoded so, such a value keeps its bytes as lone
+# surrogates, which the customer model refuses: a problem of that record alone.
+_TEXT = functools.partial(str, encoding="utf-8", errors="surrogateescape")
+
+
 def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # Let SQLAlchemy's BEGIN (below) be the only one: pysqlite's own would be DEFERRED.
     dbapi_connection.isolation_level = None
+    dbapi_connection.text_factory = _TEXT
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
@@ -127,10 +136,11 @@ def hidden(text: str, secrets: Sequence[str]) -> str:
 
 
 def database_error(target: str, exc: SQLAlchemyError, secrets: Sequence[str], key: str | None = None) -> ProviderError:
-    """A database failure as a ProviderError naming the store (and the customer), without secrets."""
+    """A database failure as a ProviderError naming the store (and the customer), without
+    secrets, and with what a terminal would act on escaped (a driver may quote a value)."""
     reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
     where = f"{key}: " if key else ""
-    return ProviderError(f"{where}{target}: {hidden(reason.strip(), secrets)}")
+    return ProviderError(f"{where}{target}: {escaped(hidden(reason.strip(), secrets))}")
 
 
 def execute_many(

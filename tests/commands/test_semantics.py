@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import Run
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from store_versions import insert_unchecked
 
 from reconciler.providers.schema import customer as customer_table
@@ -214,6 +214,38 @@ def test_unreadable_records_in_drift_status_import_and_history(live: Path, run: 
     assert "skipped acme-telecom: live record unreadable: config.paypal_email:" in imported.err
     assert (empty / "customers.d/northwind-voip.yaml").exists()
     assert not (empty / "customers.d/acme-telecom.yaml").exists()
+
+
+def test_text_that_is_not_utf8_blocks_its_customer_alone_and_reaches_no_terminal(
+    live: Path, run: Run, spec: Any
+) -> None:
+    """SQLite keeps whatever bytes a writer gives a TEXT column (PostgreSQL refuses what is
+    not UTF-8): a name of an escape sequence and a byte that is no UTF-8 made every read
+    fail. Now it blocks that customer alone, and every output shows it escaped, as text a
+    terminal can be sent."""
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    written = "'\\x1b5b324aff'::bytea" if spec.name == "postgresql" else "x'1b5b324aff'"
+    statement = f"UPDATE customer SET name = CAST({written} AS TEXT) WHERE key = 'acme-telecom'"
+    if spec.name == "postgresql":
+        statement = f"UPDATE customer SET name = convert_from({written}, 'UTF8') WHERE key = 'acme-telecom'"
+        with pytest.raises(DataError, match="invalid byte sequence for encoding"):
+            _sql(spec, statement)
+        return
+    _sql(spec, statement)
+    outputs = [
+        run(live, "plan", "--at", AT), run(live, "drift", "--at", AT),
+        run(live, "live", "status"), run(live, "live", "history", "acme-telecom"),
+    ]
+    assert [outcome.code for outcome in outputs] == [3, 2, 0, 0]
+    for outcome in outputs:
+        shown = outcome.out + outcome.err
+        assert "Traceback" not in shown and "\x1b" not in shown
+        shown.encode("utf-8")  # no half of a surrogate pair, which no terminal can be sent
+    blocked = json.loads(run(live, "plan", "--at", AT, "--format", "json").out)["blocked"]
+    assert [(entry["key"], entry["field"], entry["reason"].split(". Fix")[0]) for entry in blocked] == [(
+        "acme-telecom", "name",
+        "live record unreadable: name: '\\x1b[2J\\udcff' (contains the control character U+001B; remove it)",
+    )]
 
 
 def test_repair_overwrites_an_unreadable_record_from_its_file_and_says_so_in_the_audit(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.model.messages import SHOWN_LENGTH, show
+from reconciler.model.messages import SHOWN_LENGTH, escaped, show
 
 
 def test_a_short_list_is_shown_whole() -> None:
@@ -20,3 +20,9 @@ def test_a_list_nested_deeper_than_python_recurses_is_cut() -> None:
     for _ in range(100_000):
         deep = [deep]
     assert show(deep) == "[" * (SHOWN_LENGTH - 3) + "..."
+
+
+def test_what_a_terminal_would_act_on_is_escaped_and_nothing_else() -> None:
+    said = "value \x1b[2J\x9b1m\x07\x7f\r\udcff kept: tab\t, newline\n, é, ✓"
+    assert escaped(said) == "value \\x1b[2J\\x9b1m\\x07\\x7f\\r\\udcff kept: tab\t, newline\n, é, ✓"
+    escaped(said).encode("utf-8")  # a terminal can be sent all of it

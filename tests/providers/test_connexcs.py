@@ -31,7 +31,7 @@ from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext, LiveCustomer, ProviderConfig, UnreadableCustomer
 from reconciler.providers.connexcs import ConnexcsProvider, slug
-from reconciler.providers.connexcs_api import json_text
+from reconciler.providers.connexcs_api import Answer, _status_text, json_text
 from reconciler.providers.state import STATE_SCHEMA_VERSION
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
@@ -969,3 +969,9 @@ def test_a_value_nested_deeply_makes_that_customer_unreadable_and_no_other(
     assert isinstance(good, LiveCustomer) and good.customer.channels == 40
     assert isinstance(odd, UnreadableCustomer)
     assert [(problem.field, problem.value) for problem in odd.problems] == [("config.tags[0]", "[" * 57 + "...")]
+
+
+def test_the_platforms_words_are_shown_escaped() -> None:
+    """An answer's `error` is quoted in the message: what a terminal would act on is escaped."""
+    shown = _status_text(Answer(400, {"error": "Currency \x1b]0;owned\x07 cannot change"}))
+    assert shown == "400 Bad Request: Currency \\x1b]0;owned\\x07 cannot change"

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from reconciler.errors import ConfigError, ProviderError
 from reconciler.providers import create_provider
+from reconciler.providers.engines import database_error
 from reconciler.providers.state import StateStore
 
 
@@ -55,3 +57,10 @@ def test_a_path_whose_folder_cannot_be_made_is_one_error_naming_it(tmp_path: Pat
     with pytest.raises(ProviderError) as refused:
         state.open()
     assert str(refused.value).startswith(f"sqlite {tmp_path / 'blocker/state.sqlite'}: its folder cannot be made")
+
+
+def test_a_drivers_words_are_shown_escaped_and_without_secrets() -> None:
+    """A driver's message may quote what the database holds: one line, nothing a terminal acts on."""
+    failure = DBAPIError("SELECT 1", {}, Exception("bad value '\x1b[2Jx' for s3cret\n"))
+    error = database_error("sqlite live.db", failure, ["s3cret"], key="acme")
+    assert str(error) == "acme: sqlite live.db: bad value '\\x1b[2Jx' for ***"
