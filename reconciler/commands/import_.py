@@ -12,6 +12,7 @@ from reconciler.errors import UnknownCustomer, UsageError
 from reconciler.model.types import instant_text
 from reconciler.providers.base import AuditContext, LiveCustomer, UnreadableCustomer
 from reconciler.reconcile import open_provider
+from reconciler.render.values import shown_key
 from reconciler.schemas import write_schemas
 
 
@@ -47,13 +48,13 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
         if missing:
             raise UnknownCustomer(f"not in the live store ({target}): {', '.join(missing)}")
         for key in sorted(key for key, record in live.items() if not record.active):
-            print(f"skipped {key}: deactivated on the live platform (a file would reactivate it)", file=session.stderr)
+            print(f"skipped {shown_key(key)}: deactivated on the live platform (a file would reactivate it)", file=session.stderr)
         unreadable = sorted(key for key, record in live.items() if isinstance(record, UnreadableCustomer))
         for key in unreadable:
             record = live[key]
             assert isinstance(record, UnreadableCustomer)
             print(
-                f"skipped {key}: {record.describe()}; fix the record on the platform and import it again",
+                f"skipped {shown_key(key)}: {record.describe()}; fix the record on the platform and import it again",
                 file=session.stderr,
             )
         active = {key: record for key, record in live.items() if record.active and isinstance(record, LiveCustomer)}

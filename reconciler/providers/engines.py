@@ -45,9 +45,12 @@ def sqlite_engine(path: Path) -> Engine:
 
 
 # SQLite stores whatever bytes a writer gives a TEXT column; the driver's own decoding stops
-# the whole read at one that is not UTF-8. Decoded so, such a value keeps its bytes as lone
-# surrogates, which the customer model refuses: a problem of that record alone.
-_TEXT = functools.partial(str, encoding="utf-8", errors="surrogateescape")
+# the whole read at one that is not UTF-8. Decoded so, a byte that is not UTF-8 reads as the
+# replacement character (U+FFFD): the record is what it then is (a key no customer has, a
+# value the model refuses, or a value that differs from the file's and is written over, as
+# any edit made outside the reconciler), and every other record is read. (Kept as lone
+# surrogates instead, its bytes would stop every encoding of the text further on.)
+_TEXT = functools.partial(str, encoding="utf-8", errors="replace")
 
 
 def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

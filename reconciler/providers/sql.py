@@ -41,6 +41,7 @@ from reconciler.model.fields import (
     is_digest,
     kept_digest,
 )
+from reconciler.model.types import KEY_RE
 from reconciler.providers import conflicts, ledger, migrations, rows
 from reconciler.providers.base import (
     AuditAction,
@@ -280,7 +281,10 @@ class SqlProvider(Provider):
                 in_sync = {key for key, _ in digests.items() & described}
                 others = others + [key for key, _ in described if key not in in_sync]
             live: dict[str, LiveRecord] = {}
-            if len(others) > len(in_sync):  # most rows differ: one scan beats many lookups
+            # Most rows differing, one scan beats many lookups. A key no customer could have is
+            # not sent back to the store either: it may not be what the store holds (SQLite
+            # keeps any bytes, or a blob; a byte that is not UTF-8 reads as U+FFFD).
+            if len(others) > len(in_sync) or not all(type(key) is str and KEY_RE.fullmatch(key) for key in others):
                 for row in connection.execute(rows.RAW_CUSTOMER).mappings():
                     if row["key"] not in in_sync:
                         record = rows.record_from_row(row, connection.dialect)

@@ -221,8 +221,8 @@ def test_text_that_is_not_utf8_blocks_its_customer_alone_and_reaches_no_terminal
 ) -> None:
     """SQLite keeps whatever bytes a writer gives a TEXT column (PostgreSQL refuses what is
     not UTF-8): a name of an escape sequence and a byte that is no UTF-8 made every read
-    fail. Now it blocks that customer alone, and every output shows it escaped, as text a
-    terminal can be sent."""
+    fail. Now the byte reads as U+FFFD, the escape blocks that customer alone, and every
+    output shows it escaped, as text a terminal can be sent."""
     run(live, "apply", "--yes", "--at", AT).assert_success()
     written = "'\\x1b5b324aff'::bytea" if spec.name == "postgresql" else "x'1b5b324aff'"
     statement = f"UPDATE customer SET name = CAST({written} AS TEXT) WHERE key = 'acme-telecom'"
@@ -244,8 +244,27 @@ def test_text_that_is_not_utf8_blocks_its_customer_alone_and_reaches_no_terminal
     blocked = json.loads(run(live, "plan", "--at", AT, "--format", "json").out)["blocked"]
     assert [(entry["key"], entry["field"], entry["reason"].split(". Fix")[0]) for entry in blocked] == [(
         "acme-telecom", "name",
-        "live record unreadable: name: '\\x1b[2J\\udcff' (contains the control character U+001B; remove it)",
+        "live record unreadable: name: '\\x1b[2J\ufffd' (contains the control character U+001B; remove it)",
     )]
+
+
+def test_a_key_that_is_not_utf8_is_read_escaped_and_not_sent_back(live: Path, run: Run, spec: Any) -> None:
+    """A key SQLite holds as bytes that are not UTF-8 is a key no customer has: shown
+    escaped, never sent back to the store to be read by (the plan reads the table whole
+    then), and the customer whose key it was is missing live."""
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    if spec.name == "postgresql":
+        with pytest.raises(DataError, match="invalid byte sequence for encoding"):
+            _sql(spec, "UPDATE customer SET key = convert_from('\\x1b5b324aff61'::bytea, 'UTF8') WHERE key = 'acme-telecom'")
+        return
+    _sql(spec, "UPDATE customer SET key = CAST(x'1b5b324aff61' AS TEXT) WHERE key = 'acme-telecom'")
+    outputs = [run(live, "plan", "--at", AT), run(live, "drift", "--at", AT), run(live, "live", "status")]
+    assert [outcome.code for outcome in outputs] == [0, 2, 0]
+    for outcome in outputs:
+        shown = outcome.out + outcome.err
+        assert "Traceback" not in shown and "\x1b" not in shown and "'\\x1b[2J\ufffda'" in shown
+        shown.encode("utf-8")
+    assert "  + acme-telecom            create (USD, 300 channels, 30 cps, active)\n" in outputs[0].out
 
 
 def test_repair_overwrites_an_unreadable_record_from_its_file_and_says_so_in_the_audit(
@@ -308,3 +327,4 @@ def test_a_file_s_problem_is_reported_before_a_store_that_cannot_be_opened(live:
     refused = run(live, "plan", "--at", AT)
     assert refused.code == 1 and "Traceback" not in refused.err
     assert "is at schema version 99, newer than this reconciler knows" in refused.err
+
