@@ -248,7 +248,9 @@ def test_text_that_is_not_utf8_blocks_its_customer_alone_and_reaches_no_terminal
     )]
 
 
-def test_a_key_that_is_not_utf8_is_read_escaped_and_not_sent_back(live: Path, run: Run, spec: Any) -> None:
+def test_a_key_that_is_not_utf8_is_read_escaped_and_not_sent_back(
+    live: Path, run: Run, spec: Any, tmp_path: Path
+) -> None:
     """A key SQLite holds as bytes that are not UTF-8 is a key no customer has: shown
     escaped, never sent back to the store to be read by (the plan reads the table whole
     then), and the customer whose key it was is missing live."""
@@ -265,6 +267,12 @@ def test_a_key_that_is_not_utf8_is_read_escaped_and_not_sent_back(live: Path, ru
         assert "Traceback" not in shown and "\x1b" not in shown and "'\\x1b[2J\ufffda'" in shown
         shown.encode("utf-8")
     assert "  + acme-telecom            create (USD, 300 channels, 30 cps, active)\n" in outputs[0].out
+    empty = tmp_path / "empty"
+    (empty / "customers.d").mkdir(parents=True)
+    (empty / "reconciler.toml").write_text((live / "reconciler.toml").read_text())
+    imported = run(empty, "import")
+    assert imported.code == 3 and "\x1b" not in imported.err
+    assert "skipped '\\x1b[2J\ufffda': live record unreadable: key:" in imported.err
 
 
 def test_repair_overwrites_an_unreadable_record_from_its_file_and_says_so_in_the_audit(
