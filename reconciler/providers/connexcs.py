@@ -50,6 +50,7 @@ import httpx
 from reconciler.errors import ConfigError
 from reconciler.model.customer import Customer
 from reconciler.model.fields import canonical, canonical_document, digest
+from reconciler.model.messages import escaped
 from reconciler.providers import conflicts, ledger
 from reconciler.providers.base import (
     AuditAction,
@@ -483,7 +484,7 @@ class ConnexcsProvider(Provider):
         if row is None:
             return MappingCheck(sources, None, ())
         name = row.get(self.mapping.api["name"])
-        sample = f"customer {record_id(row)}" + (f" ({name})" if isinstance(name, str) else "")
+        sample = escaped(f"customer {record_id(row)}" + (f" ({name})" if isinstance(name, str) else ""))
         missing = tuple((field.path, field.api) for field in self.mapping.fields if field.api not in row)
         return MappingCheck(sources, sample, missing)
 
@@ -515,7 +516,9 @@ def _json_safe(values: Mapping[str, Any]) -> Any:
 
 def _raw_digest(values: Mapping[str, Any]) -> str:
     """A digest of values the model does not read (of any type, by their text)."""
-    body = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
+    # (Text that is no character, half of a surrogate pair a JSON escape can spell, is hashed
+    # by its code unit: the digest of every other text is its UTF-8's, as it always was.)
+    body = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 

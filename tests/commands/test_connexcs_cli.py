@@ -310,3 +310,26 @@ def test_ci_refuses_a_state_store_that_dies_with_the_job(cx: ConnexcsStandIn, tm
     config = root / "reconciler.toml"
     config.write_text(config.read_text().replace('[state]\n', '[state]\nallow_in_ci = true\n'))
     assert run(root, "apply", "--yes").code == 0
+
+
+def test_a_hostile_live_record_is_shown_escaped_by_every_command(cx: ConnexcsStandIn, tmp_path: Path) -> None:
+    """A record whose name is an escape sequence and half of a surrogate pair (JSON can spell
+    one): every command reads it as unreadable and shows it escaped, as text a terminal can
+    be sent, and goes on with the others."""
+    cx.seed({"name": "Evil\x1b[2J\ud800", "currency": "USD", "status": "Active", "channels": 3, "tags": ["a\udcff"]})
+    root = project(tmp_path / "repo", cx)
+    run = Cli(tmp_path)
+    outcomes = {
+        "plan": run(root, "plan"), "drift": run(root, "drift"), "status": run(root, "live", "status"),
+        "import": run(project(tmp_path / "empty", cx, customers=False), "import"),
+    }
+    assert {name: outcome.code for name, outcome in outcomes.items()} == {"plan": 0, "drift": 2, "status": 0, "import": 3}
+    for outcome in outcomes.values():
+        shown = outcome.out + outcome.err
+        assert "Traceback" not in shown and "\x1b" not in shown
+        shown.encode("utf-8")  # no half of a surrogate pair, which no terminal can be sent
+    assert "unmanaged (live, not in git, left alone): evil-2j\n" in outcomes["plan"].out
+    assert "mapping check: customer 1 (Evil\\x1b[2J\\ud800) does not carry" in outcomes["status"].out
+    assert "skipped evil-2j: live record unreadable: name: 'Evil\\x1b[2J\\ud800' (contains the control" in (
+        outcomes["import"].err
+    )

@@ -975,3 +975,20 @@ def test_the_platforms_words_are_shown_escaped() -> None:
     """An answer's `error` is quoted in the message: what a terminal would act on is escaped."""
     shown = _status_text(Answer(400, {"error": "Currency \x1b]0;owned\x07 cannot change"}))
     assert shown == "400 Bad Request: Currency \\x1b]0;owned\\x07 cannot change"
+
+
+def test_text_that_is_no_character_makes_that_customer_unreadable_and_no_other(
+    provider: ConnexcsProvider, cx: ConnexcsStandIn
+) -> None:
+    """JSON may escape half of a surrogate pair ("\\ud800"), which is no character: a record
+    holding one is unreadable, and the others are read (it was a UnicodeEncodeError and a
+    traceback, from the digest of the unreadable record's values)."""
+    cx.seed({"name": "Good", "currency": "USD", "status": "Active", "channels": "40"})
+    cx.seed({"name": "Odd\ud800", "currency": "USD", "status": "Active", "tags": ["a\udcff"]})
+    live = provider.read()
+    good, odd = live["good"], live["odd"]
+    assert isinstance(good, LiveCustomer) and good.customer.channels == 40
+    assert isinstance(odd, UnreadableCustomer)
+    assert [(problem.field, problem.value) for problem in odd.problems] == [
+        ("name", "'Odd\\ud800'"), ("config.tags[0]", "'a\\udcff'"),
+    ]
