@@ -10,6 +10,7 @@ AUTHORS = {
     "dana": ("Dana Whitfield", "dana@carrier.example"),
     "priya": ("Priya Raman", "priya@carrier.example"),
     "ci": ("CI Bot", "ci@carrier.example"),
+    "mallory": ("Mallory\x1b[31m Red", "mallory@contributor.example"),  # a contributor whose name moves a terminal
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from reconciler.history.blame import BlameLine
+from reconciler.model.messages import escaped
 from reconciler.model.types import instant_text
 from reconciler.render import write_json
 from reconciler.render.values import one_line, show_value
@@ -31,9 +32,9 @@ def render_blame(lines: Sequence[BlameLine], out: TextIO, *, defaults: bool = Fa
         elif line.commit is None:
             text += "(default)"
         else:
-            text += f"{line.commit.short}  {instant_text(line.commit.date)[:10]}  {line.commit.author}"
+            text += f"{line.commit.short}  {instant_text(line.commit.date)[:10]}  {escaped(line.commit.author)}"
         if line.overlay:
-            text += f"  {line.source}"
+            text += f"  {escaped(line.source)}"
         out.write(text.rstrip() + "\n")
     out.write(_hidden_note(lines, len(shown)))
 

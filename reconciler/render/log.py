@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from reconciler.history.log import LogEntry
+from reconciler.model.messages import escaped
 from reconciler.model.types import instant_text
 from reconciler.render import write_json
 from reconciler.render.values import one_line, show_value
@@ -23,9 +24,10 @@ def render_log_as(format_name: str, entries: Sequence[LogEntry], out: TextIO) ->
 def render_log(entries: Sequence[LogEntry], out: TextIO) -> None:
     for entry in entries:
         commit = entry.commit
-        out.write(f"{commit.short}  {instant_text(commit.date)}  {commit.author}  {commit.subject}\n")
+        # A commit's words and paths are a contributor's: escaped where a terminal would act on them.
+        out.write(f"{commit.short}  {instant_text(commit.date)}  {escaped(commit.author)}  {escaped(commit.subject)}\n")
         for section in entry.sections:
-            out.write(f"    {section.path}: {section.what}\n")
+            out.write(f"    {escaped(section.path)}: {section.what}\n")
             width = max([FIELD_WIDTH, *(len(change.path) + 2 for change in section.changes)])
             for change in section.changes:
                 before = show_value(change.path, change.before, "")

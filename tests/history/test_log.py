@@ -73,3 +73,18 @@ def test_log_of_an_unknown_customer(repo: GitRepo, run: Run) -> None:
     outcome = run(repo.root, "log", "nobody")
     assert (outcome.code, outcome.out) == (1, "")
     assert outcome.err == "error: customer 'nobody': no file customers.d/nobody.yaml or .toml, and no commit touches one\n"
+
+
+def test_a_commit_s_words_reach_no_terminal_unescaped(repo: GitRepo, run: Run) -> None:
+    """A pull request's commit message is not the operator's: what a terminal would act on in
+    it (here, an escape that clears the screen) is shown escaped by log and blame."""
+    path = repo.root / "customers.d/acme-telecom.yaml"
+    path.write_text(path.read_text().replace("channels: 150", "channels: 160"))
+    repo.commit("More channels\x1b[2J\x1b]0;owned\x07 for Acme", author="mallory")
+    log = run(repo.root, "log", "acme-telecom").assert_success().out
+    blame = run(repo.root, "blame", "acme-telecom").assert_success().out
+    assert "\x1b" not in log + blame and "\x07" not in log + blame
+    assert log.splitlines()[0].endswith("  More channels\\x1b[2J\\x1b]0;owned\\x07 for Acme")
+    assert "  Mallory\\x1b[31m Red  More channels" in log
+    channels = next(line for line in blame.splitlines() if line.startswith("channels "))
+    assert channels.split()[1:] == ["160", repo.short(), "2026-01-01", "Mallory\\x1b[31m", "Red"]
