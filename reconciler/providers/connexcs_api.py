@@ -254,7 +254,10 @@ class ConnexcsApi:
             for row in page:
                 live_id = record_id(row)
                 if live_id is None:
-                    raise ProviderError(f"{call.endpoint} (rows from {start}) answered a customer without an id")
+                    raise ProviderError(
+                        f"{call.endpoint} (rows from {start}) answered a customer without an id (a whole number, "
+                        "or letters, digits, '-' and '_')"
+                    )
                 fresh += live_id not in found
                 found[live_id] = row
             if not fresh:
@@ -492,14 +495,19 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+# An id given as text: what an id can be, and all that is safe to put in a path and a message.
+_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def record_id(record: Any) -> str | None:
-    """A customer record's id as text; None when it has none."""
+    """A customer record's id as text; None when it has none, or one that is no id (text
+    that would climb out of the API's paths, or move a terminal)."""
     if not isinstance(record, dict):
         return None
     live_id = record.get("id")
     if isinstance(live_id, int) and not isinstance(live_id, bool):
         return str(live_id)
-    return live_id if isinstance(live_id, str) and live_id else None
+    return live_id if isinstance(live_id, str) and _TEXT_ID.fullmatch(live_id) else None
 
 
 def json_text(value: Any) -> str:

@@ -31,7 +31,7 @@ from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext, LiveCustomer, ProviderConfig, UnreadableCustomer
 from reconciler.providers.connexcs import ConnexcsProvider, slug
-from reconciler.providers.connexcs_api import Answer, _status_text, json_text
+from reconciler.providers.connexcs_api import Answer, _status_text, json_text, record_id
 from reconciler.providers.state import STATE_SCHEMA_VERSION
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
@@ -992,3 +992,11 @@ def test_text_that_is_no_character_makes_that_customer_unreadable_and_no_other(
     assert [(problem.field, problem.value) for problem in odd.problems] == [
         ("name", "'Odd\\ud800'"), ("config.tags[0]", "'a\\udcff'"),
     ]
+
+
+def test_an_id_is_a_number_or_a_token_never_a_path_or_an_escape() -> None:
+    """A live id goes into the API's paths and into messages: text that would climb out of a
+    path or move a terminal is no id (the listing then refuses the page)."""
+    assert [record_id({"id": value}) for value in (17, "17", "a1b2-c3_d4")] == ["17", "17", "a1b2-c3_d4"]
+    for value in ("../../admin", "7/../8", "7\x1b[2J", "", "x" * 65, True, None, 1.5, ["7"]):
+        assert record_id({"id": value}) is None, value
