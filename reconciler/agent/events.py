@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal, TextIO
 
+from reconciler.model.messages import escaped
 from reconciler.model.types import instant_text
 
 LogFormat = Literal["text", "json"]
@@ -30,8 +31,9 @@ class EventLog:
             line = json.dumps({"time": when, "event": event, "message": message, **fields}, default=str)
         else:
             line = f"{when} {event}: {message}"
-        # One write per line, escaped: a message never spans lines or moves the cursor.
-        line = line.replace("\r", "\\r").replace("\n", "\\n")
+        # One write per line, escaped: a message never spans lines or moves the cursor (a
+        # message may quote what a store, the platform or a git remote said).
+        line = escaped(line).replace("\n", "\\n")
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

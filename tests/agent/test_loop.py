@@ -268,3 +268,18 @@ def test_a_window_missed_while_the_agent_was_stopped_is_reported_at_its_next_sta
     assert _samples(metrics)[("reconciler_missed_windows_total", ())] == 1
     after.cycle()  # reported once
     assert len([event for event in _events(log) if event["event"] == "missed"]) == 1
+
+
+def test_an_event_is_one_line_that_moves_no_cursor() -> None:
+    """An event's message may quote a store, the platform or a git remote: in the text log it
+    is one line, with what a terminal would act on escaped; in JSON, JSON's escapes."""
+    said = "apply failed: sqlite: bad\x1b[2J value\r\nnext line\ud800"
+    for log_format, expected in (
+        ("text", "2026-11-27T10:00:00Z failed: apply failed: sqlite: bad\\x1b[2J value\\r\\nnext line\\ud800\n"),
+        ("json", '{"time": "2026-11-27T10:00:00Z", "event": "failed", "message": '
+                 '"apply failed: sqlite: bad\\u001b[2J value\\r\\nnext line\\ud800"}\n'),
+    ):
+        out = io.StringIO()
+        EventLog(out, log_format, lambda: dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC))("failed", said)
+        assert out.getvalue() == expected
+        out.getvalue().encode("utf-8")
