@@ -275,6 +275,18 @@ def test_a_key_that_is_not_utf8_is_read_escaped_and_not_sent_back(
     assert "skipped '\\x1b[2J\ufffda': live record unreadable: key:" in imported.err
 
 
+def test_the_audit_is_shown_escaped_whoever_wrote_it(live: Path, run: Run, spec: Any) -> None:
+    """The audit is the store's text, which anyone with access to the store can write: `live
+    history` shows each record on one line, with what a terminal would act on escaped."""
+    run(live, "apply", "--yes", "--at", AT).assert_success()
+    char = "chr" if spec.name == "postgresql" else "char"
+    _sql(spec, f"UPDATE audit SET actor = 'eve' || {char}(27) || '[2J' || {char}(10) || 'fake line' "
+               "WHERE customer_key = 'acme-telecom'")
+    history = run(live, "live", "history", "acme-telecom").assert_success().out
+    assert "\x1b" not in history and "\nfake line" not in history
+    assert history.splitlines()[0].endswith(" · by eve\\x1b[2J\\nfake line")
+
+
 def test_repair_overwrites_an_unreadable_record_from_its_file_and_says_so_in_the_audit(
     live: Path, run: Run, spec: Any
 ) -> None:
