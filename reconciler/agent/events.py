@@ -33,7 +33,7 @@ class EventLog:
             line = f"{when} {event}: {message}"
         # One write per line, escaped: a message never spans lines or moves the cursor (a
         # message may quote what a store, the platform or a git remote said).
-        line = escaped(line).replace("\n", "\\n")
+        line = escaped(line, one_line=True)
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

@@ -126,10 +126,12 @@ def show(value: Any) -> str:
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def escaped(text: str) -> str:
+def escaped(text: str, *, one_line: bool = False) -> str:
     """TEXT with what a terminal would act on written as its escape (ESC as \\x1b): for a
-    message that quotes what a live system said, in its words."""
-    return _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+    message that quotes what a live system said, in its words. ONE_LINE: its line feeds too,
+    where a line break would pass for another line of the output."""
+    shown = _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+    return shown.replace("\n", "\\n") if one_line else shown
 
 
 def _shown_list(items: list[Any], room: int) -> str:

@@ -92,4 +92,4 @@ def _shown(lines: list[str]) -> list[str]:
     """LINES as the store's text may be shown: the audit's actor, the lease's holder, a
     value written past the reconciler are the store's words, which anyone with access to
     it can write. Each stays one line, with what a terminal would act on escaped."""
-    return [escaped(line).replace("\n", "\\n") for line in lines]
+    return [escaped(line, one_line=True) for line in lines]

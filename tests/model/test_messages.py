@@ -26,3 +26,4 @@ def test_what_a_terminal_would_act_on_is_escaped_and_nothing_else() -> None:
     said = "value \x1b[2J\x9b1m\x07\x7f\r\udcff kept: tab\t, newline\n, é, ✓"
     assert escaped(said) == "value \\x1b[2J\\x9b1m\\x07\\x7f\\r\\udcff kept: tab\t, newline\n, é, ✓"
     escaped(said).encode("utf-8")  # a terminal can be sent all of it
+    assert escaped("two\nlines\x1b", one_line=True) == "two\\nlines\\x1b"
