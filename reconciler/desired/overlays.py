@@ -24,7 +24,7 @@ from reconciler.documents.loader import Listing, Load, LoadedDocument, document_
 from reconciler.documents.validation import validate
 from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
-from reconciler.model.types import KEY_PATTERN, Frozen, Instant, instant_text
+from reconciler.model.types import KEY_PATTERN, Frozen, Instant, Text, instant_text
 
 _NAME_RE = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})(?:T(?P<hour>\d{2})(?P<minute>\d{2})(?P<zone>Z?))?_(?P<slug>[a-z0-9][a-z0-9_-]*)"
@@ -50,7 +50,8 @@ NewCustomer = Annotated[
 class OverlayDocument(Frozen):
     """A scheduled change: plans/<instant>_<slug>.yaml or .toml; it takes effect at the instant of its name."""
 
-    reason: str = Field(min_length=1, description="Why: shown in the timeline and in review.")
+    # Text, as every text of a file: a pull request's words reach terminals and review comments.
+    reason: Text = Field(min_length=1, description="Why: shown in the timeline and in review.")
     until: Instant | None = Field(
         default=None, description="When the change reverts by itself (an instant with a zone); unset: never."
     )

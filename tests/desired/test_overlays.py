@@ -166,6 +166,11 @@ def validate_output(tmp_path: Path, plans: dict[str, str], customers: dict[str, 
             id="unknown customer",
         ),
         pytest.param(
+            {"2026-12-01_x.yaml": 'reason: "Peak\\e[2J capacity"\n'},
+            "plans/2026-12-01_x.yaml:1:9: reason: contains the control character U+001B; remove it",
+            id="a reason that would move a terminal",
+        ),
+        pytest.param(
             {"2026-12-24T1800_xmas.yaml": "reason: x\n"},
             "plans/2026-12-24T1800_xmas.yaml: the instant in file name '2026-12-24T1800_xmas.yaml' has no "
             "zone; times are UTC, marked with Z: 2026-12-24T1800Z_xmas.yaml",
