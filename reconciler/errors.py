@@ -6,9 +6,22 @@ anything raised that is not a `ReconcilerError` is a bug, and the CLI shows its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+# What a terminal would act on, or cannot be sent at all: the C0 controls but tab and
+# newline, DEL, the C1 controls, and halves of UTF-16 surrogate pairs.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def escaped(text: str, *, one_line: bool = False) -> str:
+    """TEXT with what a terminal would act on written as its escape (ESC as \\x1b): for a
+    message that quotes what a file, a live system or a contributor said, in their words.
+    ONE_LINE: its line feeds too, where a line break would pass for another line of output."""
+    shown = _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+    return shown.replace("\n", "\\n") if one_line else shown
 
 
 @dataclass(frozen=True, order=True)
@@ -22,12 +35,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = str(self.path)
+        # A file's name and what a message quotes of it are a contributor's: escaped.
+        where = escaped(str(self.path), one_line=True)
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        message = escaped(self.message, one_line=True)
+        return f"{where}: {escaped(self.field, one_line=True)}: {message}" if self.field else f"{where}: {message}"
 
 
 class ReconcilerError(Exception):

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal, TextIO
 
-from reconciler.model.messages import escaped
+from reconciler.errors import escaped
 from reconciler.model.types import instant_text
 
 LogFormat = Literal["text", "json"]

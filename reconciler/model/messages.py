@@ -5,7 +5,6 @@ what to write instead, for files (`documents.validation`) and live records alike
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -119,19 +118,6 @@ def show(value: Any) -> str:
     if isinstance(value, list):
         return _shown_list(value, SHOWN_LENGTH)
     return str(value)
-
-
-# What a terminal would act on, or cannot be sent at all: the C0 controls but tab and
-# newline, DEL, the C1 controls, and halves of UTF-16 surrogate pairs.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def escaped(text: str, *, one_line: bool = False) -> str:
-    """TEXT with what a terminal would act on written as its escape (ESC as \\x1b): for a
-    message that quotes what a live system said, in its words. ONE_LINE: its line feeds too,
-    where a line break would pass for another line of the output."""
-    shown = _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
-    return shown.replace("\n", "\\n") if one_line else shown
 
 
 def _shown_list(items: list[Any], room: int) -> str:

@@ -47,10 +47,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, escaped
 from reconciler.model.customer import Customer
 from reconciler.model.fields import canonical, canonical_document, digest
-from reconciler.model.messages import escaped
 from reconciler.providers import conflicts, ledger
 from reconciler.providers.base import (
     AuditAction,

@@ -39,8 +39,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.errors import ProviderError, ProviderUnavailable
-from reconciler.model.messages import escaped
+from reconciler.errors import ProviderError, ProviderUnavailable, escaped
 from reconciler.providers.engines import hidden
 
 Clock = Callable[[], datetime]

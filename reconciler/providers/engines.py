@@ -20,8 +20,7 @@ from sqlalchemy import URL, Connection, Engine, Insert, Update, create_engine, e
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from reconciler.errors import ConfigError, ProviderError
-from reconciler.model.messages import escaped
+from reconciler.errors import ConfigError, ProviderError, escaped
 
 BUSY_TIMEOUT_MS = 30_000
 DEFAULT_URL_ENV = "RECONCILER_DATABASE_URL"

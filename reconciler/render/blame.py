@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from reconciler.errors import escaped
 from reconciler.history.blame import BlameLine
-from reconciler.model.messages import escaped
 from reconciler.model.types import instant_text
 from reconciler.render import write_json
 from reconciler.render.values import one_line, show_value

@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import get_args
 
+from reconciler.errors import escaped
 from reconciler.model.customer import Status
-from reconciler.model.messages import escaped
 from reconciler.model.types import instant_text
 from reconciler.providers.base import (
     AuditRecord,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from reconciler.errors import Problem
+from reconciler.errors import Problem, escaped
 from reconciler.render import write_json
 
 
@@ -85,7 +85,8 @@ def _report_github(findings: Findings, out: TextIO) -> None:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # The workflow command's own escapes, then what a terminal (and the job's log) would act on.
+    return escaped(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

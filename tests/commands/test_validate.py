@@ -57,6 +57,24 @@ def test_github_format_escapes_workflow_commands(project: Path, run: Run) -> Non
     )
 
 
+def test_a_file_name_that_would_move_a_terminal_is_shown_escaped(project: Path, run: Run) -> None:
+    """A pull request names its files: a name holding an escape sequence or a line feed is
+    reported (it is no customer key, no overlay's instant) with both escaped, one line each."""
+    (project / "customers.d" / "a\x1b[2Jb.yaml").write_text("currency: USD\n", encoding="utf-8")
+    (project / "plans").mkdir(exist_ok=True)
+    (project / "plans" / "2026-12-01_z\nfake.yaml").write_text("reason: x\n", encoding="utf-8")
+    for format_name in ("text", "github"):
+        outcome = run(project, "validate", "--format", format_name)
+        assert outcome.code == 1 and "\x1b" not in outcome.out and "\nfake" not in outcome.out
+    text = run(project, "validate").out.splitlines()
+    assert text[0] == (
+        f"{project}/customers.d/a\\x1b[2Jb.yaml: file name 'a\\x1b[2Jb.yaml' is not a customer key: use lower "
+        "case letters, digits, '-' and '_' (at most 64), starting with a letter or digit"
+    )
+    assert text[1].startswith(f"{project}/plans/2026-12-01_z\\nfake.yaml: file name '2026-12-01_z")
+    assert text[2] == "2 problems in 2 files."
+
+
 def test_paths_may_be_files(project: Path, run: Run) -> None:
     outcome = run(project, "validate", str(project / "customers.d" / "acme-telecom.yaml")).assert_success()
     assert outcome.out == "1 customer valid.\n"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reconciler.model.messages import SHOWN_LENGTH, escaped, show
+from reconciler.errors import escaped
+from reconciler.model.messages import SHOWN_LENGTH, show
 
 
 def test_a_short_list_is_shown_whole() -> None:
