@@ -990,3 +990,19 @@ def test_an_id_is_a_number_or_a_token_never_a_path_or_an_escape() -> None:
     for value in ("../../admin", "7/../8", "7\x1b[2J", "", "x" * 65, True, None, 1.5, ["7"]):
         assert record_id({"id": value}) is None, value
 
+
+def test_a_listing_with_an_id_that_is_no_id_is_refused_in_one_line(
+    provider: ConnexcsProvider, cx: ConnexcsStandIn
+) -> None:
+    """The platform answers a record whose id would climb out of the API's paths: the page is
+    refused, as one without an id is; nothing is written."""
+    live = cx.seed({"name": "Good", "currency": "USD", "status": "Active", "channels": "40"})
+    with cx._lock:  # a platform gone wrong: no API call of the stand-in's changes an id
+        cx._customers[live]["id"] = "../../admin"
+    with pytest.raises(ProviderError) as caught:
+        provider.read()
+    assert str(caught.value) == (
+        "GET customer (rows from 0) answered a customer without an id (a whole number, or letters, digits, "
+        "'-' and '_')"
+    )
+    assert [request.method for request in cx.requests if request.method != "GET"] == []
