@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.commands.outcome import Outcome
 from reconciler.commands.session import Session
+from reconciler.errors import escaped
 from reconciler.history.live import live_writes
 from reconciler.providers.base import MappingCheck, UnreadableCustomer
 from reconciler.reconcile import open_provider
@@ -61,8 +62,10 @@ def run(args: argparse.Namespace, session: Session) -> Outcome:
             check = provider.check_mapping()
             if check is not None:
                 lines.extend(mapping_lines(check))
+    # The store's and the platform's text (an audit's actor, a lease's holder, a record's name)
+    # is anyone's with access to them: each line stays one line, escaped where a terminal acts.
     for line in lines:
-        print(line, file=session.stdout)
+        print(escaped(line, one_line=True), file=session.stdout)
     return Outcome.DONE
 
 

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from reconciler.errors import ConfigError, escaped
+from reconciler.errors import ConfigError
 from reconciler.model.customer import Customer
 from reconciler.model.fields import canonical, canonical_document, digest
 from reconciler.providers import conflicts, ledger
@@ -483,7 +483,7 @@ class ConnexcsProvider(Provider):
         if row is None:
             return MappingCheck(sources, None, ())
         name = row.get(self.mapping.api["name"])
-        sample = escaped(f"customer {record_id(row)}" + (f" ({name})" if isinstance(name, str) else ""))
+        sample = f"customer {record_id(row)}" + (f" ({name})" if isinstance(name, str) else "")
         missing = tuple((field.path, field.api) for field in self.mapping.fields if field.api not in row)
         return MappingCheck(sources, sample, missing)
 

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import get_args
 
-from reconciler.errors import escaped
 from reconciler.model.customer import Status
 from reconciler.model.types import instant_text
 from reconciler.providers.base import (
@@ -64,7 +63,7 @@ def status_lines(
         lines.append("lock: free")
     else:
         lines.append(f"lock: held by {lease.holder} until {instant_text(lease.expires_at)}")
-    return _shown(lines)
+    return lines
 
 
 def history_lines(info: ProviderInfo, key: str, writes: Sequence[Sequence[AuditRecord]] | None) -> list[str]:
@@ -85,11 +84,5 @@ def history_lines(info: ProviderInfo, key: str, writes: Sequence[Sequence[AuditR
             elif record.field is not None:
                 before, after = show_value(record.field, record.before, ""), show_value(record.field, record.after, "")
                 lines.append(f"    {record.field:<24}{one_line(before)} -> {one_line(after)}")
-    return _shown(lines)
+    return lines
 
-
-def _shown(lines: list[str]) -> list[str]:
-    """LINES as the store's text may be shown: the audit's actor, the lease's holder, a
-    value written past the reconciler are the store's words, which anyone with access to
-    it can write. Each stays one line, with what a terminal would act on escaped."""
-    return [escaped(line, one_line=True) for line in lines]
