@@ -7,9 +7,15 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import tomli
+import tomlkit
 from document_files import load, problems
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.documents.loader import Mark
+from reconciler.documents.toml import _may_nest_deeper
+from reconciler.documents.yaml12 import MAX_DEPTH, nesting
 
 TOML = '''# schema
 name = "Acme"
@@ -56,6 +62,48 @@ def test_toml_past_the_parser_limits(tmp_path: Path) -> None:
     assert problems(tmp_path, "acme.toml", "a = " + "9" * 5_000 + "\n") == [
         "FILE: the TOML holds a number too long to read (over 4300 digits); shorten it"
     ]
+
+
+# Documents exactly MAX_DEPTH deep, and one level deeper, by each way TOML opens a level.
+_AT_MOST = {
+    "dotted key": lambda depth: "a" + ".a" * (depth - 1) + " = 1\n",
+    "table header": lambda depth: "[" + ".".join(["a"] * (depth - 1)) + "]\nb = 1\n",
+    "array": lambda depth: "a = " + "[" * (depth - 1) + "]" * (depth - 1) + "\n",
+    "inline table": lambda depth: "a = " + "{b = " * (depth - 2) + "{}" + "}" * (depth - 2) + "\n",
+    "array of tables": lambda depth: "[[" + ".".join(["a"] * (depth - 2)) + "]]\n",
+}
+
+
+def test_toml_nested_to_the_limit_and_past_it(tmp_path: Path) -> None:
+    """At MAX_DEPTH a document reads; a level deeper it is refused, however the levels open."""
+    for kind, text_of in _AT_MOST.items():
+        assert nesting(load(tmp_path, "acme.toml", text_of(MAX_DEPTH)).data) == MAX_DEPTH, kind
+        assert problems(tmp_path, "acme.toml", text_of(MAX_DEPTH + 1)) == [
+            "FILE: the document nests more than 100 levels deep; flatten it"
+        ], kind
+
+
+_KEYS = st.text(alphabet="ab.[{ ", min_size=1, max_size=4)
+_SCALARS = st.one_of(st.integers(), st.booleans(), st.text(alphabet="x.[{", max_size=3))
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(_KEYS, children, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=4), st.booleans())
+def test_toml_levels_never_outnumber_the_characters_that_open_them(document: dict[str, object], inline: bool) -> None:
+    """What spares a customer file the walk of its values (`_may_nest_deeper`): a document
+    nests no deeper than one level for each `[`, `{` and `.` in its text, whether tomlkit
+    writes its tables as headers or inline."""
+    text = tomlkit.dumps(tomlkit.item(document) if not inline else document)
+    depth = nesting(tomli.loads(text))
+    assert depth <= 1 + text.count("[") + text.count("{") + text.count(".")
+    assert _may_nest_deeper(text) or depth <= MAX_DEPTH
 
 
 def test_toml_duplicate_keys_and_tables(tmp_path: Path) -> None:
