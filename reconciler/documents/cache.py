@@ -299,10 +299,11 @@ _PLAIN = frozenset(_SCALARS)
 def _encode(value: Any) -> Any:
     if type(value) in _PLAIN:  # most values, told by identity first
         return value
+    # A branch's plain values taken as they are, without a call each (as `_decoded` reads them).
     if isinstance(value, dict):
-        return {name: _encode(item) for name, item in value.items()}
+        return {name: item if type(item) in _PLAIN else _encode(item) for name, item in value.items()}
     if isinstance(value, list):
-        return [_encode(item) for item in value]
+        return [item if type(item) in _PLAIN else _encode(item) for item in value]
     if isinstance(value, Decimal):
         return (_DECIMAL, str(value))
     if isinstance(value, dt.datetime):
@@ -338,7 +339,7 @@ def _decoded(value: Any) -> Any:
             for name, item in value.items() if isinstance(name, str)
         }
     if isinstance(value, list):
-        return [_decoded(item) for item in value]
+        return [item if type(item) in _PLAIN else _decoded(item) for item in value]
     if isinstance(value, tuple) and len(value) == 2 and value[0] in _TAGS and isinstance(value[1], str):
         return _TAGS[value[0]](value[1])
     if isinstance(value, _SCALARS):
