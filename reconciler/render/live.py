@@ -85,4 +85,3 @@ def history_lines(info: ProviderInfo, key: str, writes: Sequence[Sequence[AuditR
                 before, after = show_value(record.field, record.before, ""), show_value(record.field, record.after, "")
                 lines.append(f"    {record.field:<24}{one_line(before)} -> {one_line(after)}")
     return lines
-
