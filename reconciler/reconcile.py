@@ -80,7 +80,12 @@ def make_plan(
         if cache is not None:
             load = cache.load
         overlays = load_plans(root, settings, load=load)
-        fleet = load_fleet(root, settings, customers_dir(root, settings), cache, index=index)
+        # While worker processes parse the files edited since the fleet was kept, this one
+        # reads the live rows of those files: they are the rows most likely to differ.
+        fleet = load_fleet(
+            root, settings, customers_dir(root, settings), cache, index=index,
+            meanwhile=read_differing.read_ahead if read_differing is not None else None,
+        )
         desired = desired_at(fleet, overlays, at, cache)
         if changed_since is not None:
             changed = changed_keys(root, settings, changed_since, at, overlays, changes)

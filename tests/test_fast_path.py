@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 from reconciler import reconcile
 from reconciler.apply import LockPolicy, apply_plan
 from reconciler.config import load_settings
+from reconciler.desired import fleet as fleet_module
 from reconciler.desired.schedule import customers_at
 from reconciler.desired.state import load_base, load_plans
 from reconciler.documents import gitindex as gitindex_module
@@ -38,7 +39,7 @@ from reconciler.model.fields import digest
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
 from reconciler.providers import create_provider
-from reconciler.providers.base import AuditContext, Provider
+from reconciler.providers.base import AuditContext, PendingRead, Provider
 
 AT = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
 IN_XMAS = dt.datetime(2026, 12, 25, tzinfo=dt.UTC)
@@ -230,6 +231,35 @@ def test_a_changed_since_plan_agrees_with_one_that_reads_everything(fleet: Fixtu
     cold = fleet.fast(changed_since="HEAD")
     assert fast.to_json() == cold.to_json()
     assert [change.key for change in fast.changes] == ["c010-kiwi-link"]  # the hand edit is a full plan's to see
+
+
+def test_rows_read_while_workers_parse_the_edited_files_plan_what_the_full_path_plans(
+    fleet: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PATCH_AT_MOST edits, worker processes parse the edited files and this process
+    reads their live rows meanwhile (`PendingRead.read_ahead`): the plan is the full path's
+    for an edit that changes a customer, one that changes nothing, and one whose row was
+    also edited by hand on the platform."""
+    fleet.apply(fleet.agree())
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(fleet_module, "PATCH_AT_MOST", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    read_ahead: list[list[str]] = []
+    original = PendingRead.read_ahead
+
+    def told(self: PendingRead, keys: list[str]) -> None:
+        read_ahead.append(list(keys))
+        original(self, keys)
+
+    monkeypatch.setattr(PendingRead, "read_ahead", told)
+    _edit(fleet.root, "c000-acme-telecom.yaml", "channels: 300", "channels: 310")
+    _edit(fleet.root, "c003-kiwi-link.toml", "channels = 8", "channels = 8  # as it was")
+    _edit(fleet.root, "c010-kiwi-link.toml", "channels = ", "channels = 1")
+    fleet.sql("UPDATE customer SET notes = 'by hand' WHERE key = 'c010-kiwi-link'")
+    plan = fleet.agree()
+    assert read_ahead[0] == ["c000-acme-telecom", "c003-kiwi-link", "c010-kiwi-link"]
+    assert [change.key for change in plan.changes] == ["c000-acme-telecom", "c010-kiwi-link"]
+    assert any(change.path == "notes" for change in plan.changes[1].changes)
 
 
 def test_a_store_of_schema_4_gets_its_digests_and_plans_nothing_to_do(fleet: Fixture) -> None:

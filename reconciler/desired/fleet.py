@@ -236,10 +236,13 @@ def load_fleet(
     cache: DocumentCache | None,
     workers: int | None = None,
     index: Index | None = None,
+    meanwhile: Callable[[list[str]], None] | None = None,
 ) -> Fleet:
     """The customer files of DIRECTORY (an existing folder inside ROOT), valid and checked
     together; InvalidInput as `load_customers` raises it when they are not. INDEX: git's
-    listing of the folder, when the caller started it (`fleet_index`)."""
+    listing of the folder, when the caller started it (`fleet_index`). MEANWHILE is called
+    while worker processes parse files, with the keys of those edited since the fleet was
+    last kept (those a plan most likely finds changed): this process has time then."""
     if cache is None:
         index = None
     elif index is None:
@@ -293,7 +296,11 @@ def load_fleet(
         else:
             new.append(key)
     loaded: dict[str, CustomerFile] = {}
-    parsed = _summarise(directory, {key: by_key[key] for key in new}, ids, contents, cache, loaded, workers)
+    edited = [key for key in new if by_key[key] in known]
+    parsed = _summarise(
+        directory, {key: by_key[key] for key in new}, ids, contents, cache, loaded, workers,
+        meanwhile=(lambda: meanwhile(edited)) if meanwhile is not None and edited else None,
+    )
     if parsed is None:
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
     # A file git converts on checkout (line ends) is named by its bytes from now on.
@@ -525,10 +532,12 @@ def _summarise(
     cache: DocumentCache,
     loaded: dict[str, CustomerFile],
     workers: int | None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, tuple[str, Summary]] | None:
     """(content id, summary) of each file of NAMES (key -> file name, content id in IDS);
     None when one is not a valid customer. Documents the cache holds are validated here;
-    the rest are parsed too, in worker processes when there are many."""
+    the rest are parsed too, in worker processes when there are many, and this process
+    does MEANWHILE while they do."""
     if not names:
         return {}
     stored = cache.stored(ids[key] for key in names)
@@ -561,7 +570,10 @@ def _summarise(
         shared = str(cache.file) if cache.usable else None
         # Named here, not imported by name: its module loads on first use (a warm plan has none).
         with concurrent.futures.ProcessPoolExecutor(max_workers=processes) as pool:
-            for results in pool.map(_parse_chunk, [(str(directory), chunk, shared) for chunk in chunks]):
+            answers = pool.map(_parse_chunk, [(str(directory), chunk, shared) for chunk in chunks])
+            if meanwhile is not None:
+                meanwhile()
+            for results in answers:
                 if results is None:
                     return None
                 for key, identity, plain in results:

@@ -89,6 +89,31 @@ class LiveRead:
     in_sync: frozenset[str] = frozenset()  # managed, active, and of the digest given for them
 
 
+class PendingRead:
+    """What `Provider.start_read_differing` began: called once with the digests, it gives what
+    `read_differing` gives. Before that, `read_ahead` may read in full the records of keys
+    the caller expects to differ, while it waits on something else (worker processes parsing
+    the files edited); those records are then the answer for their keys, as if read at the
+    end. A provider that cannot read ahead ignores it."""
+
+    def __init__(
+        self,
+        finish: Callable[[Mapping[str, str], Mapping[str, LiveRecord]], LiveRead],
+        read: Callable[[Collection[str]], dict[str, LiveRecord]] | None = None,
+    ) -> None:
+        self._finish = finish  # (digests, the records read ahead) -> the answer
+        self._read = read
+        self._ahead: dict[str, LiveRecord] = {}
+
+    def read_ahead(self, keys: Collection[str]) -> None:
+        if self._read is not None and keys:
+            self._ahead.update(self._read(keys))
+
+    def __call__(self, digests: Mapping[str, str]) -> LiveRead:
+        ahead, self._ahead = self._ahead, {}
+        return self._finish(digests, ahead)
+
+
 @dataclass(frozen=True)
 class ProviderInfo:
     """Who the provider is, for plans and messages."""
@@ -319,13 +344,12 @@ class Provider(ABC):
         by default every record is read."""
         return LiveRead(self.read())
 
-    def start_read_differing(self) -> Callable[[Mapping[str, str]], LiveRead]:
+    def start_read_differing(self) -> PendingRead:
         """`read_differing` begun before the digests are known: a provider whose first step
-        needs none starts it now, beside the caller's loading of the desired state; the
-        function returned (call it once) takes the digests and gives what `read_differing`
-        gives. `close` waits for a step started and never finished. By default nothing
-        starts early."""
-        return self.read_differing
+        needs none starts it now, beside the caller's loading of the desired state (see
+        `PendingRead`). `close` waits for a step started and never finished. By default
+        nothing starts early, and nothing is read ahead."""
+        return PendingRead(lambda digests, _: self.read_differing(digests))
 
     def read_summaries(self, keys: Collection[str]) -> dict[str, LiveSummary]:
         """Of KEYS, the live records the provider can summarise without reading them whole,

@@ -37,7 +37,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -60,6 +60,7 @@ from reconciler.providers.base import (
     LiveRead,
     LiveRecord,
     MappingCheck,
+    PendingRead,
     Provider,
     ProviderConfig,
     ProviderInfo,
@@ -203,12 +204,13 @@ class ConnexcsProvider(Provider):
 
     # --- reading ----------------------------------------------------------------------------
 
-    def start_read_differing(self) -> Callable[[Mapping[str, str]], LiveRead]:
+    def start_read_differing(self) -> PendingRead:
         """The platform's listing, every page of it, on a thread of its own while the caller
         loads the fleet: the wait is the network's, which Python need not sit out. Every
-        record is read, as `read_differing` reads them (the platform keeps no digests)."""
+        record is read, as `read_differing` reads them (the platform keeps no digests), so
+        none is read ahead."""
         listed = begun(self.read, self._listings, "reconciler-listing")
-        return lambda digests: LiveRead(listed())
+        return PendingRead(lambda digests, _: LiveRead(listed()))
 
     def read(self, keys: Collection[str] | None = None) -> dict[str, LiveRecord]:
         if keys is not None:

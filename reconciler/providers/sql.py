@@ -52,6 +52,7 @@ from reconciler.providers.base import (
     LiveRead,
     LiveRecord,
     LiveSummary,
+    PendingRead,
     Provider,
     ProviderInfo,
     Run,
@@ -211,6 +212,12 @@ class SqlProvider(Provider):
     # --- customers ----------------------------------------------------------------------
 
     def read(self, keys: Collection[str] | None = None) -> dict[str, LiveRecord]:
+        live = self._rows(keys)
+        self._remember(live)
+        return live
+
+    def _rows(self, keys: Collection[str] | None) -> dict[str, LiveRecord]:
+        """The records of KEYS (of every row: None), decoded."""
         live: dict[str, LiveRecord] = {}
         with self._failures(None), self._connection(write=False) as connection, gc_paused():
             if keys is None:
@@ -224,15 +231,14 @@ class SqlProvider(Provider):
                 for row in connection.execute(query).mappings():
                     record = rows.record_from_row(row, connection.dialect)
                     live[record.key] = record
-        self._remember(live)
         return live
 
     def read_differing(self, digests: Mapping[str, str]) -> LiveRead:
         """Reads the digest columns of every row first (a few bytes a row), and in full only the
         rows whose content is not the one DIGESTS names (or that are not managed and active)."""
-        return self._differing(self._scan(), digests)
+        return self._differing(self._scan(), digests, {})
 
-    def start_read_differing(self) -> Callable[[Mapping[str, str]], LiveRead]:
+    def start_read_differing(self) -> PendingRead:
         """The scan of every row's digest on a thread of its own: the database does it without
         Python (SQLite and the PostgreSQL driver let go of the interpreter while they work),
         on the other core, while the caller loads the fleet. The scan and the reading of the
@@ -240,18 +246,26 @@ class SqlProvider(Provider):
         read as written, and one found in step was in step when scanned (the plan's versions
         guard the apply, as against any write made after a plan)."""
         if self._batch is not None:  # one connection, in use by this thread: nothing beside it
-            return self.read_differing
+            return super().start_read_differing()
         try:
             self.open()  # here: the thread only asks
         except ReconcilerError as exc:
             failure = exc  # reported when the plan comes to the store, after the fleet's own problems
 
-            def failed(digests: Mapping[str, str]) -> LiveRead:
+            def failed(digests: Mapping[str, str], ahead: Mapping[str, LiveRecord]) -> LiveRead:
                 raise failure
 
-            return failed
+            return PendingRead(failed)
         scanned = begun(self._scan, self._scans, "reconciler-scan")
-        return lambda digests: self._differing(scanned(), digests)
+
+        def read_ahead(keys: Collection[str]) -> dict[str, LiveRecord]:
+            try:
+                scanned()  # first: as the rows that differ, a row written since the scan is read as written
+                return self._rows(keys)  # remembered for the writes (`_as_read`) once the plan takes them
+            except ReconcilerError:
+                return {}  # the same failure comes again when the plan asks, after the fleet's own problems
+
+        return PendingRead(lambda digests, ahead: self._differing(scanned(), digests, ahead), read_ahead)
 
     def _scan(self) -> _Scan:
         """What `read_differing` reads before it needs the digests: `IN_STEP`'s one row (None
@@ -266,8 +280,9 @@ class SqlProvider(Provider):
                 others = [key for key, in cursor.fetchall()]
         return answer, others
 
-    def _differing(self, scan: _Scan, digests: Mapping[str, str]) -> LiveRead:
-        """`read_differing` from its SCAN on: the rows compared, those that differ read."""
+    def _differing(self, scan: _Scan, digests: Mapping[str, str], ahead: Mapping[str, LiveRecord]) -> LiveRead:
+        """`read_differing` from its SCAN on: the rows compared, those that differ read (but
+        those read AHEAD, after the scan: `PendingRead`)."""
         answer, others = scan
         with self._failures(None), self._connection(write=False) as connection, gc_paused():
             step = _in_step(answer[1:], digests, set(others)) if answer is not None else None
@@ -280,17 +295,18 @@ class SqlProvider(Provider):
                     described = cursor.execute(SUMMARY).fetchall()
                 in_sync = {key for key, _ in digests.items() & described}
                 others = others + [key for key, _ in described if key not in in_sync]
-            live: dict[str, LiveRecord] = {}
+            live: dict[str, LiveRecord] = {key: ahead[key] for key in others if key in ahead}
+            unread = [key for key in others if key not in live]
             # Most rows differing, one scan beats many lookups. A key no customer could have is
             # not sent back to the store either: it may not be what the store holds (SQLite
             # keeps any bytes, or a blob; a byte that is not UTF-8 reads as U+FFFD).
-            if len(others) > len(in_sync) or not all(type(key) is str and KEY_RE.fullmatch(key) for key in others):
+            if len(unread) > len(in_sync) or not all(type(key) is str and KEY_RE.fullmatch(key) for key in unread):
                 for row in connection.execute(rows.RAW_CUSTOMER).mappings():
-                    if row["key"] not in in_sync:
+                    if row["key"] not in in_sync and row["key"] not in live:
                         record = rows.record_from_row(row, connection.dialect)
                         live[record.key] = record
             else:
-                for chunk in _chunks(others, _KEYS_PER_QUERY):
+                for chunk in _chunks(unread, _KEYS_PER_QUERY):
                     for row in connection.execute(rows.RAW_CUSTOMER.where(customer.c.key.in_(chunk))).mappings():
                         record = rows.record_from_row(row, connection.dialect)
                         live[record.key] = record

@@ -107,6 +107,31 @@ def test_worker_processes_find_the_same_fleet(tmp_path: Path, monkeypatch: pytes
     assert parallel["globex-carrier"].customer == alone["globex-carrier"].customer
 
 
+def test_while_workers_parse_the_caller_is_told_the_files_edited_since_the_fleet_was_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MEANWHILE is called once the workers are under way, with the keys of the files edited
+    since the kept fleet: not a file new to it, and not at all where no worker runs."""
+    root, cache_file, _ = _kept(tmp_path)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(fleet_module, "PATCH_AT_MOST", 0)  # the edits read as a new fleet
+    shutil.copy(root / "customers.d/fjord-connect.yaml", root / "customers.d/new-fjord.yaml")
+    for name, old, new in [
+        ("acme-telecom.yaml", "channels: 300", "channels: 301"),
+        ("kiwi-link.toml", "channels = ", "channels = 1"),
+        ("new-fjord.yaml", "name: ", "name: New "),
+    ]:
+        path = root / "customers.d" / name
+        path.write_text(path.read_text().replace(old, new, 1))
+    told: list[list[str]] = []
+    fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(cache_file), workers=2, meanwhile=told.append)
+    assert told == [["acme-telecom", "kiwi-link"]]
+    assert fleet["acme-telecom"].customer.channels == 301
+    alone: list[list[str]] = []
+    load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "other.sqlite"), workers=1, meanwhile=alone.append)
+    assert alone == []
+
+
 def test_worker_processes_write_what_they_parse_to_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The documents the workers parsed are in the cache once the fleet is loaded (each
     worker writing a few at a time), and the cache this process holds is still usable: what

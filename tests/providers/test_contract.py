@@ -129,6 +129,21 @@ def test_a_read_of_what_differs_begun_early_reads_what_it_reads_at_once(provider
     assert sorted(early.records) == (["b", "c"] if early.in_sync else ["a", "b", "c"])
 
 
+def test_records_read_ahead_are_the_answer_a_read_at_the_end_gives(provider: Provider) -> None:
+    """`PendingRead.read_ahead`: keys read ahead that turn out to differ, in step, or missing
+    give the same answer as `read_differing` at once; a key not read ahead is read at the end."""
+    for key, channels in (("a", 1), ("b", 2), ("c", 3)):
+        provider.create(key, small(channels=channels), AUDIT)
+    wanted = {"a": digest(small(channels=1)), "b": digest(small(channels=9)), "n": digest(small())}
+    pending = provider.start_read_differing()
+    pending.read_ahead(["a", "b", "gone"])
+    early, at_once = pending(wanted), provider.read_differing(wanted)
+    assert early.in_sync == at_once.in_sync
+    assert {key: (record.customer, record.version) for key, record in early.records.items()} == {
+        key: (record.customer, record.version) for key, record in at_once.records.items()
+    }
+
+
 @pytest.mark.parametrize(
     "amount",
     ["0", "0.0001", "-250.50", "12345678901234.5678", "-99999999999999.9999", "500.00", "1E+3"],

@@ -447,6 +447,7 @@ def test_a_scan_begun_early_that_fails_is_reported_when_the_plan_asks_for_it(sql
     insert_unchecked(sql_spec, "ALTER TABLE customer RENAME COLUMN digest TO held")  # a store broken by hand
     with sql_spec.make() as provider:
         finish = provider.start_read_differing()
+        finish.read_ahead(["acme"])  # while the fleet loads: nothing raised yet
         with pytest.raises(ProviderError) as refused:
             finish({"acme": digest(small(channels=4))})
     said = str(refused.value)  # the driver's own words, after the store's name: no traceback
@@ -461,6 +462,27 @@ def test_a_scan_never_finished_ends_before_the_store_is_closed(sql_spec: Provide
         provider.create("acme", small(channels=4), AUDIT)
         provider.start_read_differing()
     assert _scans_running() == []
+
+
+def test_a_row_read_ahead_is_the_answer_for_its_key_and_no_other(sql_spec: ProviderSpec) -> None:
+    """What `read_ahead` read, after the scan, is what the plan gets for those keys that differ
+    (a row written since is the apply's to find stale, as after any read); a key that turns
+    out in step is not handed over, and one not read ahead is read at the end, as written."""
+    with sql_spec.make() as provider:
+        for key in ("ahead", "later", "same"):
+            provider.create(key, small(channels=1), AUDIT)
+        pending = provider.start_read_differing()
+        pending.read_ahead(["ahead", "same"])
+        provider.update("ahead", small(channels=5), 1, AUDIT)
+        provider.update("later", small(channels=6), 1, AUDIT)
+        read = pending({key: digest(small(channels=9 if key != "same" else 1)) for key in ("ahead", "later", "same")})
+        assert {key: (record.customer.channels, record.version) for key, record in read.records.items()} == {
+            "ahead": (1, 1), "later": (6, 2),
+        }
+        assert read.in_sync == {"same"}
+        # Read once: a later plan of the same provider reads every row anew.
+        again = provider.start_read_differing()({"ahead": digest(small(channels=9))})
+        assert again.records["ahead"].version == 2
 
 
 def test_a_row_written_between_the_scan_and_the_plan_s_read_is_read_as_written(provider: Provider) -> None:
