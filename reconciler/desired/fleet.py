@@ -277,16 +277,27 @@ def load_fleet(
     kept_ids = cache.get_meta(slot + ":ids") if kept[1] else None
     if not isinstance(kept_ids, str):
         kept_ids = None
-    same = kept_ids is not None and kept[1] == joined_names and kept_ids == joined_ids
-    digests = _kept_digests(kept, keys) if same else None
-    if digests is not None:
+    digests = _kept_digests(kept, keys) if kept_ids is not None and kept[1] == joined_names else None
+    if digests is not None and kept_ids == joined_ids:
         return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
+    parts = _Kept.of(kept, keys) if digests is not None else None
+    plain = cache.get_meta(slot + ":summaries") if parts is not None else None
+    if kept_ids is not None and digests is not None and parts is not None and isinstance(plain, list) and len(plain) == len(keys):
+        # The files kept, some of them edited since (a pull, a bulk edit): the kept fleet
+        # patched with those, no summary made for the others.
+        renewed = _renewed(
+            directory, found, by_key, keys, ids, contents, kept_ids.split("\0"), (digests, parts, plain), cache, slot,
+            settings.catalogs, workers, meanwhile,
+        )
+        return renewed if renewed is not None else _read_whole(root, directory, names, problems, settings.catalogs, cache)
     known: dict[str, tuple[str, Summary]] = {}
     if kept_ids is not None:
         kept_names, kept_id_list = kept[1].split("\0"), kept_ids.split("\0")
-        plain = _kept_summaries(cache, slot, _keys(kept[1]))
-        if plain is not None and len(kept_id_list) == len(kept_names):
-            known = {name: (identity, plain[_key(name)]) for name, identity in zip(kept_names, kept_id_list, strict=True)}
+        kept_summaries = _kept_summaries(cache, slot, _keys(kept[1]))
+        if kept_summaries is not None and len(kept_id_list) == len(kept_names):
+            known = {
+                name: (identity, kept_summaries[_key(name)]) for name, identity in zip(kept_names, kept_id_list, strict=True)
+            }
     summaries: dict[str, Summary] = {}
     new: list[str] = []
     for key, name in by_key.items():
@@ -309,25 +320,99 @@ def load_fleet(
     summaries = {key: summaries[key] for key in by_key}
     if not _agree(summaries, settings.catalogs):
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
-    digests_joined = "\0".join(summary.digest for summary in summaries.values())
-    # Where every file is one git's index holds and the work tree changed a few at most, the
-    # index's listing and the names say it all: the next run that finds them the same knows
-    # the fleet from them, and reads again the files changed then (`dirty`: kept as read,
-    # not as the index holds them) and those changed since.
+    _keep(
+        cache, slot, found, by_key, contents, joined_names,
+        digests="\0".join(summary.digest for summary in summaries.values()),
+        folded="\0".join(summary.name.casefold() for summary in summaries.values()),
+        claims=tuple((key, summary.renamed_from) for key, summary in summaries.items() if summary.renamed_from),
+        unset=tuple((key, summary.unset) for key, summary in summaries.items() if summary.unset),
+        ids=ids, summaries=[summary.plain() for summary in summaries.values()],
+    )
+    return Fleet(directory, by_key, ids, summaries, cache, loaded)
+
+
+def _renewed(
+    directory: Path,
+    found: CleanIndex | None,
+    by_key: dict[str, str],
+    keys: list[str],
+    ids: dict[str, str],
+    contents: Mapping[str, bytes],
+    kept_ids: list[str],
+    kept: tuple[Digests, _Kept, list[Any]],
+    cache: DocumentCache,
+    slot: str,
+    catalogs: Catalogs,
+    workers: int | None,
+    meanwhile: Callable[[list[str]], None] | None,
+) -> Fleet | None:
+    """The kept fleet of the files of BY_KEY, each of them one it kept (KEPT: their digests,
+    the parts of `_Kept`, their summaries as plain values; KEPT_IDS their content ids then),
+    with those whose content changed since read anew (across the cores when many, telling
+    MEANWHILE their keys), and kept as that; None when one is not a valid customer file or
+    the rules across customers break with them, for the whole reading to report."""
+    digests, parts, plain = kept
+    edited = {key: by_key[key] for key, before in zip(keys, kept_ids, strict=True) if ids[key] != before}
+    loaded: dict[str, CustomerFile] = {}
+    parsed = _summarise(
+        directory, edited, ids, contents, cache, loaded, workers,
+        meanwhile=(lambda: meanwhile(list(edited))) if meanwhile is not None and edited else None,
+    )
+    if parsed is None:
+        return None
+    # A file git converts on checkout (line ends) is named by its bytes from now on.
+    ids.update((key, identity) for key, (identity, _) in parsed.items())
+    new = {key: summary for key, (_, summary) in parsed.items()}
+    patched = _patch(parts, keys, by_key, digests, new, catalogs)
+    if patched is None:
+        return None
+    summaries = list(plain)
+    for position, key in enumerate(keys):
+        if key in new:
+            summaries[position] = new[key].plain()
+    unset = parts.unset_in_order(keys)
+    _keep(
+        cache, slot, found, by_key, contents, "\0".join(by_key.values()),
+        digests=patched.separated(), folded="\0".join(parts.folded), claims=parts.claims_in_order(keys),
+        unset=tuple(unset.items()), ids=ids, summaries=summaries,
+    )
+    return Fleet(
+        directory, by_key, ids, lambda: _summaries_of(keys, summaries), cache, loaded, digests=patched,
+        folded=parts.folded, unset=unset,
+    )
+
+
+def _keep(
+    cache: DocumentCache,
+    slot: str,
+    found: CleanIndex | None,
+    by_key: Mapping[str, str],
+    contents: Mapping[str, bytes],
+    joined_names: str,
+    *,
+    digests: str,
+    folded: str,
+    claims: tuple[tuple[str, tuple[str, ...]], ...],
+    unset: tuple[tuple[str, tuple[str, ...]], ...],
+    ids: Mapping[str, str],
+    summaries: list[Any],
+) -> None:
+    """Keep in CACHE the valid fleet of JOINED_NAMES (as `_is_kept` reads it), for the next run.
+
+    Where every file is one git's index holds and the work tree changed a few at most, the
+    index's listing and the names say it all: the next run that finds them the same knows
+    the fleet from them, and reads again the files changed then (`dirty`: kept as read, not
+    as the index holds them; CONTENTS are the files read) and those changed since."""
     knowable = (
         found is not None and not found.converts and len(found.changed) <= PATCH_AT_MOST
         and all(by_key[key] in found.changed for key in contents)
     )
     fingerprint = _fingerprint(found.listing, joined_names) if knowable and found is not None else ""
     dirty = "\0".join(by_key[key] for key in contents) if knowable else ""
-    folded = "\0".join(summary.name.casefold() for summary in summaries.values())
-    claims = tuple((key, summary.renamed_from) for key, summary in summaries.items() if summary.renamed_from)
-    unset = tuple((key, summary.unset) for key, summary in summaries.items() if summary.unset)
+    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests, fingerprint, folded, claims, unset, dirty))
     # The ids apart: only a fleet that git's index does not name at once needs them.
-    cache.put_meta(slot, (FLEET_REVISION, joined_names, digests_joined, fingerprint, folded, claims, unset, dirty))
     cache.put_meta(slot + ":ids", "\0".join(ids.values()))
-    cache.put_meta(slot + ":summaries", [summary.plain() for summary in summaries.values()])
-    return Fleet(directory, by_key, ids, summaries, cache, loaded)
+    cache.put_meta(slot + ":summaries", summaries)
 
 
 _ALL_KEYS = re.compile(f"(?:{KEY_PATTERN.strip('^$')}\n)*")  # every key valid, a line each
@@ -425,27 +510,11 @@ def _patched(
     if parsed is None:
         return None
     new = {key: summary for key, (_, summary) in parsed.items()}
-    folded = kept[4].split("\0") if kept[4] else []
-    claims, unset = _kept_pairs(kept[5]), _kept_pairs(kept[6])
-    if claims is None or unset is None or len(folded) != len(keys):
+    parts = _Kept.of(kept, keys)
+    patched = _patch(parts, keys, by_key, digests, new, catalogs) if parts is not None else None
+    if parts is None or patched is None:
         return None
-    at = {key: position for position, key in enumerate(keys) if key in new}
-    for key, summary in new.items():
-        folded[at[key]] = summary.name.casefold()
-        claims.pop(key, None)
-        if summary.renamed_from:
-            claims[key] = summary.renamed_from
-        unset.pop(key, None)
-        if summary.unset:
-            unset[key] = summary.unset
-    claimed = [old_key for old_keys in claims.values() for old_key in old_keys]
-    if (
-        len(set(folded)) != len(folded) or len(set(claimed)) != len(claimed)
-        or any(old_key in by_key for old_key in claimed)
-        or any(violations_of(summary.catalog, catalogs) for summary in new.values())
-    ):
-        return None
-    digests = digests.replaced({key: summary.digest for key, summary in new.items()})
+    digests = patched
 
     def all_ids() -> dict[str, str]:
         blobs = found.blobs  # without the changed files
@@ -457,8 +526,59 @@ def _patched(
 
     return Fleet(
         directory, by_key, all_ids, summaries, cache, loaded, digests=digests, fingerprint=kept[3], edited=ids,
-        folded=folded, unset={key: unset[key] for key in by_key if key in unset},
+        folded=parts.folded, unset=parts.unset_in_order(keys),
     )
+
+
+class _Kept(NamedTuple):
+    """What a kept fleet holds of its customers beside their digests, to patch: each one's
+    name case folded (in key order), the earlier keys each claims and the fields each
+    leaves unset (of those that do)."""
+
+    folded: list[str]
+    claims: dict[str, tuple[str, ...]]
+    unset: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, kept: tuple[Any, ...], keys: list[str]) -> _Kept | None:
+        """KEPT's (`_is_kept`), for its KEYS; None when it does not hold them so."""
+        folded = kept[4].split("\0") if kept[4] else []
+        claims, unset = _kept_pairs(kept[5]), _kept_pairs(kept[6])
+        if claims is None or unset is None or len(folded) != len(keys):
+            return None
+        return cls(folded, claims, unset)
+
+    def claims_in_order(self, keys: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((key, self.claims[key]) for key in keys if key in self.claims)
+
+    def unset_in_order(self, keys: list[str]) -> dict[str, tuple[str, ...]]:
+        return {key: self.unset[key] for key in keys if key in self.unset}
+
+
+def _patch(
+    parts: _Kept, keys: list[str], by_key: Mapping[str, str], digests: Digests, new: Mapping[str, Summary], catalogs: Catalogs
+) -> Digests | None:
+    """The DIGESTS of KEYS with those of the summaries NEW in place of theirs, PARTS patched
+    with NEW likewise (in place); None when the rules across customers break with them, as
+    `_agree` checks them (the others were valid together, under the same catalogs: the
+    fleet's slot is theirs)."""
+    at = {key: position for position, key in enumerate(keys) if key in new}
+    for key, summary in new.items():
+        parts.folded[at[key]] = summary.name.casefold()
+        parts.claims.pop(key, None)
+        if summary.renamed_from:
+            parts.claims[key] = summary.renamed_from
+        parts.unset.pop(key, None)
+        if summary.unset:
+            parts.unset[key] = summary.unset
+    claimed = [old_key for old_keys in parts.claims.values() for old_key in old_keys]
+    if (
+        len(set(parts.folded)) != len(parts.folded) or len(set(claimed)) != len(claimed)
+        or any(old_key in by_key for old_key in claimed)
+        or any(violations_of(summary.catalog, catalogs) for summary in new.values())
+    ):
+        return None
+    return digests.replaced({key: summary.digest for key, summary in new.items()})
 
 
 def _kept_pairs(kept: Any) -> dict[str, tuple[str, ...]] | None:
@@ -481,7 +601,11 @@ def _kept_digests(kept: tuple[Any, ...], keys: list[str]) -> Digests | None:
 
 def _kept_summaries(cache: DocumentCache, slot: str, keys: list[str]) -> dict[str, Summary] | None:
     """The summaries kept with the fleet of KEYS; None when what is kept is not that."""
-    plain = cache.get_meta(slot + ":summaries")
+    return _summaries_of(keys, cache.get_meta(slot + ":summaries"))
+
+
+def _summaries_of(keys: list[str], plain: Any) -> dict[str, Summary] | None:
+    """The summaries of KEYS from PLAIN, as a fleet keeps them; None when it is not that."""
     try:
         if len(plain) != len(keys):
             return None

@@ -300,6 +300,11 @@ class Digests(Mapping[str, str]):
         parts.append(self._joined[start:])
         return Digests(self._keys, "".join(parts))
 
+    def separated(self) -> str:
+        """These as `parse` reads them: in key order, joined by NUL."""
+        joined, size = self._joined, DIGEST_LENGTH
+        return "\0".join([joined[start:start + size] for start in range(0, len(joined), size)])
+
     def in_order(self) -> tuple[list[str], str]:
         """The keys as Python sorts them, and their digests end to end in that order."""
         keys = sorted(self._keys)

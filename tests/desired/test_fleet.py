@@ -14,7 +14,7 @@ from git_repos import GitRepo
 from reconciler.config import Settings
 from reconciler.desired import customers as customers_module
 from reconciler.desired import fleet as fleet_module
-from reconciler.desired.customers import load_customers, unset_fields
+from reconciler.desired.customers import CustomerFile, load_customers, unset_fields
 from reconciler.desired.fleet import Fleet, load_fleet
 from reconciler.desired.state import desired_at
 from reconciler.documents.cache import DocumentCache, content_id
@@ -294,6 +294,11 @@ def test_a_kept_fleet_patched_with_an_edit_is_the_fleet_the_files_make(
         return
     fleet = load_fleet(root, settings, folder, DocumentCache(cache_file))
     assert sorted(reads) == sorted(name for name, _, _ in EDITS[edit])  # the edited files, and no other
+    _assert_made_by(fleet, expected)
+
+
+def _assert_made_by(fleet: Fleet, expected: dict[str, CustomerFile]) -> None:
+    """FLEET is the one the files of EXPECTED make, in every way it is asked."""
     assert fleet.digests == {key: digest(file.customer) for key, file in expected.items()}
     assert fleet.summaries == {
         key: fleet_module.summarise(key, file.customer, file.document.data) for key, file in expected.items()
@@ -305,6 +310,42 @@ def test_a_kept_fleet_patched_with_an_edit_is_the_fleet_the_files_make(
         (key, unset) for key, file in expected.items() if (unset := unset_fields(file.document.data))
     ]
     assert list(fleet.folded_names()) == [(key, (file.customer.name or key).casefold()) for key, file in expected.items()]
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
+def test_a_kept_fleet_renewed_with_its_edited_files_is_the_fleet_the_files_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    """Past PATCH_AT_MOST edits (or once git's index moved on), a folder of the files kept
+    is the kept fleet renewed: the files whose content changed are read, the others known
+    by what was kept. The fleet, and what it keeps for the next run, are those of the
+    folder read with nothing kept."""
+    settings = Settings.model_validate({"catalogs": {"resellers": ["direct", "nordic-partners"]}})
+    root, cache_file, _ = _kept(tmp_path, settings)
+    monkeypatch.setattr(fleet_module, "PATCH_AT_MOST", 0)
+    folder = root / "customers.d"
+    for name, old, new in EDITS[edit]:
+        (folder / name).write_text((folder / name).read_text().replace(old, new, 1))
+    reads = _reads(monkeypatch)
+    cache = DocumentCache(cache_file)
+    try:
+        expected = load_customers(sorted(folder.iterdir()), settings.catalogs)
+    except InvalidInput as full:
+        with pytest.raises(InvalidInput) as fast:
+            load_fleet(root, settings, folder, cache)
+        assert str(fast.value) == str(full)
+        return
+    fleet = load_fleet(root, settings, folder, cache)
+    assert sorted(reads) == sorted(name for name, _, _ in EDITS[edit])
+    _assert_made_by(fleet, expected)
+    fresh_file = tmp_path / "fresh/documents.sqlite"
+    fresh = DocumentCache(fresh_file)
+    load_fleet(root, settings, folder, fresh)
+    cache.save()
+    fresh.save()
+    slot = fleet_module._slot(settings, folder, root)
+    for part in ("", ":ids", ":summaries"):
+        assert DocumentCache(cache_file).get_meta(slot + part) == DocumentCache(fresh_file).get_meta(slot + part)
 
 
 def test_more_edits_than_a_kept_fleet_is_patched_with_make_a_new_fleet(
