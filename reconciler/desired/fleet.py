@@ -12,7 +12,9 @@ it already knows:
   customers need: its name, its earlier keys, its catalog values). Where names and ids are
   the same, the fleet is that one, and nothing is read, parsed or validated;
 - a file whose content is new is parsed and validated (across the cores, when there are
-  many), and the rules across customers run on the summaries.
+  many), and the rules across customers run on the summaries: where the folder holds the
+  files kept, on the kept names and claims patched with the new (`_patch`), no summary of
+  the others made.
 
 A customer's `CustomerFile` is loaded when something asks for it (the customers a plan
 must diff, those overlays touch), from the cached document when there is one.
@@ -63,7 +65,7 @@ FLEET_REVISION = 5
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_FROM = 2000
 # Up to this many files edited since git's index, a kept fleet is patched with them on every
-# run (`_patched`); past it, the fleet is read as a new one, and kept as that.
+# run (`_patched`); past it, the kept fleet is renewed with them (`_renewed`), and kept as that.
 PATCH_AT_MOST = 1000
 # Files loaded at once from which a fleet learns every file's id (`Fleet._known_ids`).
 REMEMBER_FROM = 2000
@@ -453,7 +455,7 @@ def _from_index(
     tree, it runs while the rest is checked."""
     found = index()
     if found is None or found.converts or not kept[3] or len(found.changed) > PATCH_AT_MOST:
-        return None  # (past PATCH_AT_MOST edits, the folder is read as a new fleet: nothing here is of use)
+        return None  # (past PATCH_AT_MOST edits, the kept fleet is renewed: nothing here is of use)
     try:
         entries = os.listdir(directory)
     except OSError:
