@@ -55,7 +55,6 @@ def _too_deep(path: Path) -> Problem:
     return Problem(path, None, None, "", f"the document nests more than {MAX_DEPTH} levels deep; flatten it")
 
 
-
 def _toml_syntax_problem(path: Path, text: str, error: str) -> Problem:
     match = _TOML_POSITION.fullmatch(error)
     reason = match.group(1) if match else error

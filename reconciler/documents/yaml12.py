@@ -142,7 +142,6 @@ def _tagged(tag: str, text: str) -> Any:
 _TAG_KINDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean", "null": "null"}
 
 
-
 class _Refused(Exception):
     """A scalar we do not read; the message says why and what to do."""
 

@@ -33,7 +33,6 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 KEY_RE = re.compile(KEY_PATTERN)
 
 
-
 class Frozen(BaseModel):
     model_config = ConfigDict(
         frozen=True,
@@ -45,8 +44,6 @@ class Frozen(BaseModel):
         # second of its startup.
         defer_build=True,
     )
-
-
 
 
 def _refuse_float(value: Any) -> Any:
@@ -234,8 +231,6 @@ ClockTime = Annotated[
 ]
 
 
-
-
 def check_toml(text: str) -> None:
     """Raise a validation error whose context carries the line and column inside the TOML text."""
     try:
@@ -253,8 +248,6 @@ def check_toml(text: str) -> None:
 _TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
-
-
 def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -263,8 +256,6 @@ def _check_timezone(name: str) -> str:
             "timezone", "'{name}' is not an IANA time zone (e.g. Europe/London, UTC)", {"name": name}
         ) from None
     return name
-
-
 
 
 Timezone = Annotated[str, AfterValidator(_check_timezone)]

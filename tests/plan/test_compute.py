@@ -295,7 +295,6 @@ def test_only_the_old_key_of_a_renamed_file_does_not_deactivate_it() -> None:
     assert (plan.changes, plan.unmanaged) == ((), ())
 
 
-
 # --- what the platform means: removal, penalty, records we cannot read ---------------------
 
 

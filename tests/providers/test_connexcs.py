@@ -944,7 +944,6 @@ def test_a_listing_never_asked_for_ends_before_the_provider_closes(cx: ConnexcsS
     assert [thread.name for thread in threading.enumerate() if thread.name.startswith("reconciler-listing")] == []
 
 
-
 def test_a_value_nested_deeply_makes_that_customer_unreadable_and_no_other(
     provider: ConnexcsProvider, cx: ConnexcsStandIn
 ) -> None:

@@ -293,7 +293,6 @@ def test_the_store_is_created_where_the_options_say(tmp_path: Path) -> None:
     assert (tmp_path / "deep/er/live.db").is_file()
 
 
-
 def test_a_store_of_schema_5_gains_the_index_a_plan_scans(sql_spec: Any) -> None:
     """What `read_differing` reads of every row is an index of its own: the scan reads the
     index, not the table (on SQLite, a covering index: the table is not touched)."""
