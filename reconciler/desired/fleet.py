@@ -67,6 +67,8 @@ PARALLEL_FROM = 2000
 # Up to this many files edited since git's index, a kept fleet is patched with them on every
 # run (`_patched`); past it, the kept fleet is renewed with them (`_renewed`), and kept as that.
 PATCH_AT_MOST = 1000
+# Chunks of the files to parse for each worker process (`_summarise`).
+CHUNKS_PER_WORKER = 16
 # Files loaded at once from which a fleet learns every file's id (`Fleet._known_ids`).
 REMEMBER_FROM = 2000
 
@@ -238,13 +240,13 @@ def load_fleet(
     cache: DocumentCache | None,
     workers: int | None = None,
     index: Index | None = None,
-    meanwhile: Callable[[list[str]], None] | None = None,
+    meanwhile: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Fleet:
     """The customer files of DIRECTORY (an existing folder inside ROOT), valid and checked
     together; InvalidInput as `load_customers` raises it when they are not. INDEX: git's
     listing of the folder, when the caller started it (`fleet_index`). MEANWHILE is called
-    while worker processes parse files, with the keys of those edited since the fleet was
-    last kept (those a plan most likely finds changed): this process has time then."""
+    with the digests of each chunk of files worker processes parse, by key, as the chunk
+    comes back while they parse the next: this process has time then."""
     if cache is None:
         index = None
     elif index is None:
@@ -309,11 +311,7 @@ def load_fleet(
         else:
             new.append(key)
     loaded: dict[str, CustomerFile] = {}
-    edited = [key for key in new if by_key[key] in known]
-    parsed = _summarise(
-        directory, {key: by_key[key] for key in new}, ids, contents, cache, loaded, workers,
-        meanwhile=(lambda: meanwhile(edited)) if meanwhile is not None and edited else None,
-    )
+    parsed = _summarise(directory, {key: by_key[key] for key in new}, ids, contents, cache, loaded, workers, meanwhile)
     if parsed is None:
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
     # A file git converts on checkout (line ends) is named by its bytes from now on.
@@ -346,20 +344,17 @@ def _renewed(
     slot: str,
     catalogs: Catalogs,
     workers: int | None,
-    meanwhile: Callable[[list[str]], None] | None,
+    meanwhile: Callable[[Mapping[str, str]], None] | None,
 ) -> Fleet | None:
     """The kept fleet of the files of BY_KEY, each of them one it kept (KEPT: their digests,
     the parts of `_Kept`, their summaries as plain values; KEPT_IDS their content ids then),
     with those whose content changed since read anew (across the cores when many, telling
-    MEANWHILE their keys), and kept as that; None when one is not a valid customer file or
+    MEANWHILE their digests), and kept as that; None when one is not a valid customer file or
     the rules across customers break with them, for the whole reading to report."""
     digests, parts, plain = kept
     edited = {key: by_key[key] for key, before in zip(keys, kept_ids, strict=True) if ids[key] != before}
     loaded: dict[str, CustomerFile] = {}
-    parsed = _summarise(
-        directory, edited, ids, contents, cache, loaded, workers,
-        meanwhile=(lambda: meanwhile(list(edited))) if meanwhile is not None and edited else None,
-    )
+    parsed = _summarise(directory, edited, ids, contents, cache, loaded, workers, meanwhile)
     if parsed is None:
         return None
     # A file git converts on checkout (line ends) is named by its bytes from now on.
@@ -658,12 +653,12 @@ def _summarise(
     cache: DocumentCache,
     loaded: dict[str, CustomerFile],
     workers: int | None,
-    meanwhile: Callable[[], None] | None = None,
+    meanwhile: Callable[[Mapping[str, str]], None] | None = None,
 ) -> dict[str, tuple[str, Summary]] | None:
     """(content id, summary) of each file of NAMES (key -> file name, content id in IDS);
     None when one is not a valid customer. Documents the cache holds are validated here;
-    the rest are parsed too, in worker processes when there are many, and this process
-    does MEANWHILE while they do."""
+    the rest are parsed too, in worker processes when there are many, and MEANWHILE is
+    given the digests of each of their chunks as it comes back, while they parse the next."""
     if not names:
         return {}
     stored = cache.stored(ids[key] for key in names)
@@ -687,7 +682,8 @@ def _summarise(
             found[key] = (ids[key], summarise(key, result.customer, data))
     processes = workers if workers is not None else min(os.cpu_count() or 1, 4)
     if len(to_parse) >= PARALLEL_FROM and processes > 1:
-        chunks = [to_parse[start::processes * 4] for start in range(processes * 4)]
+        # Many chunks: each one back is one MEANWHILE has while the workers parse the others.
+        chunks = [to_parse[start::processes * CHUNKS_PER_WORKER] for start in range(processes * CHUNKS_PER_WORKER)]
         # The workers write the documents they parse to the cache themselves: ~3 KB a file
         # (300 MB of a cold 100,000) neither crosses a pipe nor waits for this process to
         # write it. No connection of ours is carried across the fork (SQLite's rule: one
@@ -696,14 +692,13 @@ def _summarise(
         shared = str(cache.file) if cache.usable else None
         # Named here, not imported by name: its module loads on first use (a warm plan has none).
         with concurrent.futures.ProcessPoolExecutor(max_workers=processes) as pool:
-            answers = pool.map(_parse_chunk, [(str(directory), chunk, shared) for chunk in chunks])
-            if meanwhile is not None:
-                meanwhile()
-            for results in answers:
+            for results in pool.map(_parse_chunk, [(str(directory), chunk, shared) for chunk in chunks]):
                 if results is None:
                     return None
                 for key, identity, plain in results:
                     found[key] = (identity, Summary._make(plain))
+                if meanwhile is not None:
+                    meanwhile({key: found[key][1].digest for key, _, _ in results})
         return found
     for key, name in to_parse:
         path = directory / name

@@ -91,23 +91,24 @@ class LiveRead:
 
 class PendingRead:
     """What `Provider.start_read_differing` began: called once with the digests, it gives what
-    `read_differing` gives. Before that, `read_ahead` may read in full the records of keys
-    the caller expects to differ, while it waits on something else (worker processes parsing
-    the files edited); those records are then the answer for their keys, as if read at the
-    end. A provider that cannot read ahead ignores it."""
+    `read_differing` gives. Before that, `read_ahead` may read in full, given some of the
+    digests, the records that call will read for them (those not known to hold them), while
+    the caller waits on something else (worker processes parsing the files); those records
+    are then the answer for their keys, as if read at the end. A provider that cannot tell
+    reads nothing ahead."""
 
     def __init__(
         self,
         finish: Callable[[Mapping[str, str], Mapping[str, LiveRecord]], LiveRead],
-        read: Callable[[Collection[str]], dict[str, LiveRecord]] | None = None,
+        read: Callable[[Mapping[str, str]], dict[str, LiveRecord]] | None = None,
     ) -> None:
         self._finish = finish  # (digests, the records read ahead) -> the answer
-        self._read = read
+        self._read = read  # (some of the digests) -> the records read for them
         self._ahead: dict[str, LiveRecord] = {}
 
-    def read_ahead(self, keys: Collection[str]) -> None:
-        if self._read is not None and keys:
-            self._ahead.update(self._read(keys))
+    def read_ahead(self, digests: Mapping[str, str]) -> None:
+        if self._read is not None and digests:
+            self._ahead.update(self._read(digests))
 
     def __call__(self, digests: Mapping[str, str]) -> LiveRead:
         ahead, self._ahead = self._ahead, {}

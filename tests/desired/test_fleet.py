@@ -107,14 +107,14 @@ def test_worker_processes_find_the_same_fleet(tmp_path: Path, monkeypatch: pytes
     assert parallel["globex-carrier"].customer == alone["globex-carrier"].customer
 
 
-def test_while_workers_parse_the_caller_is_told_the_files_edited_since_the_fleet_was_kept(
+def test_while_workers_parse_the_caller_is_given_the_digests_of_each_chunk_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """MEANWHILE is called once the workers are under way, with the keys of the files edited
-    since the kept fleet: not a file new to it, and not at all where no worker runs."""
+    """MEANWHILE is given the digests of each chunk of files the workers parsed, as it comes
+    back: every file parsed, once, with its customer's digest; nothing where no worker runs."""
     root, cache_file, _ = _kept(tmp_path)
     monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(fleet_module, "PATCH_AT_MOST", 0)  # the edits read as a new fleet
+    monkeypatch.setattr(fleet_module, "PATCH_AT_MOST", 0)  # the edits read past the patching
     shutil.copy(root / "customers.d/fjord-connect.yaml", root / "customers.d/new-fjord.yaml")
     for name, old, new in [
         ("acme-telecom.yaml", "channels: 300", "channels: 301"),
@@ -123,11 +123,14 @@ def test_while_workers_parse_the_caller_is_told_the_files_edited_since_the_fleet
     ]:
         path = root / "customers.d" / name
         path.write_text(path.read_text().replace(old, new, 1))
-    told: list[list[str]] = []
-    fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(cache_file), workers=2, meanwhile=told.append)
-    assert told == [["acme-telecom", "kiwi-link"]]
-    assert fleet["acme-telecom"].customer.channels == 301
-    alone: list[list[str]] = []
+    told: list[dict[str, str]] = []
+    fleet = load_fleet(
+        root, Settings(), root / "customers.d", DocumentCache(cache_file), workers=2, meanwhile=lambda chunk: told.append(dict(chunk))
+    )
+    given = [key for chunk in told for key in chunk]
+    assert sorted(given) == ["acme-telecom", "kiwi-link", "new-fjord"]
+    assert {key: digest for chunk in told for key, digest in chunk.items()} == {key: fleet.digests[key] for key in given}
+    alone: list[dict[str, str]] = []
     load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "other.sqlite"), workers=1, meanwhile=alone.append)
     assert alone == []
 

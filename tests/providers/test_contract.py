@@ -136,7 +136,7 @@ def test_records_read_ahead_are_the_answer_a_read_at_the_end_gives(provider: Pro
         provider.create(key, small(channels=channels), AUDIT)
     wanted = {"a": digest(small(channels=1)), "b": digest(small(channels=9)), "n": digest(small())}
     pending = provider.start_read_differing()
-    pending.read_ahead(["a", "b", "gone"])
+    pending.read_ahead({"a": wanted["a"], "b": wanted["b"], "gone": digest(small())})
     early, at_once = pending(wanted), provider.read_differing(wanted)
     assert early.in_sync == at_once.in_sync
     assert {key: (record.customer, record.version) for key, record in early.records.items()} == {

@@ -446,7 +446,7 @@ def test_a_scan_begun_early_that_fails_is_reported_when_the_plan_asks_for_it(sql
     insert_unchecked(sql_spec, "ALTER TABLE customer RENAME COLUMN digest TO held")  # a store broken by hand
     with sql_spec.make() as provider:
         finish = provider.start_read_differing()
-        finish.read_ahead(["acme"])  # while the fleet loads: nothing raised yet
+        finish.read_ahead({"acme": digest(small(channels=4))})  # while the fleet loads: nothing raised yet
         with pytest.raises(ProviderError) as refused:
             finish({"acme": digest(small(channels=4))})
     said = str(refused.value)  # the driver's own words, after the store's name: no traceback
@@ -463,24 +463,38 @@ def test_a_scan_never_finished_ends_before_the_store_is_closed(sql_spec: Provide
     assert _scans_running() == []
 
 
-def test_a_row_read_ahead_is_the_answer_for_its_key_and_no_other(sql_spec: ProviderSpec) -> None:
-    """What `read_ahead` read, after the scan, is what the plan gets for those keys that differ
-    (a row written since is the apply's to find stale, as after any read); a key that turns
-    out in step is not handed over, and one not read ahead is read at the end, as written."""
+def test_the_rows_read_ahead_are_those_the_plan_will_read_and_their_answer(sql_spec: ProviderSpec) -> None:
+    """`read_ahead` reads, after the scan, the rows of the digests given that the plan will
+    read: those the store holds of another digest, or whose digest does not describe them
+    (written outside the reconciler); not one in step, nor a key it holds no row of. What it
+    read is what the plan gets for those keys (a row written since is the apply's to find
+    stale, as after any read); a key not read ahead is read at the end, as written."""
     with sql_spec.make() as provider:
-        for key in ("ahead", "later", "same"):
+        for key in ("ahead", "later", "same", "hand"):
             provider.create(key, small(channels=1), AUDIT)
+    insert_unchecked(sql_spec, "UPDATE customer SET notes = 'by hand' WHERE key = 'hand'")
+    with sql_spec.make() as provider:
+        read: list[list[str]] = []
+        rows = provider._rows  # type: ignore[attr-defined]
+
+        def counting(keys: Any) -> Any:
+            read.append(sorted(keys))
+            return rows(keys)
+
+        provider._rows = counting  # type: ignore[attr-defined]
         pending = provider.start_read_differing()
-        pending.read_ahead(["ahead", "same"])
+        one, nine = digest(small(channels=1)), digest(small(channels=9))
+        pending.read_ahead({"ahead": nine, "same": one, "hand": one, "none": nine})
+        assert read == [["ahead", "hand"]]
         provider.update("ahead", small(channels=5), 1, AUDIT)
         provider.update("later", small(channels=6), 1, AUDIT)
-        read = pending({key: digest(small(channels=9 if key != "same" else 1)) for key in ("ahead", "later", "same")})
-        assert {key: (record.customer.channels, record.version) for key, record in read.records.items()} == {
-            "ahead": (1, 1), "later": (6, 2),
+        found = pending({"ahead": nine, "later": nine, "same": one, "hand": one})
+        assert {key: (record.customer.channels, record.version) for key, record in found.records.items()} == {
+            "ahead": (1, 1), "later": (6, 2), "hand": (1, 2),
         }
-        assert read.in_sync == {"same"}
+        assert found.in_sync == {"same"}
         # Read once: a later plan of the same provider reads every row anew.
-        again = provider.start_read_differing()({"ahead": digest(small(channels=9))})
+        again = provider.start_read_differing()({"ahead": nine})
         assert again.records["ahead"].version == 2
 
 
