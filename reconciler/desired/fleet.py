@@ -686,13 +686,22 @@ def _summarise(
         chunks = [to_parse[start::processes * CHUNKS_PER_WORKER] for start in range(processes * CHUNKS_PER_WORKER)]
         # The workers write the documents they parse to the cache themselves: ~3 KB a file
         # (300 MB of a cold 100,000) neither crosses a pipe nor waits for this process to
-        # write it. No connection of ours is carried across the fork (SQLite's rule: one
-        # made before a fork is not for the child); the cache opens again when next asked.
+        # write it. This process lets go of its connection meanwhile; the cache opens again
+        # when next asked.
         cache.close()
         shared = str(cache.file) if cache.usable else None
-        # Named here, not imported by name: its module loads on first use (a warm plan has none).
-        with concurrent.futures.ProcessPoolExecutor(max_workers=processes) as pool:
-            for results in pool.map(_parse_chunk, [(str(directory), chunk, shared) for chunk in chunks]):
+        # Each worker a new interpreter that loads this module (~0.3 s, the two at once), not
+        # a fork of this process: a fork holds in its resident set every page of this one (the
+        # kept fleet, the live rows read ahead: ~400 MiB of the sum over the processes of an
+        # apply of 10,000 updates of 100,000), and would be made while other threads of this
+        # one work (the store's scan, git's status). Both loaded here, on first use: a warm
+        # plan has none (multiprocessing alone is ~6 ms of a start).
+        import multiprocessing
+
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=processes, mp_context=spawn) as pool:
+            work = [(str(directory), chunk, shared, WRITE_EVERY) for chunk in chunks]
+            for results in pool.map(_parse_chunk, work):
                 if results is None:
                     return None
                 for key, identity, plain in results:
@@ -720,12 +729,13 @@ WRITE_EVERY = 500
 
 
 def _parse_chunk(
-    work: tuple[str, list[tuple[str, str]], str | None],
+    work: tuple[str, list[tuple[str, str]], str | None, int],
 ) -> list[tuple[str, str, tuple[Any, ...]]] | None:
     """In a worker process: (key, content id, summary) of each file of the chunk, its
-    document written to the cache at the path given (if any) as it goes; None when one is
-    not a valid customer."""
-    folder, chunk, cache_file = work
+    document written to the cache at the path given (if any) as it goes, so many at a time
+    (`WRITE_EVERY`, as the process that made the work says: a worker is a new interpreter);
+    None when one is not a valid customer."""
+    folder, chunk, cache_file, write_every = work
     directory = Path(folder)
     cache = DocumentCache(Path(cache_file)) if cache_file is not None else None
     results = []
@@ -736,7 +746,7 @@ def _parse_chunk(
                 if result is None:
                     return None
                 results.append(result)
-                if cache is not None and index % WRITE_EVERY == 0:
+                if cache is not None and index % write_every == 0:
                     cache.flush()
         if cache is not None:
             cache.flush()
