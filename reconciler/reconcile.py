@@ -80,8 +80,8 @@ def make_plan(
         if cache is not None:
             load = cache.load
         overlays = load_plans(root, settings, load=load)
-        # While worker processes parse the files edited since the fleet was kept, this one
-        # reads the live rows of those files: they are the rows most likely to differ.
+        # While worker processes parse files, this one reads the live rows that differ from
+        # what each chunk of theirs holds, as it comes back (`PendingRead.read_ahead`).
         fleet = load_fleet(
             root, settings, customers_dir(root, settings), cache, index=index,
             meanwhile=read_differing.read_ahead if read_differing is not None else None,

@@ -281,19 +281,19 @@ def load_fleet(
     kept_ids = cache.get_meta(slot + ":ids") if kept[1] else None
     if not isinstance(kept_ids, str):
         kept_ids = None
-    digests = _kept_digests(kept, keys) if kept_ids is not None and kept[1] == joined_names else None
-    if digests is not None and kept_ids == joined_ids:
-        return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
-    parts = _Kept.of(kept, keys) if digests is not None else None
-    plain = cache.get_meta(slot + ":summaries") if parts is not None else None
-    if kept_ids is not None and digests is not None and parts is not None and isinstance(plain, list) and len(plain) == len(keys):
-        # The files kept, some of them edited since (a pull, a bulk edit): the kept fleet
-        # patched with those, no summary made for the others.
-        renewed = _renewed(
-            directory, found, by_key, keys, ids, contents, kept_ids.split("\0"), (digests, parts, plain), cache, slot,
-            settings.catalogs, workers, meanwhile,
-        )
-        return renewed if renewed is not None else _read_whole(root, directory, names, problems, settings.catalogs, cache)
+    if kept_ids is not None and kept[1] == joined_names and (digests := _kept_digests(kept, keys)) is not None:
+        if kept_ids == joined_ids:
+            return Fleet(directory, by_key, ids, lambda: _kept_summaries(cache, slot, keys), cache, digests=digests)
+        parts = _Kept.of(kept, keys)
+        plain = cache.get_meta(slot + ":summaries") if parts is not None else None
+        if parts is not None and isinstance(plain, list) and len(plain) == len(keys):
+            # The files kept, some of them edited since (a pull, a bulk edit): the kept fleet
+            # patched with those, no summary made for the others.
+            renewed = _renewed(
+                directory, found, by_key, keys, joined_names, ids, contents, kept_ids.split("\0"), (digests, parts, plain),
+                cache, slot, settings.catalogs, workers, meanwhile,
+            )
+            return renewed if renewed is not None else _read_whole(root, directory, names, problems, settings.catalogs, cache)
     known: dict[str, tuple[str, Summary]] = {}
     if kept_ids is not None:
         kept_names, kept_id_list = kept[1].split("\0"), kept_ids.split("\0")
@@ -336,6 +336,7 @@ def _renewed(
     found: CleanIndex | None,
     by_key: dict[str, str],
     keys: list[str],
+    joined_names: str,
     ids: dict[str, str],
     contents: Mapping[str, bytes],
     kept_ids: list[str],
@@ -346,11 +347,12 @@ def _renewed(
     workers: int | None,
     meanwhile: Callable[[Mapping[str, str]], None] | None,
 ) -> Fleet | None:
-    """The kept fleet of the files of BY_KEY, each of them one it kept (KEPT: their digests,
-    the parts of `_Kept`, their summaries as plain values; KEPT_IDS their content ids then),
-    with those whose content changed since read anew (across the cores when many, telling
-    MEANWHILE their digests), and kept as that; None when one is not a valid customer file or
-    the rules across customers break with them, for the whole reading to report."""
+    """The kept fleet of the files of BY_KEY (their names JOINED_NAMES), each of them one it
+    kept (KEPT: their digests, the parts of `_Kept`, their summaries as plain values;
+    KEPT_IDS their content ids then), with those whose content changed since read anew
+    (across the cores when many, telling MEANWHILE their digests), and kept as that; None
+    when one is not a valid customer file or the rules across customers break with them,
+    for the whole reading to report."""
     digests, parts, plain = kept
     edited = {key: by_key[key] for key, before in zip(keys, kept_ids, strict=True) if ids[key] != before}
     loaded: dict[str, CustomerFile] = {}
@@ -369,7 +371,7 @@ def _renewed(
             summaries[position] = new[key].plain()
     unset = parts.unset_in_order(keys)
     _keep(
-        cache, slot, found, by_key, contents, "\0".join(by_key.values()),
+        cache, slot, found, by_key, contents, joined_names,
         digests=patched.separated(), folded="\0".join(parts.folded), claims=parts.claims_in_order(keys),
         unset=tuple(unset.items()), ids=ids, summaries=summaries,
     )

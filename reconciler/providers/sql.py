@@ -11,6 +11,7 @@ planned against, and writes with `version = version + 1`.
 from __future__ import annotations
 
 import contextlib
+import functools
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -258,18 +259,20 @@ class SqlProvider(Provider):
             return PendingRead(failed)
         scanned = begun(self._scan, self._scans, "reconciler-scan")
 
-        held: list[dict[str, str | None] | None] = []  # the scan's digest of every row, by key, once made
+        # After the scan, as the rows that differ: a row written since it is read as written.
+        held = functools.cache(lambda: _held(scanned()))
 
         def read_ahead(digests: Mapping[str, str]) -> dict[str, LiveRecord]:
             try:
-                scan = scanned()  # first: as the rows that differ, a row written since the scan is read as written
-                if not held:
-                    held.append(_held(scan))
-                rows_held = held[0]
-                if rows_held is None:
+                found = held()
+                if found is None:
                     return {}  # the scan cannot tell: every row is read at the end
-                # The rows of DIGESTS' keys that the plan will read: those it holds, of another digest.
-                keys = [key for key, known in digests.items() if key in rows_held and rows_held[key] != known]
+                described, others = found
+                # The rows of DIGESTS' keys that the plan will read: those of another digest, or of none.
+                keys = [
+                    key for key, known in digests.items()
+                    if key in others or (key in described and described[key] != known)
+                ]
                 return self._rows(keys) if keys else {}  # remembered for the writes (`_as_read`) once the plan takes them
             except ReconcilerError:
                 return {}  # the same failure comes again when the plan asks, after the fleet's own problems
@@ -546,21 +549,16 @@ class SqlProvider(Provider):
             return ledger.read_runs(connection, runs, since)
 
 
-def _held(scan: _Scan) -> dict[str, str | None] | None:
-    """Every row's key, with its digest where it describes the row (None for the others),
-    from a SCAN that names them all in text; None where it does not."""
+def _held(scan: _Scan) -> tuple[Digests, frozenset[str]] | None:
+    """From a SCAN that names every row in text: the digests of the rows they describe, and
+    the keys of the others; None where it does not."""
     answer, others = scan
     if answer is None or answer[4] != answer[1] or answer[0] != answer[1] + len(others):
         return None
-    count, joined_keys, joined_digests = answer[1], answer[2], answer[3]
-    held: dict[str, str | None] = {}
-    if count:
-        keys = joined_keys.split("\n")
-        if len(keys) != count or len(joined_digests) != count * DIGEST_LENGTH:
-            return None
-        held = {key: joined_digests[index * DIGEST_LENGTH:(index + 1) * DIGEST_LENGTH] for index, key in enumerate(keys)}
-    held.update((key, None) for key in others)
-    return held
+    try:  # as many keys as digests end to end: a key holding a line end makes it another number
+        return Digests(answer[2].split("\n") if answer[1] else [], answer[3] or ""), frozenset(others)
+    except ValueError:
+        return None
 
 
 def _in_step(
