@@ -1,8 +1,8 @@
 """Read one YAML or TOML file into plain data, with the line and column of every value.
 
 YAML goes through `documents.yaml12` (YAML 1.2 core schema on PyYAML's C parser), TOML
-through `documents.toml` (`tomli` with floats as `Decimal`; its local dates and times
-stay the `datetime.date` / `datetime.time` objects tomli returns, which the model
+through `documents.toml` (TOML 1.0 with floats as `Decimal`; its local dates and times
+stay the `datetime.date` / `datetime.time` objects the parser returns, which the model
 converts itself). This module dispatches by suffix, reads files within their size limit,
 and keeps what a loaded document needs to place an error.
 

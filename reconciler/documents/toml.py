@@ -1,9 +1,10 @@
-"""TOML documents: read with `tomli` (floats as `Decimal`), positions found by a scan.
+"""TOML documents: read as TOML 1.0 (floats as `Decimal`), positions found by a scan.
 
-`tomli` is the standard library's `tomllib` as its upstream ships it, compiled with mypyc:
-the same TOML 1.0 parser (below 2.4, which reads TOML 1.1), 3-4x faster on customer files.
-It gives no positions, so a light scan of the text finds where keys and values start; it
-also finds keys set twice, which tomli reports one at a time and without the key. The scan runs only when an error needs a position (see `loader.LoadedDocument`).
+The text is parsed by `tomlparse.parse_toml`: toml_rs where it reads the text, tomli (the
+reference) for anything it refuses, so every error, and its message, is tomli's. Neither
+parser gives positions, so a light scan of the text finds where keys and values start; it
+also finds keys set twice, which tomli reports one at a time and without the key. The scan
+runs only when an error needs a position (see `loader.LoadedDocument`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import tomli
 from reconciler.documents.yaml12 import MAX_DEPTH, KeyPath, Mark, nesting
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.fields import field_path
+from reconciler.tomlparse import parse_toml
 
 _TOML_POSITION = re.compile(r"(.*) \((?:at line (\d+), column (\d+)|at end of document)\)", re.DOTALL)
 
 
 def load_toml(path: Path, text: str) -> dict[str, Any]:
     try:
-        data = tomli.loads(text, parse_float=Decimal)
+        data = parse_toml(text, parse_float=Decimal)
     except tomli.TOMLDecodeError as exc:
         duplicates = TomlScan(text, path).duplicates
         raise InvalidInput(duplicates or [_toml_syntax_problem(path, text, str(exc))]) from None

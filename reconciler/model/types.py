@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from reconciler.tomlparse import parse_toml
+
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 KEY_RE = re.compile(KEY_PATTERN)
 
@@ -234,7 +236,7 @@ ClockTime = Annotated[
 def check_toml(text: str) -> None:
     """Raise a validation error whose context carries the line and column inside the TOML text."""
     try:
-        tomli.loads(text)
+        parse_toml(text)
     except tomli.TOMLDecodeError as exc:
         match = _TOML_LINE_RE.search(str(exc))
         line, column = (int(match.group(1)), int(match.group(2))) if match else (1, 1)
