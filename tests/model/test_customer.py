@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reconciler.model.customer import Customer, Window
@@ -69,3 +71,24 @@ def test_the_model_is_frozen() -> None:
     customer = Customer.model_validate({"currency": "USD"})
     with pytest.raises(ValidationError):
         customer.channels = 5  # type: ignore[misc]
+
+
+_CONTROLS = "\x00\x01\x08\x0b\x0c\x0e\x1b\x1f\x7f\ud800\udfff"
+
+
+def _is_control(character: str) -> bool:
+    return character in _CONTROLS or ("\x00" <= character < " " and character not in "\t\n\r")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None) | st.sampled_from(_CONTROLS + "\t\n\r\u0085\u2028é€😀"), max_size=40))
+def test_a_text_is_refused_for_exactly_the_control_characters_it_holds(text: str) -> None:
+    # Tab, newline and carriage return are text; any other control character, DEL and half
+    # of a surrogate pair are not, wherever they stand and whatever stands beside them.
+    first = next((character for character in text if _is_control(character)), None)
+    if first is None:
+        assert Customer.model_validate({"currency": "USD", "notes": text}).notes == text
+        return
+    with pytest.raises(ValidationError) as caught:
+        Customer.model_validate({"currency": "USD", "notes": text})
+    assert caught.value.errors()[0]["msg"] == f"contains the control character U+{ord(first):04X}; remove it"
