@@ -109,6 +109,8 @@ _SUMMARIES = rows.raw(
     customer.c.key, customer.c.version, customer.c.active, customer.c.digest, customer.c.digest_version
 ).where(customer.c.key.in_(bindparam("keys", expanding=True)))
 NOT_DESCRIBED = f"SELECT key FROM customer WHERE NOT {_DESCRIBED}"
+# What an update reads of a row under the write lock first (`SqlProvider._write_together`).
+_LOCKED = rows.raw(customer.c.key, customer.c.version, customer.c.digest, customer.c.digest_version)
 
 
 def utc_now() -> datetime:
@@ -402,10 +404,20 @@ class SqlProvider(Provider):
         before anything is written; the caller rolls back what a store that ignored the row
         locks let through), and a refusal by a rule of the store raises."""
         now = self._clock()
-        found: dict[str, Any] = {}  # key -> its raw row
+        # Under the write lock, each row's version and digest: enough to know a row as the one
+        # read for the plan (`_as_read`). Any other is read whole, to record what it held.
+        found: dict[str, Any] = {}  # key -> its raw row: those columns, or all of them
         for chunk in _chunks([write.key for write in writes], _KEYS_PER_QUERY):
-            locked = rows.RAW_CUSTOMER.where(customer.c.key.in_(chunk)).with_for_update()
+            locked = _LOCKED.where(customer.c.key.in_(chunk)).with_for_update()
             found.update((str(raw["key"]), raw) for raw in connection.execute(locked).mappings())
+        read = {
+            write.key: self._as_read(write.key, found[write.key], write.expected_version)
+            for write in writes if write.expected_version is not None and write.key in found
+        }
+        unread = [key for key, record in read.items() if record is None]
+        for chunk in _chunks(unread, _KEYS_PER_QUERY):
+            whole = rows.RAW_CUSTOMER.where(customer.c.key.in_(chunk))
+            found.update((str(raw["key"]), raw) for raw in connection.execute(whole).mappings())
         inserted: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
         # The audit rows of each run of writes with the same context, in the writes' order.
@@ -427,10 +439,10 @@ class SqlProvider(Provider):
                 continue
             if row is None:
                 return False
-            read = self._as_read(write.key, row, write.expected_version)
             before: Mapping[str, Any] | Customer
-            if read is not None:
-                before = read.customer
+            as_read = read[write.key]
+            if as_read is not None:
+                before = as_read.customer
             else:
                 before = rows.decode_row(row, connection.dialect)[0]
                 if before["version"] != write.expected_version:

@@ -345,6 +345,37 @@ def test_a_batch_of_writes_takes_a_few_statements_whatever_its_size(sql_spec: Pr
         }
 
 
+def test_a_batch_reads_whole_only_the_rows_not_read_for_the_plan(sql_spec: ProviderSpec) -> None:
+    """Under the write lock a batch reads each row's version and digest; a row the plan read
+    (and that is still as read) is known from that, any other is read whole, and the audit
+    records what each held before, either way."""
+    with sql_spec.make() as provider:
+        provider.write_many([Write(key, small(channels=1), None, AUDIT) for key in ("a", "b", "c", "d")])
+        provider.read(["a", "b"])  # as a plan reads the rows it updates
+        engine = sql_spec.engine()
+        with engine.begin() as connection:  # and a write outside the reconciler to one of them
+            connection.execute(update(customer).where(customer.c.key == "b").values(channels=7))
+        engine.dispose()
+        selects: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _many: bool) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                selects.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", seen)
+        try:
+            outcomes = provider.write_many([
+                Write("a", small(channels=2), 1, AUDIT), Write("b", small(channels=2), 2, AUDIT),
+                Write("c", small(channels=2), 1, AUDIT), Write("d", small(channels=2), 1, AUDIT),
+            ])
+        finally:
+            event.remove(Engine, "before_cursor_execute", seen)
+        assert outcomes == [None] * 4
+        assert len(selects) == 2 and "notes" not in selects[0] and "notes" in selects[1]
+        updates = {record.key: (record.field, record.before, record.after) for record in provider.read_audit() if record.action == "update"}
+        assert updates == {"a": ("channels", 1, 2), "b": ("channels", 7, 2), "c": ("channels", 1, 2), "d": ("channels", 1, 2)}
+
+
 def test_each_write_of_a_batch_is_audited_with_its_own_context_in_the_writes_order(provider: Provider) -> None:
     """The audit columns a batch's writes share are written once for each run of writes with
     the same context: a write with an operator's note between two without keeps its note, and
