@@ -246,7 +246,21 @@ def load_fleet(
     together; InvalidInput as `load_customers` raises it when they are not. INDEX: git's
     listing of the folder, when the caller started it (`fleet_index`). MEANWHILE is called
     with the digests of each chunk of files worker processes parse, by key, as the chunk
-    comes back while they parse the next: this process has time then."""
+    comes back while they parse the next: this process has time then. WORKERS: how many
+    worker processes (default: one a core, at most 4)."""
+    with _Workers(workers if workers is not None else min(os.cpu_count() or 1, 4)) as pool:
+        return _load_fleet(root, settings, directory, cache, pool, index, meanwhile)
+
+
+def _load_fleet(
+    root: Path,
+    settings: Settings,
+    directory: Path,
+    cache: DocumentCache | None,
+    pool: _Workers,
+    index: Index | None,
+    meanwhile: Callable[[Mapping[str, str]], None] | None,
+) -> Fleet:
     if cache is None:
         index = None
     elif index is None:
@@ -257,9 +271,16 @@ def load_fleet(
         from_index = _from_index(directory, index, cache, slot, kept, settings.catalogs)
         if from_index is not None:
             return from_index
+        found = index()
+        if found is not None and kept[3] and len(found.changed) >= PARALLEL_FROM + PATCH_AT_MOST:
+            # The fleet was kept with git's index, and more files differ from the index now
+            # than were edited then, by the thousand: those will be parsed.
+            pool.start()
     names, problems = document_names(directory, root)
     if problems or cache is None:
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
+    if len(names) >= PARALLEL_FROM and not cache.holds_documents():
+        pool.start()  # a cold cache: every file will be parsed
     keys = [_key(name) for name in names]
     by_key = dict(zip(keys, names, strict=True))
     if len(by_key) != len(names) or not _ALL_KEYS.fullmatch("".join(f"{key}\n" for key in keys)):
@@ -291,7 +312,7 @@ def load_fleet(
             # patched with those, no summary made for the others.
             renewed = _renewed(
                 directory, found, by_key, keys, joined_names, ids, contents, kept_ids.split("\0"), (digests, parts, plain),
-                cache, slot, settings.catalogs, workers, meanwhile,
+                cache, slot, settings.catalogs, pool, meanwhile,
             )
             return renewed if renewed is not None else _read_whole(root, directory, names, problems, settings.catalogs, cache)
     known: dict[str, tuple[str, Summary]] = {}
@@ -311,7 +332,7 @@ def load_fleet(
         else:
             new.append(key)
     loaded: dict[str, CustomerFile] = {}
-    parsed = _summarise(directory, {key: by_key[key] for key in new}, ids, contents, cache, loaded, workers, meanwhile)
+    parsed = _summarise(directory, {key: by_key[key] for key in new}, ids, contents, cache, loaded, pool, meanwhile)
     if parsed is None:
         return _read_whole(root, directory, names, problems, settings.catalogs, cache)
     # A file git converts on checkout (line ends) is named by its bytes from now on.
@@ -344,7 +365,7 @@ def _renewed(
     cache: DocumentCache,
     slot: str,
     catalogs: Catalogs,
-    workers: int | None,
+    pool: _Workers,
     meanwhile: Callable[[Mapping[str, str]], None] | None,
 ) -> Fleet | None:
     """The kept fleet of the files of BY_KEY (their names JOINED_NAMES), each of them one it
@@ -356,7 +377,7 @@ def _renewed(
     digests, parts, plain = kept
     edited = {key: by_key[key] for key, before in zip(keys, kept_ids, strict=True) if ids[key] != before}
     loaded: dict[str, CustomerFile] = {}
-    parsed = _summarise(directory, edited, ids, contents, cache, loaded, workers, meanwhile)
+    parsed = _summarise(directory, edited, ids, contents, cache, loaded, pool, meanwhile)
     if parsed is None:
         return None
     # A file git converts on checkout (line ends) is named by its bytes from now on.
@@ -505,7 +526,7 @@ def _patched(
     contents = {key: _read(directory / name) for key, name in changed.items()}
     ids = {key: content_id(_suffix(name), contents[key]) for key, name in changed.items()}
     loaded: dict[str, CustomerFile] = {}
-    parsed = _summarise(directory, changed, ids, contents, cache, loaded, workers=1)
+    parsed = _summarise(directory, changed, ids, contents, cache, loaded)
     if parsed is None:
         return None
     new = {key: summary for key, (_, summary) in parsed.items()}
@@ -654,13 +675,14 @@ def _summarise(
     contents: Mapping[str, bytes],
     cache: DocumentCache,
     loaded: dict[str, CustomerFile],
-    workers: int | None,
+    pool: _Workers | None = None,
     meanwhile: Callable[[Mapping[str, str]], None] | None = None,
 ) -> dict[str, tuple[str, Summary]] | None:
     """(content id, summary) of each file of NAMES (key -> file name, content id in IDS);
     None when one is not a valid customer. Documents the cache holds are validated here;
-    the rest are parsed too, in worker processes when there are many, and MEANWHILE is
-    given the digests of each of their chunks as it comes back, while they parse the next."""
+    the rest are parsed too, by the POOL's worker processes when there are many (else
+    here), and MEANWHILE is given the digests of each of their chunks as it comes back,
+    while they parse the next."""
     if not names:
         return {}
     stored = cache.stored(ids[key] for key in names)
@@ -682,34 +704,24 @@ def _summarise(
             if content_id(_suffix(name), source) == ids[key]:
                 loaded[key] = result
             found[key] = (ids[key], summarise(key, result.customer, data))
-    processes = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    if len(to_parse) >= PARALLEL_FROM and processes > 1:
+    if pool is not None and len(to_parse) >= PARALLEL_FROM and pool.processes > 1:
         # Many chunks: each one back is one MEANWHILE has while the workers parse the others.
-        chunks = [to_parse[start::processes * CHUNKS_PER_WORKER] for start in range(processes * CHUNKS_PER_WORKER)]
+        count = pool.processes * CHUNKS_PER_WORKER
+        chunks = [to_parse[start::count] for start in range(count)]
         # The workers write the documents they parse to the cache themselves: ~3 KB a file
         # (300 MB of a cold 100,000) neither crosses a pipe nor waits for this process to
         # write it. This process lets go of its connection meanwhile; the cache opens again
         # when next asked.
         cache.close()
         shared = str(cache.file) if cache.usable else None
-        # Each worker a new interpreter that loads this module (~0.3 s, the two at once), not
-        # a fork of this process: a fork holds in its resident set every page of this one (the
-        # kept fleet, the live rows read ahead: ~400 MiB of the sum over the processes of an
-        # apply of 10,000 updates of 100,000), and would be made while other threads of this
-        # one work (the store's scan, git's status). Both loaded here, on first use: a warm
-        # plan has none (multiprocessing alone is ~6 ms of a start).
-        import multiprocessing
-
-        spawn = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=processes, mp_context=spawn) as pool:
-            work = [(str(directory), chunk, shared, WRITE_EVERY) for chunk in chunks]
-            for results in pool.map(_parse_chunk, work):
-                if results is None:
-                    return None
-                for key, identity, plain in results:
-                    found[key] = (identity, Summary._make(plain))
-                if meanwhile is not None:
-                    meanwhile({key: found[key][1].digest for key, _, _ in results})
+        work = [(str(directory), chunk, shared, WRITE_EVERY) for chunk in chunks]
+        for results in pool.start().map(_parse_chunk, work):
+            if results is None:
+                return None
+            for key, identity, plain in results:
+                found[key] = (identity, Summary._make(plain))
+            if meanwhile is not None:
+                meanwhile({key: found[key][1].digest for key, _, _ in results})
         return found
     for key, name in to_parse:
         path = directory / name
@@ -727,6 +739,48 @@ def _summarise(
 
 # Documents a worker writes to the cache at once: a short transaction, so that another
 # worker writing waits for it (the cache's busy timeout) a few milliseconds, not seconds.
+class _Workers:
+    """The worker processes that parse files (`_parse_chunk`), started when first asked for,
+    or sooner (`start`) by a caller that knows early that many files will be parsed: each
+    is a new interpreter that loads this module and builds the customer model's validator
+    (~0.4 s, the two at once), which then happens while this process goes on reading the
+    folder. Shut down, whether used or not, when the fleet is loaded.
+
+    New interpreters, not forks of this process: a fork holds in its resident set every
+    page of this one (the kept fleet, the live rows read ahead: ~400 MiB of the sum over the
+    processes of an apply of 10,000 updates of 100,000), and would be made while other
+    threads of this one work (the store's scan, git's status)."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def start(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._executor is None:
+            # Loaded here, on first use: a warm plan starts no worker (multiprocessing alone
+            # is ~6 ms of a start).
+            import multiprocessing
+
+            spawn = multiprocessing.get_context("spawn")
+            self._executor = concurrent.futures.ProcessPoolExecutor(max_workers=self.processes, mp_context=spawn)
+            for _ in range(self.processes):  # each worker started now, not when first sent a chunk
+                self._executor.submit(_ready)
+        return self._executor
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
+
+
+def _ready() -> None:
+    """In a worker process, before its first chunk: the customer model's validator built."""
+    Customer.model_rebuild()
+
+
 WRITE_EVERY = 500
 
 

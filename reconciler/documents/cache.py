@@ -128,6 +128,15 @@ class DocumentCache:
                             self._known[identity] = data
         return found
 
+    def holds_documents(self) -> bool:
+        """Whether the cache holds any document at all (a cold cache holds none)."""
+        connection = self._open()
+        if connection is None:
+            return False
+        with suppress(sqlite3.Error):
+            return connection.execute("SELECT 1 FROM document LIMIT 1").fetchone() is not None
+        return False
+
     def remember(self, identity: str, data: dict[str, Any]) -> None:
         """Keep DATA as what the content IDENTITY parses to."""
         self._known[identity] = data

@@ -4,8 +4,10 @@ knowing a customer gives the same customer."""
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import EXAMPLES
@@ -133,6 +135,72 @@ def test_while_workers_parse_the_caller_is_given_the_digests_of_each_chunk_back(
     alone: list[dict[str, str]] = []
     load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "other.sqlite"), workers=1, meanwhile=alone.append)
     assert alone == []
+
+
+def _starts(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each start of the worker processes from here on: whether the files to parse had
+    been handed to them yet (`_summarise` entered)."""
+    starts: list[bool] = []
+    summarising: list[bool] = []
+    start, summarise = fleet_module._Workers.start, fleet_module._summarise
+
+    def starting(self: fleet_module._Workers) -> object:
+        if self._executor is None:
+            starts.append(bool(summarising))
+        return start(self)
+
+    def summarised(*args: Any, **kwargs: Any) -> Any:
+        summarising.append(True)
+        return summarise(*args, **kwargs)
+
+    monkeypatch.setattr(fleet_module._Workers, "start", starting)
+    monkeypatch.setattr(fleet_module, "_summarise", summarised)
+    return starts
+
+
+def test_a_cold_cache_starts_the_workers_before_the_files_are_known(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no document in the cache, every file will be parsed: the workers are started as
+    soon as the folder is listed, and load while this process learns the files' ids."""
+    root = tmp_path / "repo"
+    _repo(root)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 2)
+    starts = _starts(monkeypatch)
+    fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "cold/documents.sqlite"), workers=2)
+    assert starts == [False]
+    assert set(fleet) == {path.stem for path in (root / "customers.d").iterdir()}
+
+
+@pytest.mark.parametrize(("edits", "early"), [(3, True), (2, False)])
+def test_many_edits_since_git_s_index_start_the_workers_before_the_files_are_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: int, early: bool
+) -> None:
+    """A fleet kept with git's index, and PARALLEL_FROM + PATCH_AT_MOST files or more edited
+    since: the workers are started as soon as git's status says so. With fewer, when the
+    files to parse are handed to them (if they are PARALLEL_FROM or more)."""
+    root, cache_file, _ = _kept(tmp_path)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(fleet_module, "PATCH_AT_MOST", 1)
+    starts = _starts(monkeypatch)
+    for path in sorted((root / "customers.d").glob("*.yaml"))[:edits]:
+        path.write_text(path.read_text().replace("channels: ", "channels: 1", 1))
+    fleet = load_fleet(root, Settings(), root / "customers.d", DocumentCache(cache_file), workers=2)
+    assert starts == [not early]
+    alone = load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "alone.sqlite"), workers=1)
+    assert fleet.digests == alone.digests
+
+
+def test_workers_started_for_nothing_are_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers started early for a cold cache, then not used (a file that is not a valid
+    customer sends the folder to the full reading): stopped when the fleet is given up."""
+    root = tmp_path / "repo"
+    _repo(root)
+    (root / "customers.d/broken.yaml").write_text("name: [\n")
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 2)
+    starts = _starts(monkeypatch)
+    with pytest.raises(InvalidInput, match=r"broken\.yaml"):
+        load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "cold/documents.sqlite"), workers=2)
+    assert starts == [False]
+    assert multiprocessing.active_children() == []
 
 
 def test_worker_processes_write_what_they_parse_to_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,6 +61,19 @@ def test_a_warm_load_skips_the_parser_and_returns_the_same_document(tmp_path: Pa
     assert second == first == load_document(path)
 
 
+def test_a_cache_holds_documents_once_one_is_written(tmp_path: Path) -> None:
+    file = tmp_path / "cache" / "documents.sqlite"
+    cache = DocumentCache(file)
+    assert not cache.holds_documents()  # no file yet
+    cache.put_meta("fleet", "kept")
+    cache.save()
+    assert not DocumentCache(file).holds_documents()  # a file, but no document in it
+    cache = DocumentCache(file)
+    cache.load(_customer(tmp_path))
+    cache.save()
+    assert DocumentCache(file).holds_documents()
+
+
 def test_a_changed_file_is_parsed_again(tmp_path: Path) -> None:
     path = _customer(tmp_path)
     file = tmp_path / "cache" / "documents.sqlite"
