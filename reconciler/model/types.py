@@ -256,6 +256,14 @@ def check_toml(text: str) -> None:
             "invalid TOML on line {toml_line} of the text: {reason}",
             {"reason": _TOML_LINE_RE.sub("", str(exc)).strip(), "toml_line": line, "toml_column": column},
         ) from None
+    except RecursionError:  # tomli's limits: values nested over 400 levels, keys of over 1000 parts
+        raise PydanticCustomError(
+            "vars_toml_limit", "the TOML text nests too deep to read (over 400 levels, or a key of over 1000 parts); flatten it"
+        ) from None
+    except ValueError:  # Python's own limit: an integer of over 4300 digits
+        raise PydanticCustomError(
+            "vars_toml_limit", "the TOML text holds a number too long to read (over 4300 digits); shorten it"
+        ) from None
 
 
 _TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")

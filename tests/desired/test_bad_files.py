@@ -110,6 +110,12 @@ EXPECTED: dict[str, list[str]] = {
     "unknown-field.yaml": [":2:1: chanels: unknown field 'chanels'; did you mean 'channels'?"],
     "unknown-nested-field.yaml": [":3:3: config.invoce: unknown field 'invoce'; did you mean 'invoice'?"],
     "vars-invalid-toml.yaml": [":6:21: config.vars: invalid TOML on line 3 of the text: Invalid value"],
+    "vars-toml-number-too-long.yaml": [
+        ":3:9: config.vars: the TOML text holds a number too long to read (over 4300 digits); shorten it"
+    ],
+    "vars-toml-too-deep.yaml": [
+        ":3:9: config.vars: the TOML text nests too deep to read (over 400 levels, or a key of over 1000 parts); flatten it"
+    ],
     "verification-string.yaml": [":3:18: verification.require_email: 'true' is text; write true without quotes"],
     "verification-old-name.yaml": [
         ":3:3: verification.email: 'email' is now called 'require_email' (the platform's Email Verification "

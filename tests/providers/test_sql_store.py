@@ -261,6 +261,29 @@ def test_a_json_column_nested_deeply_is_a_problem_of_that_record(
     assert isinstance(kiwi, LiveCustomer) and kiwi.customer == small(channels=5)
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("a = " + "[" * 500 + "]" * 500, "the TOML text nests too deep to read (over 400 levels, or a key of over 1000 parts); flatten it"),
+        ("a = " + "9" * 4301, "the TOML text holds a number too long to read (over 4300 digits); shorten it"),
+    ],
+    ids=["nested", "long number"],
+)
+def test_vars_past_the_toml_reader_s_limits_make_that_record_unreadable(sql_spec: Any, text: str, reason: str) -> None:
+    """A `vars` text written past the reconciler, nested deeper or holding a longer number
+    than the TOML reader reads: that record is unreadable, saying why (it was a traceback)."""
+    with sql_spec.make() as provider:
+        provider.create("acme", small(channels=4), AUDIT)
+        provider.create("kiwi", small(channels=5), AUDIT)
+    insert_unchecked(sql_spec, f"UPDATE customer SET vars = '{text}' WHERE key = 'acme'")
+    with sql_spec.make() as provider:
+        live = provider.read()
+    acme, kiwi = live["acme"], live["kiwi"]
+    assert isinstance(acme, UnreadableCustomer)
+    assert [(found.field, found.reason) for found in acme.problems] == [("config.vars", reason)]
+    assert isinstance(kiwi, LiveCustomer) and kiwi.customer == small(channels=5)
+
+
 def test_runs_are_kept_for_a_while_then_forgotten(sql_spec: Any) -> None:
     with sql_spec.make() as provider:
         old = Run(NOW - dt.timedelta(days=500), NOW - dt.timedelta(days=500), "applied", "agent", None, None)
