@@ -21,6 +21,7 @@ TARGETS = [
     test_fuzz.test_any_bytes_load_or_say_why,
     test_fuzz.test_structured_yaml_loads_or_says_why,
     test_fuzz.test_structured_toml_loads_or_says_why,
+    test_fuzz.test_a_customer_s_vars_validate_or_say_why,
     test_fuzz.test_overlay_evaluation_reports_or_evaluates,
     test_fuzz.test_at_parses_or_says_why,
     test_fuzz.test_a_plan_file_loads_or_says_why,

@@ -26,6 +26,8 @@ from reconciler.documents.loader import LoadedDocument, load_document
 from reconciler.errors import InvalidInput
 from reconciler.model.customer import Customer
 from reconciler.plan.file import load_plan
+from reconciler.providers.base import LiveCustomer, UnreadableCustomer
+from reconciler.providers.records import live_record
 
 TRIED: dict[str, int] = {}
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -117,6 +119,33 @@ def test_structured_toml_loads_or_says_why(pairs: list[tuple[str, Any]]) -> None
     _tried("loader, structured TOML")
     text = "".join(f"{key} = {json.dumps(value, default=str)}\n" for key, value in pairs)
     _load("x.toml", text.encode())
+
+
+# --- a customer's own TOML, and a live record ---------------------------------------------
+
+_TOML_PIECES = st.sampled_from(['a = ', 'b.c = ', '[t]\n', '[[a]]\n', '"x"', "'y'", '1_0', '0x1F', '1e5', 'nan', '\n', '{', '}', '[', ']', ',', '.'])
+# Texts past the TOML reader's limits, by each way: nesting, a key's parts, an integer's digits.
+_PAST_LIMITS = st.builds(
+    lambda kind, count: {
+        "arrays": "a = " + "[" * count + "]" * count,
+        "tables": "a = " + "{b = " * count + "1" + "}" * count,
+        "key": "a" + ".a" * count + " = 1",
+        "digits": "a = " + "9" * count,
+    }[kind],
+    st.sampled_from(["arrays", "tables", "key", "digits"]),
+    st.integers(min_value=300, max_value=6000),
+)
+vars_texts = st.one_of(st.lists(_TOML_PIECES, max_size=30).map("".join), _PAST_LIMITS, st.text(max_size=60))
+
+
+@FAST
+@given(vars_texts)
+def test_a_customer_s_vars_validate_or_say_why(text: str) -> None:
+    """The vars field, from a file or from a row of the live store (a live record is
+    validated as a customer): a customer, or that customer's problem; never a traceback."""
+    _tried("model, vars text")
+    record = live_record("acme", {"currency": "USD", "config": {"vars": text}}, version=1, managed=True, active=True)
+    assert isinstance(record, LiveCustomer | UnreadableCustomer)
 
 
 # --- overlay evaluation --------------------------------------------------------------------
