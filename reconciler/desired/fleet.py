@@ -261,6 +261,7 @@ def _load_fleet(
     index: Index | None,
     meanwhile: Callable[[Mapping[str, str]], None] | None,
 ) -> Fleet:
+    """`load_fleet`, its worker processes POOL started as soon as it is known they will parse."""
     if cache is None:
         index = None
     elif index is None:
@@ -737,8 +738,6 @@ def _summarise(
     return found
 
 
-# Documents a worker writes to the cache at once: a short transaction, so that another
-# worker writing waits for it (the cache's busy timeout) a few milliseconds, not seconds.
 class _Workers:
     """The worker processes that parse files (`_parse_chunk`), started when first asked for,
     or sooner (`start`) by a caller that knows early that many files will be parsed: each
@@ -781,6 +780,8 @@ def _ready() -> None:
     Customer.model_rebuild()
 
 
+# Documents a worker writes to the cache at once: a short transaction, so that another
+# worker writing waits for it (the cache's busy timeout) a few milliseconds, not seconds.
 WRITE_EVERY = 500
 
 
