@@ -104,13 +104,12 @@ IN_STEP = {
         f"""string_agg(digest, '' ORDER BY key COLLATE "C"), count(*) FROM customer WHERE {_DESCRIBED}"""
     ),
 }
-# The same columns by key, as the database holds them (a hostile value is judged, not decoded).
+# The same columns by key, as the database holds them (a hostile value is judged, not decoded):
+# for `read_summaries`, and what an update reads of its rows under the write lock first.
 _SUMMARIES = rows.raw(
     customer.c.key, customer.c.version, customer.c.active, customer.c.digest, customer.c.digest_version
 ).where(customer.c.key.in_(bindparam("keys", expanding=True)))
 NOT_DESCRIBED = f"SELECT key FROM customer WHERE NOT {_DESCRIBED}"
-# What an update reads of a row under the write lock first (`SqlProvider._write_together`).
-_LOCKED = rows.raw(customer.c.key, customer.c.version, customer.c.digest, customer.c.digest_version)
 
 
 def utc_now() -> datetime:
@@ -408,8 +407,8 @@ class SqlProvider(Provider):
         # read for the plan (`_as_read`). Any other is read whole, to record what it held.
         found: dict[str, Any] = {}  # key -> its raw row: those columns, or all of them
         for chunk in _chunks([write.key for write in writes], _KEYS_PER_QUERY):
-            locked = _LOCKED.where(customer.c.key.in_(chunk)).with_for_update()
-            found.update((str(raw["key"]), raw) for raw in connection.execute(locked).mappings())
+            locked = connection.execute(_SUMMARIES.with_for_update(), {"keys": list(chunk)})
+            found.update((str(raw["key"]), raw) for raw in locked.mappings())
         read = {
             write.key: self._as_read(write.key, found[write.key], write.expected_version)
             for write in writes if write.expected_version is not None and write.key in found
