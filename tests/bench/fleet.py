@@ -6,7 +6,10 @@ commits), kept in a folder of its own so a later run reuses it (`--dir`, default
 $TMPDIR/reconciler-fleet-N). Then it times each command a person or a pipeline runs on a
 fleet, each in a process of its own, beside the time it takes merely to read every file's
 bytes (the floor) measured in the same run. A command that leaves everything as it found
-it (a warm plan) runs five times: the median shows, with the fastest and slowest run. The
+it (a warm plan) runs five times, and one that does not (a cold cache, an apply) three times,
+each from the same start (the cache emptied, the store put back): the median shows, with the
+fastest and slowest run (one run of a cold `validate` of 100,000 took 17.5 s and the next,
+minutes later, 24.1 s). The
 peak memory of each command: the largest resident set of any one of its processes
 (`wait4`'s ru_maxrss), and the largest sum over all its processes at once (sampled from
 /proc every 10 ms), which counts worker processes together. And the CPU time of the
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--updates", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5, help="runs of each warm command (its median is shown)")
+    parser.add_argument(
+        "--cold-runs", type=int, default=3,
+        help="runs of each command that changes what the next finds, a cold one or an apply, each from the same start",
+    )
     parser.add_argument("--dir", type=Path, help="where the fleet is kept (default: $TMPDIR/reconciler-fleet-COUNT)")
     args = parser.parse_args(argv)
     folder = args.dir or Path(tempfile.gettempdir()) / f"reconciler-fleet-{args.count}"
@@ -261,19 +269,29 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = [Row("reading every file's bytes (`find customers.d -type f -exec cat {} +`)", None, base)]
     creates: list[Row] = []
 
-    def row(step: str, command: list[str], *, cold: bool = False, into: list[Row] = rows) -> None:
-        """One run of a command that changes what the next finds (a cold cache, an apply);
-        RUNS of the others, which leave everything as they found it."""
-        if cold:
-            shutil.rmtree(cache, ignore_errors=True)
-        if cold or command[0] == "apply":
-            measured = timed(root, [*reconciler, *command], env)
-        else:
-            measured = repeated([timed(root, [*reconciler, *command], env) for _ in range(args.runs)])
-        into.append(Row(step, measured, base))
+    def row(
+        step: str, command: list[str], *, cold: bool = False, into: list[Row] = rows,
+        start: Callable[[], None] | None = None,
+    ) -> None:
+        """RUNS of a command that leaves everything as it found it; COLD_RUNS of one that
+        changes what the next finds (a cold cache, an apply), each from the same start: the
+        cache emptied (COLD), and what START puts back."""
+        changes = cold or command[0] == "apply"
+        measures = []
+        for _ in range(args.cold_runs if changes else args.runs):
+            if cold:
+                shutil.rmtree(cache, ignore_errors=True)
+            if start is not None:
+                start()
+            measures.append(timed(root, [*reconciler, *command], env))
+        into.append(Row(step, repeated(measures) if len(measures) > 1 else measures[0], base))
         print(f"  {into[-1].line()}", file=sys.stderr, flush=True)
 
-    row(f"`apply --yes` of {args.count:,} creates", ["apply", "--yes", "--at", AT], cold=True, into=creates)
+    store = root / ".reconciler"
+    row(
+        f"`apply --yes` of {args.count:,} creates", ["apply", "--yes", "--at", AT], cold=True, into=creates,
+        start=lambda: shutil.rmtree(store, ignore_errors=True),
+    )
     row("`validate`, cold cache", ["validate"], cold=True)
     row("`validate`, warm cache", ["validate"])
     row("`plan`, cold cache, nothing changed", ["plan", "--at", AT], cold=True)
@@ -285,7 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     _git(root, "checkout", "-q", "--", ".")
     updates = min(args.updates, args.count)
     _edit(root, updates)
-    row(f"`apply --yes` of {updates:,} updates, plan included", ["apply", "--yes", "--at", AT])
+    # Each run of the updates from the store and cache the first found.
+    before = folder / "before-updates"
+    shutil.rmtree(before, ignore_errors=True)
+    shutil.copytree(store, before / "store")
+    shutil.copytree(cache, before / "cache")
+
+    def put_back() -> None:
+        for kept, used in ((before / "store", store), (before / "cache", cache)):
+            shutil.rmtree(used, ignore_errors=True)
+            shutil.copytree(kept, used)
+
+    row(f"`apply --yes` of {updates:,} updates, plan included", ["apply", "--yes", "--at", AT], start=put_back)
+    shutil.rmtree(before)
     _git(root, "checkout", "-q", "--", ".")
     print(f"Fleet of {args.count:,} customers on {platform.node()} ({os.cpu_count()} cores, "
           f"Python {platform.python_version()}), {time.strftime('%Y-%m-%d')}; reading every file's bytes: "
