@@ -220,12 +220,15 @@ def _carry_out_in_order(
 
 def _plain_write(change: CustomerChange, verdict: Verdict, audit: AuditContext) -> Write | None:
     """The change as a create or an update of its own key, when that is all it is."""
-    if verdict.kind != "go" or change.desired is None:
+    if verdict.kind != "go":
+        return None
+    desired = change.desired  # asked for once: a create the plan made makes it from its document
+    if desired is None:
         return None
     if verdict.record is None:
-        return Write(change.key, change.desired, None, _audit_of(change, audit))
+        return Write(change.key, desired, None, _audit_of(change, audit))
     if change.action.writes_fields and verdict.record.key == change.key:
-        return Write(change.key, change.desired, verdict.record.version, _audit_of(change, audit))
+        return Write(change.key, desired, verdict.record.version, _audit_of(change, audit))
     return None
 
 
@@ -325,7 +328,7 @@ def _check(change: CustomerChange, live: Mapping[str, LiveRecord], *, saved: boo
         if saved and not _says_what_it_writes(change, current):
             return Verdict("stale", "the plan's changes do not say all that it would write (was it edited?); make a new plan")
         return Verdict("go", record=current)
-    if change.desired is not None and _matches(current, change) and current.key == change.key:
+    if _matches(current, change) and current.key == change.key:
         return Verdict("done", "already in the planned state")
     return Verdict("stale", _what_moved(change, current))
 
@@ -340,10 +343,10 @@ def _says_what_it_writes(change: CustomerChange, current: LiveRecord) -> bool:
 
 
 def _matches(current: LiveRecord, change: CustomerChange) -> bool:
-    return (
-        isinstance(current, LiveCustomer) and current.active
-        and change.desired is not None and current.customer == change.desired
-    )
+    if not isinstance(current, LiveCustomer) or not current.active:
+        return False
+    desired = change.desired  # asked for once: a create the plan made makes it from its document
+    return desired is not None and current.customer == desired
 
 
 def _what_moved(change: CustomerChange, current: LiveRecord) -> str:

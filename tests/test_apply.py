@@ -100,3 +100,24 @@ def test_a_record_another_apply_wrote_since_the_plan_is_found_stale(provider: Pr
         apply_plan(plan, provider, AUDIT, LOCK, saved=False)
     assert str(stale.value).endswith("globex: channels is now 5, the plan expected 1")
     assert provider.read()["globex"].customer.channels == 5
+
+
+def test_a_create_the_plan_made_is_written_from_its_customer_made_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A create holds its customer's canonical document alone (`CustomerChange.created`): the
+    apply makes the customer from it once, to write it, and writes what the file said."""
+    with create_provider("sqlite", {"path": "live.sqlite"}, environ={}, root=tmp_path) as made:
+        desired = {key: usd(channels=index, notes=f"the {key} account") for index, key in enumerate(("acme", "globex", "kiwi"))}
+        plan = _plan(made, desired)
+        made_again: list[Any] = []
+        original = Customer.model_validate
+
+        def counting(cls: type[Customer], value: Any, **options: Any) -> Customer:
+            made_again.append(value)
+            return original(value, **options)
+
+        monkeypatch.setattr(Customer, "model_validate", classmethod(counting))
+        report = apply_plan(plan, made, AUDIT, LOCK, saved=False)
+        monkeypatch.undo()
+        assert report.counts()["applied"] == 3
+        assert len(made_again) == 3
+        assert {key: record.customer for key, record in made.read().items()} == desired

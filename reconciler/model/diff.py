@@ -73,6 +73,16 @@ def diff_customers(
     return _diff_fields(before, after, skip)
 
 
+def created_fields(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(path, value) of each field that a create of the customer whose canonical document is
+    DOCUMENT sets: what `diff_customers(None, customer)` names, in its order."""
+    order = field_positions()
+    last = len(order)
+    fields = [(path, value) for path, value in flatten(document).items() if path not in NOT_LIVE_FIELDS]
+    fields.sort(key=lambda field: order.get(field[0], last))
+    return fields
+
+
 def diff_documents(
     before: Mapping[str, Any], after: Mapping[str, Any], *, skip: Callable[[str], bool] | None = None
 ) -> list[FieldChange]:

@@ -236,6 +236,13 @@ def kept_digest(customer: Customer) -> str | None:
     return kept
 
 
+def remember_canonical(customer: Customer, document: dict[str, Any], known: str) -> None:
+    """Give CUSTOMER, validated from DOCUMENT (its canonical document, which it then holds
+    as it is: nothing else may hold it) and of digest KNOWN, both, so neither is made again."""
+    customer.__dict__.setdefault(KEPT_CANONICAL, document)
+    remember_digest(customer, known)
+
+
 def remember_digest(customer: Customer, known: str) -> None:
     """Give CUSTOMER the digest a store kept for its content (where the store knows it
     describes this content: written with it, not changed since), so `digest` need not

@@ -115,6 +115,8 @@ def _renames(desired: Mapping[str, Customer], live: Mapping[str, LiveRecord]) ->
     renamed and not yet applied live (`renamed_from`), or a live customer the reconciler does
     not manage yet whose name is the file's (names are unique on the platform, ignoring case)."""
     renames: dict[str, str] = {}
+    if not live.keys() - desired.keys():
+        return renames  # every live key is a desired customer's own: none to claim (no customer is read)
     unmanaged_by_name = {
         record.customer.name.casefold(): record.key
         for record in live.values()
@@ -137,7 +139,7 @@ def _plan_customer(
 ) -> Blocked | tuple[CustomerChange | None, list[Held]]:
     owned = context.owned_fields
     if record is None:
-        return CustomerChange(key, Action.CREATE, tuple(diff_customers(None, customer)), customer, None, None), []
+        return CustomerChange.created(key, customer), []
     if isinstance(record, UnreadableCustomer):
         return _unreadable(key, customer, record, context)
     if customer.currency != record.customer.currency:

@@ -40,7 +40,11 @@ class TextRenderer:
     def render(self, plan: Plan, out: TextIO) -> None:
         # Keys and field names align on the longest in the plan (at least the usual widths).
         self.key_width = max([KEY_WIDTH, *(len(key) + 2 for key in _keys(plan))])
-        self.field_width = max([FIELD_WIDTH, *(len(field.path) + 2 for change in plan.changes for field in change.changes)])
+        # A create shows no fields: a plan of creates alone needs no width for them (a create
+        # the plan made makes its changes from its document each time they are asked for).
+        shown = any(change.action is not Action.CREATE for change in plan.changes)
+        paths = (field.path for change in plan.changes for field in change.changes) if shown else iter(())
+        self.field_width = max([FIELD_WIDTH, *(len(path) + 2 for path in paths)])
         out.write(header(plan) + "\n")
         for rule in plan.bulk_blocked:
             out.write(self._paint("!", f"  ! blocked by safety rule: {rule}") + "\n")

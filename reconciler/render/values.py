@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from reconciler.model.fields import MONEY_FIELDS, decimal_text
+from reconciler.model.fields import MONEY_FIELDS
 from reconciler.model.types import KEY_RE, instant_text
 from reconciler.plan.plan import (
     Action,
@@ -56,15 +56,16 @@ def show_value(path: str, value: Any, currency: str) -> str:
 
 
 def currency_of(change: CustomerChange) -> str:
-    return change.desired.currency if change.desired is not None else ""
+    # From the canonical document: a create of a large plan holds its customer so (`CustomerChange.created`).
+    document = change.document()
+    return str(document["currency"]) if document is not None else ""
 
 
 def change_note(change: CustomerChange) -> str:
     """What a reviewer needs to see of a create or a removal at a glance, beside its action."""
-    if change.action is Action.CREATE and change.desired is not None:
-        customer = change.desired
-        flow_speed = decimal_text(customer.flow_speed)
-        return f"{customer.currency}, {customer.channels} channels, {flow_speed} cps, {customer.status}"
+    document = change.document() if change.action is Action.CREATE else None
+    if document is not None:
+        return f"{document['currency']}, {document['channels']} channels, {document['flow_speed']} cps, {document['status']}"
     removal = change.removal
     if removal is not None and removal.cause is RemovalCause.OVERLAY_ENDED:
         until = instant_text(removal.until) if removal.until is not None else "its end"

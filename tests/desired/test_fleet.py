@@ -4,8 +4,10 @@ knowing a customer gives the same customer."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import shutil
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from reconciler.desired import customers as customers_module
 from reconciler.desired import fleet as fleet_module
 from reconciler.desired.customers import CustomerFile, load_customers, unset_fields
 from reconciler.desired.fleet import Fleet, load_fleet
-from reconciler.desired.state import desired_at
+from reconciler.desired.state import Slices, desired_at
 from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
@@ -486,6 +488,29 @@ def test_the_customers_a_plan_asks_for_are_had_and_their_files_let_go(
     fleet.load([keys[1]])
     fleet[keys[1]]
     assert read == [fleet.names[keys[0]], fleet.names[keys[1]]]  # kept: read once
+
+
+def test_the_customers_a_plan_asks_for_are_loaded_a_slice_at_a_time_and_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked for in order, the customers of a subset are read a slice at a time, and a
+    slice is let go when the next is loaded: a plan of 100,000 creates never holds them all.
+    One asked for again after its slice is read again, with those after it."""
+    root, _, fleet = _kept(tmp_path)
+    keys = list(fleet)
+    monkeypatch.setattr(Slices, "SLICE", 2)
+    customers = desired_at(fleet, [], dt.datetime(2026, 11, 27, tzinfo=dt.UTC)).subset(set(keys))
+    read = _reads(monkeypatch)
+    first = weakref.ref(customers[keys[0]])
+    assert customers[keys[1]] is not None
+    assert read == [fleet.names[key] for key in keys[:2]]
+    assert first() is not None
+    customers[keys[2]]
+    gc.collect()
+    assert first() is None  # the first slice is let go
+    assert read == [fleet.names[key] for key in keys[:4]]
+    assert customers[keys[0]] == load_customers([root / "customers.d" / fleet.names[keys[0]]])[keys[0]].customer
+    assert read[4:] == [fleet.names[key] for key in keys[:2]]
 
 
 def test_a_customer_loaded_from_the_fleet_knows_its_digest_without_encoding(

@@ -4,6 +4,7 @@ which action each customer gets, the field changes, what is blocked, and the saf
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
 from reconciler.config import SafetySection
@@ -42,9 +43,36 @@ def live(key: str, value: Customer, *, version: int = 3, managed: bool = True, a
 
 
 def plan_of(
-    desired: dict[str, Customer], records: list[LiveCustomer], plan_context: PlanContext | None = None, **options: object
+    desired: Mapping[str, Customer], records: list[LiveCustomer], plan_context: PlanContext | None = None, **options: object
 ) -> Plan:
     return compute_plan(desired, {record.key: record for record in records}, plan_context or context(), **options)  # type: ignore[arg-type]
+
+
+class _Asked(Mapping[str, Customer]):
+    """Customers by key, noting each key asked for (a plan's are loaded when asked: `Slices`)."""
+
+    def __init__(self, customers: dict[str, Customer]) -> None:
+        self.customers = customers
+        self.asked: list[str] = []
+
+    def __getitem__(self, key: str) -> Customer:
+        self.asked.append(key)
+        return self.customers[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.customers)
+
+    def __len__(self) -> int:
+        return len(self.customers)
+
+
+def test_a_plan_asks_for_each_customer_once() -> None:
+    """Where no live record lies outside the desired customers, none can be claimed by a
+    rename: the plan looks for renames without asking for a customer, and asks for each once."""
+    desired = _Asked({"acme": customer(name="Acme"), "globex": customer(name="Globex"), "kiwi": customer(name="Kiwi")})
+    plan = plan_of(desired, [live("acme", customer(name="Acme", channels=5))])
+    assert [change.action for change in plan.changes] == [Action.UPDATE, Action.CREATE, Action.CREATE]
+    assert sorted(desired.asked) == ["acme", "globex", "kiwi"]
 
 
 # --- one customer ----------------------------------------------------------------------------
