@@ -203,6 +203,13 @@ class CustomerChange:
     def to_json(self, *, identity: bool = False) -> dict[str, Any]:
         """The change as a plan file holds it; for its IDENTITY, the desired customer given by
         its digest (what the plan id takes: `plan_id_of`), not its document."""
+        if self._held is not None:  # the changes' form straight from the document, read once
+            document = self.document() or {}
+            changes = [FieldChange.json_of(path, None, value) for path, value in created_fields(document)]
+            desired: Any = self._held[1] if identity else document
+        else:
+            changes = [change.to_json() for change in self._changes]
+            desired = self.digest() if identity else self.document()
         return {
             "key": self.key,
             "action": self.action.value,
@@ -211,8 +218,8 @@ class CustomerChange:
             "overrides": [override.value for override in self.overrides],
             "fingerprint": self.fingerprint,
             "version": self.version,
-            "changes": [change.to_json() for change in self.changes],
-            "desired": self.digest() if identity else self.document(),
+            "changes": changes,
+            "desired": desired,
         }
 
     def _values(self) -> tuple[Any, ...]:
