@@ -132,6 +132,13 @@ def test_markdown_limit_is_a_parameter() -> None:
     assert len(out.getvalue()) <= 1_500
 
 
+def test_json_is_written_as_the_whole_plan_is_dumped() -> None:
+    """Written a change at a time, the bytes of `json.dumps` of the whole plan, indented,
+    and a line end: the form every command's JSON has."""
+    plan = _plan((ACME, NORTHWIND, OLD))
+    assert _render("json", plan) == json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
 def test_json_is_the_saved_form_and_matches_the_schema() -> None:
     plan = _plan((ACME, NORTHWIND, OLD), (GLOBEX,))
     document = json.loads(_render("json", plan))
