@@ -192,10 +192,11 @@ class Fleet(Mapping[str, CustomerFile]):
             return None
         return self.ids
 
-    def load(self, keys: list[str], *, keep: bool = True) -> dict[str, CustomerFile]:
+    def load(self, keys: list[str], *, keep: bool = True, of: int = 0) -> dict[str, CustomerFile]:
         """The `CustomerFile`s of KEYS, read together (their documents from the cache); kept
         for the next to ask, unless not KEEP: a plan of 100,000 creates needs each file's
-        customer, and its bytes and document (a third of what it holds) only until it is validated."""
+        customer, and its bytes and document (a third of what it holds) only until it is
+        validated. OF: how many the caller loads in all, where KEYS are a slice of them."""
         found = {key: self._loaded[key] for key in keys if key in self._loaded}
         wanted = [key for key in keys if key not in found]
         # Each file is read, and named by its bytes (the ids of a whole fleet need not be known).
@@ -203,7 +204,7 @@ class Fleet(Mapping[str, CustomerFile]):
         contents = {key: read_source(path) for key, path in paths.items()}
         identities = {key: content_id(paths[key].suffix, content) for key, content in contents.items()}
         stored = self._cache.stored(identities.values(), keep=keep) if self._cache is not None else {}
-        known = self._known_ids(len(wanted))
+        known = self._known_ids(max(len(wanted), of))
         with gc_paused():
             for key in wanted:
                 path, content = paths[key], contents[key]

@@ -199,10 +199,11 @@ class Desired(Mapping[str, Customer]):
         are asked for (`Slices`)."""
         return Slices(self, sorted(key for key in keys if key in self._present))
 
-    def load(self, keys: Sequence[str]) -> dict[str, Customer]:
-        """The customers of KEYS, loaded together."""
+    def load(self, keys: Sequence[str], *, of: int = 0) -> dict[str, Customer]:
+        """The customers of KEYS, loaded together; OF: how many the caller loads in all."""
         # The files let go once their customers are had: a plan needs the customers alone.
-        files = self.fleet.load([key for key in keys if key not in self._touched and key in self.fleet], keep=False)
+        fleet_keys = [key for key in keys if key not in self._touched and key in self.fleet]
+        files = self.fleet.load(fleet_keys, keep=False, of=of)
         return {key: files[key].customer if key in files else self[key] for key in keys}
 
 
@@ -226,7 +227,7 @@ class Slices(Mapping[str, Customer]):
         if found is None:
             position = self._positions[key]
             self._slice = {}  # let go of the slice before the next is loaded
-            self._slice = self._desired.load(self._keys[position:position + self.SLICE])
+            self._slice = self._desired.load(self._keys[position:position + self.SLICE], of=len(self._keys))
             found = self._slice[key]
         return found
 

@@ -513,6 +513,19 @@ def test_the_customers_a_plan_asks_for_are_loaded_a_slice_at_a_time_and_let_go(
     assert read[4:] == [fleet.names[key] for key in keys[:2]]
 
 
+def test_a_slice_of_many_customers_knows_their_digests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether the customers loaded learn the fleet's digests (`REMEMBER_FROM`) goes by how
+    many a plan loads in all, not by each slice of them: a plan of 100,000 creates would
+    otherwise encode every customer again."""
+    from reconciler.model.fields import kept_digest
+
+    _, _, fleet = _kept(tmp_path)  # known from git's index: nothing loaded
+    monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 4)
+    monkeypatch.setattr(Slices, "SLICE", 2)
+    customers = desired_at(fleet, [], dt.datetime(2026, 11, 27, tzinfo=dt.UTC)).subset(set(fleet))
+    assert {key: kept_digest(customers[key]) for key in customers} == dict(fleet.digests)
+
+
 def test_a_customer_loaded_from_the_fleet_knows_its_digest_without_encoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
