@@ -56,9 +56,11 @@ def show_value(path: str, value: Any, currency: str) -> str:
 
 
 def currency_of(change: CustomerChange) -> str:
-    # From the canonical document: a create of a large plan holds its customer so (`CustomerChange.created`).
-    document = change.document()
-    return str(document["currency"]) if document is not None else ""
+    if change.action is Action.CREATE:  # a create the plan made holds its customer as its document
+        document = change.document()
+        return str(document["currency"]) if document is not None else ""
+    desired = change.desired
+    return desired.currency if desired is not None else ""
 
 
 def change_note(change: CustomerChange) -> str:
