@@ -199,6 +199,11 @@ class Desired(Mapping[str, Customer]):
         are asked for (`Slices`)."""
         return Slices(self, sorted(key for key in keys if key in self._present))
 
+    def canonical(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
+        """`Fleet.canonical` of those of KEYS no overlay in effect touches (their customers
+        are their files')."""
+        return self.fleet.canonical([key for key in keys if key not in self._touched and key in self.fleet])
+
     def load(self, keys: Sequence[str], *, of: int = 0) -> dict[str, Customer]:
         """The customers of KEYS, loaded together; OF: how many the caller loads in all."""
         # The files let go once their customers are had: a plan needs the customers alone.
@@ -230,6 +235,9 @@ class Slices(Mapping[str, Customer]):
             self._slice = self._desired.load(self._keys[position:position + self.SLICE], of=len(self._keys))
             found = self._slice[key]
         return found
+
+    def canonical(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
+        return self._desired.canonical(keys)
 
     def __contains__(self, key: object) -> bool:
         return key in self._positions

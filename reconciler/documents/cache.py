@@ -5,7 +5,9 @@ Parsing dominates a cold run (ARCHITECTURE.md, "What things cost"). The cache ke
 loader returned for each distinct content (suffix and bytes, named by git's blob id of the
 bytes), so a warm `validate` or `plan` skips the YAML parser; `desired.fleet` keeps in it,
 beside the documents, what it knows of the whole fleet (`get_meta`/`put_meta`), so a warm
-plan of 100,000 unchanged customers reads neither the files nor the documents.
+plan of 100,000 unchanged customers reads neither the files nor the documents, and what it
+worked out from each document (`put_derived`/`derived`: the canonical form of the customer a
+file defines, which a plan of creates takes as it is).
 
 It is one SQLite database per checkout: read by key, never whole, so a run that needs a
 thousand documents reads a thousand. The cache is data and nothing else, and it is ours alone:
@@ -49,6 +51,7 @@ Warn = Callable[[str], None]
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS document (id TEXT PRIMARY KEY, data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS derived (name TEXT PRIMARY KEY, data BLOB NOT NULL)",
 )
 _CHUNK = 500  # ids per query, under SQLite's bound-parameter limit
 BUSY_SECONDS = 2.0  # how long a write waits for another process's transaction to end
@@ -82,6 +85,7 @@ class DocumentCache:
         self._known: dict[str, Any] = {}  # id -> data, read or parsed this run
         self._new: dict[str, bytes] = {}  # id -> encoded data, to write
         self._new_meta: dict[str, bytes] = {}
+        self._new_derived: dict[str, bytes] = {}
         self.hits = 0
         self.misses = 0
 
@@ -147,14 +151,39 @@ class DocumentCache:
         self._new[identity] = blob
 
     def flush(self) -> None:
-        """Write the documents kept so far now, and forget them (a cold run of a large fleet
-        holds only a batch at a time)."""
-        if self._new and self.usable:
+        """Write the documents (and what was derived from them) kept so far now, and forget
+        them (a cold run of a large fleet holds only a batch at a time)."""
+        if (self._new or self._new_derived) and self.usable:
             connection = self._open(create=True)
             if connection is not None:
                 with suppress(sqlite3.Error), _transaction(connection):
-                    connection.executemany("INSERT OR REPLACE INTO document VALUES (?, ?)", self._new.items())
+                    self._write(connection)
         self._new.clear()
+        self._new_derived.clear()
+
+    # --- what a document's content gives ---------------------------------------------------
+
+    def put_derived(self, name: str, blob: bytes) -> None:
+        """Keep BLOB (`marshal` of plain values) under NAME: what a caller worked out from a
+        document's content, named by that content and by all else it depends on."""
+        self._new_derived[name] = blob
+
+    def derived(self, names: Iterable[str]) -> dict[str, bytes]:
+        """What the cache holds under each of NAMES (`put_derived`), as it was kept: marshal's
+        bytes, which the caller reads and checks."""
+        found: dict[str, bytes] = {}
+        wanted = list(names)
+        connection = self._open()
+        if connection is None:
+            return found
+        with suppress(sqlite3.Error):
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for name, blob in connection.execute(f"SELECT name, data FROM derived WHERE name IN ({marks})", chunk):
+                    if isinstance(blob, bytes):
+                        found[name] = blob
+        return found
 
     # --- what else a run keeps ------------------------------------------------------------
 
@@ -176,7 +205,7 @@ class DocumentCache:
 
     def save(self) -> None:
         """Write what this run parsed and kept; drop entries of earlier releases."""
-        if not (self._new or self._new_meta) or not self.usable:
+        if not (self._new or self._new_meta or self._new_derived) or not self.usable:
             self.close()
             return
         connection = self._open(create=True)
@@ -185,11 +214,16 @@ class DocumentCache:
         # A read-only, locked or full disk costs speed next time, nothing else.
         with suppress(sqlite3.Error), gc_paused():
             with _transaction(connection):
-                connection.executemany("INSERT OR REPLACE INTO document VALUES (?, ?)", self._new.items())
+                self._write(connection)
                 connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._new_meta.items())
             self._new.clear()
+            self._new_derived.clear()
             self._new_meta.clear()
         self.close()
+
+    def _write(self, connection: sqlite3.Connection) -> None:
+        connection.executemany("INSERT OR REPLACE INTO document VALUES (?, ?)", self._new.items())
+        connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?)", self._new_derived.items())
 
     def close(self) -> None:
         if self._connection is not None:
@@ -219,6 +253,7 @@ class DocumentCache:
                 found = connection.execute("SELECT value FROM meta WHERE name = 'revision'").fetchone()
                 if found is None or _unmarshal(found[0]) != LOADER_REVISION:
                     connection.execute("DELETE FROM document")
+                    connection.execute("DELETE FROM derived")
                     connection.execute("DELETE FROM meta")
                     connection.execute("INSERT INTO meta VALUES ('revision', ?)", (marshal.dumps(LOADER_REVISION),))
         except (sqlite3.Error, OSError, ValueError) as exc:

@@ -7,8 +7,9 @@ platform holds, and the context (time, commit, configuration) handed in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
 
 from reconciler.config import SafetySection
 from reconciler.model.customer import Customer
@@ -71,16 +72,20 @@ def compute_plan(
     held: list[Held] = []
     renamed = _renames(desired, live)
     handled_live: set[str] = set()
+    keys = [key for key in sorted(desired) if only is None or key in only]
+    # The creates whose canonical documents DESIRED holds as they are: no customer made.
+    documents = _documents(desired, [key for key in keys if key not in live and key not in renamed])
 
-    for key in sorted(desired):
-        if only is not None and key not in only:
+    for key in keys:
+        document = documents.get(key)
+        if document is not None:
+            changes.append(CustomerChange.created_as(key, *document))
             continue
-        customer = desired[key]
         old_key = renamed.get(key)
         record = live.get(key) or (live.get(old_key) if old_key else None)
         if record is not None:
             handled_live.add(record.key)
-        outcome = _plan_customer(key, customer, record, context)
+        outcome = _plan_customer(key, desired[key], record, context)
         if isinstance(outcome, Blocked):
             blocked.append(outcome)
             continue
@@ -108,6 +113,21 @@ def compute_plan(
     )
     plan = replace(plan, bulk_blocked=tuple(bulk_violations(plan, context.safety)))
     return allow_bulk(plan) if context.allow_bulk else plan
+
+
+@runtime_checkable
+class Documents(Protocol):
+    """Desired state that gives customers as their canonical documents too (`desired.state`)."""
+
+    def canonical(self, keys: Sequence[str]) -> Mapping[str, tuple[bytes, str]]:
+        """The canonical document (marshal's bytes) and digest of those of KEYS it holds so."""
+        ...
+
+
+def _documents(desired: Mapping[str, Customer], creates: Sequence[str]) -> Mapping[str, tuple[bytes, str]]:
+    """The canonical document and digest of each of CREATES that DESIRED can give without
+    making its customer (a create needs no more); the others are made as customers."""
+    return desired.canonical(creates) if creates and isinstance(desired, Documents) else {}
 
 
 def _renames(desired: Mapping[str, Customer], live: Mapping[str, LiveRecord]) -> dict[str, str]:

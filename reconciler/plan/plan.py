@@ -166,8 +166,15 @@ class CustomerChange:
     @classmethod
     def created(cls, key: str, customer: Customer) -> CustomerChange:
         """The create of CUSTOMER under KEY, holding its canonical document alone."""
+        return cls.created_as(key, marshal.dumps(canonical_document(customer)), digest(customer))
+
+    @classmethod
+    def created_as(cls, key: str, document: bytes, known: str) -> CustomerChange:
+        """The create under KEY of the customer whose canonical document is DOCUMENT, in
+        marshal's bytes (as `created` makes them, or as the document cache kept them: see
+        `desired.fleet.Fleet.canonical`), and whose digest is KNOWN."""
         change = cls(key, Action.CREATE, (), None, None, None)
-        object.__setattr__(change, "_held", (marshal.dumps(canonical_document(customer)), digest(customer)))
+        object.__setattr__(change, "_held", (document, known))
         return change
 
     @property

@@ -12,8 +12,9 @@ turns database failures into `ProviderError`s.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
@@ -24,9 +25,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     delete,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -60,7 +63,8 @@ def lease_table(metadata: MetaData, name: str) -> Table:
 
 
 def audit_table(metadata: MetaData, name: str, *extra: SqlColumn[Any]) -> Table:
-    """One row per changed field of a write (`AuditRecord`), plus the columns in EXTRA."""
+    """One row per changed field of a write, and one per create (`creation_changes`), plus the
+    columns in EXTRA; read back as an `AuditRecord` per field (`read_audit`)."""
     return Table(
         name,
         metadata,
@@ -240,23 +244,32 @@ def field_changes(before: Mapping[str, Any] | Customer, after: Customer) -> list
 
 
 def creation_changes(customer: Customer) -> list[Change]:
-    """The fields a create of CUSTOMER sets away from a new customer's defaults; currency always."""
+    """A create of CUSTOMER as the audit records it: one change of the write as a whole, whose
+    after is the [path, value] of each field it sets away from a new customer's defaults
+    (currency always), in the form's order. A list, not a map: PostgreSQL's JSONB keeps no
+    map's order. Read back, it is a record a field, as a write of fields is (`_records`):
+    100,000 creates write 100,000 audit rows, not 2.5 million (~13 s)."""
     defaults = default_fields()
-    return [
-        (path, None, value)
-        for path, value in canonical_fields(customer).items()
-        if path == "currency" or defaults.get(path) != value
-    ]
+    return [(None, None, [
+        [path, value] for path, value in canonical_fields(customer).items() if path == "currency" or defaults.get(path) != value
+    ])]
 
 
 def latest_audit(connection: Connection, table: Table, keys: Sequence[str], field: str) -> list[AuditRecord]:
-    """The newest audit record of FIELD for each of KEYS that has one, in one query."""
+    """The newest audit record of FIELD for each of KEYS that has one, in one query (and one
+    more for each key whose newest such row is a create that left FIELD at its default)."""
     newest = (
         select(func.max(table.c.id))
-        .where(table.c.customer_key.in_(keys), table.c.field == field)
+        .where(table.c.customer_key.in_(keys), _of_field(table, field))
         .group_by(table.c.customer_key)
     )
-    return _records(connection.execute(select(table).where(table.c.id.in_(newest))).mappings())
+    rows = connection.execute(select(table).where(table.c.id.in_(newest))).mappings().all()
+    found = {record.key: record for record in _records(rows, field)}
+    for row in rows:
+        if row["customer_key"] not in found:
+            earlier = read_audit(connection, table, row["customer_key"], 1, field, table.c.id < row["id"])
+            found.update((record.key, record) for record in earlier)
+    return list(found.values())
 
 
 def read_audit(
@@ -268,21 +281,46 @@ def read_audit(
     *where: ColumnElement[bool],
 ) -> list[AuditRecord]:
     """Audit records newest first: all, or one customer key's, or of one field, of the rows
-    WHERE allows."""
-    query = select(table).where(*where).order_by(table.c.id.desc()).limit(limit)
+    WHERE allows. Of one field, a create's row may hold no record of it: the rows are read
+    as they come until LIMIT records are found."""
+    query = select(table).where(*where).order_by(table.c.id.desc())
     if key is not None:
         query = query.where(table.c.customer_key == key)
     if field is not None:
-        query = query.where(table.c.field == field)
-    return _records(connection.execute(query).mappings())
+        query = query.where(_of_field(table, field))
+    elif limit is not None:
+        query = query.limit(limit)  # every row is a record at least
+    return list(islice(_records(connection.execute(query).mappings(), field), limit))
 
 
-def _records(found: Iterable[Mapping[Any, Any]]) -> list[AuditRecord]:
-    return [
-        AuditRecord(
-            at=row["at"], actor=row["actor"], commit=row["git_commit"], plan_id=row["plan_id"],
-            key=row["customer_key"], action=row["action"], field=row["field"],
-            before=row["before_value"], after=row["after_value"], note=row["note"],
-        )
-        for row in found
-    ]
+def _of_field(table: Table, field: str) -> ColumnElement[bool]:
+    """The rows that may hold a record of FIELD: its own, and each create's."""
+    return or_(table.c.field == field, and_(table.c.action == "create", table.c.field.is_(None)))
+
+
+def _records(found: Iterable[Mapping[Any, Any]], field: str | None = None) -> Iterator[AuditRecord]:
+    """The audit records of the rows FOUND (newest first), or those of FIELD alone: a create's
+    row gives a record for each field it set, the last it set first."""
+    for row in found:
+        context = {
+            "at": row["at"], "actor": row["actor"], "commit": row["git_commit"], "plan_id": row["plan_id"],
+            "key": row["customer_key"], "action": row["action"], "note": row["note"],
+        }
+        fields = _created_fields(row)
+        if fields is not None:
+            yield from (
+                AuditRecord(**context, field=path, before=None, after=value)
+                for path, value in reversed(fields) if field is None or path == field
+            )
+        elif field is None or row["field"] == field:
+            yield AuditRecord(**context, field=row["field"], before=row["before_value"], after=row["after_value"])
+
+
+def _created_fields(row: Mapping[Any, Any]) -> list[tuple[str, Any]] | None:
+    """The (path, value) pairs of a create's row (`creation_changes`); None for any other row,
+    and for a row that does not hold pairs (a row written by hand is read as it is)."""
+    after = row["after_value"]
+    if row["action"] != "create" or row["field"] is not None or not isinstance(after, list):
+        return None
+    pairs = [(pair[0], pair[1]) for pair in after if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)]
+    return pairs if len(pairs) == len(after) else None
