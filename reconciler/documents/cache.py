@@ -172,9 +172,14 @@ class DocumentCache:
         """What the cache holds under each of NAMES (`put_derived`), as it was kept: marshal's
         bytes, which the caller reads and checks."""
         found: dict[str, bytes] = {}
-        wanted = list(names)
+        wanted = []
+        for name in names:
+            if name in self._new_derived:  # kept this run, not yet written
+                found[name] = self._new_derived[name]
+            else:
+                wanted.append(name)
         connection = self._open()
-        if connection is None:
+        if connection is None or not wanted:
             return found
         with suppress(sqlite3.Error):
             for start in range(0, len(wanted), _CHUNK):

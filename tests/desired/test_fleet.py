@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import marshal
 import multiprocessing
 import shutil
+import sqlite3
 import weakref
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,14 @@ from reconciler.config import Settings
 from reconciler.desired import customers as customers_module
 from reconciler.desired import fleet as fleet_module
 from reconciler.desired.customers import CustomerFile, load_customers, unset_fields
-from reconciler.desired.fleet import Fleet, load_fleet
+from reconciler.desired.fleet import Fleet, canonical_name, load_fleet
 from reconciler.desired.state import Slices, desired_at
 from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
-from reconciler.model.fields import digest
+from reconciler.model.fields import canonical_document, digest
+from reconciler.plan.compute import PlanContext, compute_plan
+from reconciler.providers.base import ProviderInfo
 
 
 def _repo(root: Path) -> GitRepo:
@@ -524,6 +528,58 @@ def test_a_slice_of_many_customers_knows_their_digests(tmp_path: Path, monkeypat
     monkeypatch.setattr(Slices, "SLICE", 2)
     customers = desired_at(fleet, [], dt.datetime(2026, 11, 27, tzinfo=dt.UTC)).subset(set(fleet))
     assert {key: kept_digest(customers[key]) for key in customers} == dict(fleet.digests)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_customer_s_canonical_document_is_kept_where_its_file_was_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """A file parsed (in a worker process, or here) leaves the canonical document of its
+    customer in the cache, by its content and key, for a plan of creates to take as it is:
+    in that run and the next, no file is read again, no customer made again."""
+    root = tmp_path / "repo"
+    _repo(root)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
+    file = tmp_path / "cache/documents.sqlite"
+    expected = {
+        key: (canonical_document(found.customer), digest(found.customer))
+        for key, found in load_customers(sorted((root / "customers.d").glob("*.*"))).items()
+    }
+    cache = DocumentCache(file)
+    fleet = load_fleet(root, Settings(), root / "customers.d", cache, workers=workers)
+    cache.save()
+    reads = _reads(monkeypatch)
+    for run in (fleet, load_fleet(root, Settings(), root / "customers.d", DocumentCache(file), workers=workers)):
+        given = run.canonical(list(run))
+        assert {key: (marshal.loads(blob), known) for key, (blob, known) in given.items()} == expected
+    assert reads == []
+
+
+def test_a_kept_canonical_document_that_does_not_give_the_fleet_s_digest_is_not_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry that is not a canonical document of the digest the fleet holds for that
+    customer (another customer's, not marshal's bytes, not a map) is as none: that customer
+    is made from its file, and the plan is the one the files make."""
+    root, file, fleet = _kept(tmp_path)
+    monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
+    keys = list(fleet)
+    other = fleet.canonical(keys)[keys[0]][0]
+    planted = {keys[1]: other, keys[2]: b"\x00not marshal", keys[3]: marshal.dumps(["a", "list"])}
+    with sqlite3.connect(file) as connection:
+        connection.executemany(
+            "UPDATE derived SET data = ? WHERE name = ?",
+            [(blob, canonical_name(fleet.ids[key], key)) for key, blob in planted.items()],
+        )
+    assert set(fleet.canonical(keys)) == set(keys) - set(planted)
+    at = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+    context = PlanContext(at=at, commit=None, dirty=False, provider=ProviderInfo("sqlite", "sqlite x", frozenset()))
+    plan = compute_plan(desired_at(fleet, [], at).subset(set(keys)), {}, context)
+    customers = load_customers(sorted((root / "customers.d").glob("*.*")))
+    expected = compute_plan({key: found.customer for key, found in customers.items()}, {}, context)
+    assert plan == expected
+    assert plan.plan_id == expected.plan_id
 
 
 def test_a_customer_loaded_from_the_fleet_knows_its_digest_without_encoding(

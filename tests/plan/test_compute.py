@@ -4,12 +4,14 @@ which action each customer gets, the field changes, what is blocked, and the saf
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import marshal
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
 from reconciler.config import SafetySection
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
+from reconciler.model.fields import canonical_document, digest
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import (
     Action,
@@ -73,6 +75,42 @@ def test_a_plan_asks_for_each_customer_once() -> None:
     plan = plan_of(desired, [live("acme", customer(name="Acme", channels=5))])
     assert [change.action for change in plan.changes] == [Action.UPDATE, Action.CREATE, Action.CREATE]
     assert sorted(desired.asked) == ["acme", "globex", "kiwi"]
+
+
+class _Documents(_Asked):
+    """`_Asked` that gives the canonical documents of the customers of GIVES (as the fleet
+    gives those the cache holds: `desired.state.Desired.canonical`), noting the keys asked."""
+
+    def __init__(self, customers: dict[str, Customer], gives: set[str]) -> None:
+        super().__init__(customers)
+        self.gives = gives
+        self.documents_asked: list[str] = []
+
+    def canonical(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
+        self.documents_asked += keys
+        return {
+            key: (marshal.dumps(canonical_document(self.customers[key])), digest(self.customers[key]))
+            for key in keys if key in self.gives
+        }
+
+
+def test_a_create_whose_document_desired_state_gives_is_planned_without_its_customer() -> None:
+    """Desired state that holds a customer's canonical document gives it for a create, which
+    needs no more: the customer is not asked for (a plan of 100,000 creates neither reads nor
+    validates a file again after the workers did). The plan is the one of the customers."""
+    customers = {
+        "acme": customer(name="Acme"), "globex": customer(name="Globex"), "kiwi": customer(name="Kiwi"),
+        "zeta": customer(name="Zeta", channels=4),
+    }
+    records = [live("acme", customer(name="Acme", channels=5))]
+    desired = _Documents(customers, gives={"acme", "globex", "zeta"})
+    plan = plan_of(desired, records)
+    assert desired.documents_asked == ["globex", "kiwi", "zeta"]  # the creates, in key order
+    assert sorted(desired.asked) == ["acme", "kiwi"]  # the update, and the create it gave no document of
+    expected = plan_of(customers, records)
+    assert plan == expected
+    assert plan.plan_id == expected.plan_id
+    assert [change.to_json() for change in plan.changes] == [change.to_json() for change in expected.changes]
 
 
 # --- one customer ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.errors import ConflictError, LockHeld, ProviderError
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical_document, digest
+from reconciler.model.fields import canonical_document, canonical_fields, default_fields, digest
 from reconciler.providers.base import AuditContext, AuditRecord, Provider, Write
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
@@ -317,6 +317,33 @@ def test_create_records_the_fields_set_away_from_the_defaults(provider: Provider
     record = records[0]
     assert (record.actor, record.commit, record.plan_id) == ("ci@runner-7", "8d41c0b", "3f9c2e1a")
     assert record.at.tzinfo is not None
+
+
+def test_a_create_is_read_back_as_a_record_for_each_field_in_the_forms_order(provider: Provider) -> None:
+    """Newest first: the field a create set last comes first (a store that keeps no order in
+    a JSON value, as PostgreSQL's JSONB keeps none in a map, reads them back the same)."""
+    provider.create("acme", acme(), AUDIT)
+    defaults = default_fields()
+    expected = [
+        ("acme", "create", path, None, value)
+        for path, value in canonical_fields(acme()).items() if path == "currency" or defaults.get(path) != value
+    ]
+    assert _fields(provider.read_audit("acme")) == list(reversed(expected))
+    assert len(expected) > 30
+    assert _fields(provider.read_audit("acme", limit=2)) == list(reversed(expected))[:2]
+
+
+def test_the_audit_of_a_key_created_again_finds_a_field_its_first_life_set(provider: Provider) -> None:
+    """The newest create of a key may leave a field at its default: the record of that field
+    is then the one an earlier write under the key made, as if each field were its own row."""
+    provider.create("acme", small(status="penalty"), AUDIT)
+    provider.delete("acme", 1, AUDIT)
+    provider.create("acme", small(channels=3), AUDIT)
+    first = ("acme", "create", "status", None, "penalty")
+    assert _fields(provider.read_audit("acme", limit=1, field="status")) == [first]
+    assert _fields(provider.read_audit("acme", field="channels")) == [("acme", "create", "channels", None, 3)]
+    latest = provider.latest_audit(["acme"], "status")
+    assert [(key, *_fields([record])[0]) for key, record in latest.items()] == [("acme", *first)]
 
 
 def test_update_records_one_record_per_changed_field(provider: Provider) -> None:

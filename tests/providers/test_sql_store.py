@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from live_stores import ProviderSpec
-from sqlalchemy import Engine, event, inspect, text, update
+from sqlalchemy import Engine, event, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 from store_versions import downgrade, insert_unchecked
 
@@ -32,7 +32,7 @@ from reconciler.providers.base import (
     UnreadableCustomer,
     Write,
 )
-from reconciler.providers.schema import SCHEMA_VERSION, _money, customer
+from reconciler.providers.schema import SCHEMA_VERSION, _money, audit, customer
 from reconciler.providers.sql import IN_STEP, SUMMARY
 
 AUDIT = AuditContext(actor="ci@runner-7", commit="8d41c0b", plan_id="3f9c2e1a")
@@ -366,6 +366,55 @@ def test_a_batch_of_writes_takes_a_few_statements_whatever_its_size(sql_spec: Pr
         assert {(record.field, record.before, record.after) for record in provider.read_audit() if record.action == "update"} == {
             ("channels", 1, 2)
         }
+
+
+# --- the audit's rows -----------------------------------------------------------------------
+
+
+def _audit_rows(sql_spec: Any) -> list[tuple[str, str | None, Any, Any]]:
+    engine = sql_spec.engine()
+    try:
+        with engine.connect() as connection:
+            query = select(audit.c.action, audit.c.field, audit.c.before_value, audit.c.after_value).order_by(audit.c.id)
+            return [tuple(row) for row in connection.execute(query)]
+    finally:
+        engine.dispose()
+
+
+def test_a_create_is_one_audit_row_of_the_fields_it_set(provider: Provider, sql_spec: Any) -> None:
+    """One row a create, whether written alone or in a batch: 100,000 creates write 100,000
+    rows, not 2.5 million. Its fields are [path, value] pairs, in order on every store."""
+    provider.create("acme", small(channels=50, debit_limit=Decimal("500.00")), AUDIT)
+    provider.write_many([Write(key, small(channels=2), None, AUDIT) for key in ("globex", "kiwi")])
+    provider.update("acme", small(channels=51, debit_limit=Decimal("500.00")), 1, AUDIT)
+    assert _audit_rows(sql_spec) == [
+        ("create", None, None, [["channels", 50], ["debit_limit", "500.00"], ["currency", "USD"]]),
+        ("create", None, None, [["channels", 2], ["currency", "USD"]]),
+        ("create", None, None, [["channels", 2], ["currency", "USD"]]),
+        ("update", "channels", 50, 51),
+    ]
+
+
+def test_audit_rows_of_a_create_as_an_earlier_release_wrote_them_read_as_they_are(provider: Provider, sql_spec: Any) -> None:
+    """Before one row a create, a create wrote a row a field; and a row written by hand
+    need not hold pairs: each such row is one record, as it says."""
+    provider.open()
+    engine = sql_spec.engine()
+    shared = {"at": NOW, "actor": "dana", "customer_key": "acme", "action": "create", "before_value": None}
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(audit), [
+                {**shared, "field": "currency", "after_value": "USD"},
+                {**shared, "field": "channels", "after_value": 4},
+                {**shared, "field": None, "after_value": [["status", "penalty"], ["channels"]]},
+                {**shared, "field": None, "after_value": {"channels": 5}},
+            ])
+    finally:
+        engine.dispose()
+    records = [(record.field, record.after) for record in provider.read_audit("acme")]
+    assert records == [(None, {"channels": 5}), (None, [["status", "penalty"], ["channels"]]), ("channels", 4), ("currency", "USD")]
+    assert [record.after for record in provider.read_audit("acme", field="channels")] == [4]
+    assert provider.latest_audit(["acme"], "currency")["acme"].after == "USD"
 
 
 def test_a_batch_reads_whole_only_the_rows_not_read_for_the_plan(sql_spec: ProviderSpec) -> None:
