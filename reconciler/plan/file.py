@@ -23,7 +23,7 @@ from reconciler.documents.validation import problems_from
 from reconciler.documents.writing import write_file
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
-from reconciler.model.diff import FieldChange
+from reconciler.model.diff import FieldChange, diff_customers
 from reconciler.model.fields import canonical_fields, digest_of, json_parts
 from reconciler.model.messages import show
 from reconciler.plan.plan import (
@@ -361,7 +361,11 @@ def id_of_saved(data: Mapping[str, Any]) -> str:
     id, counts, review and signature, each change's document by its digest."""
     content = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review")}
     content["changes"] = (
-        {**change, "desired": digest_of(change["desired"]) if change["desired"] is not None else None}
+        {
+            **change,
+            "changes": None if change["action"] == Action.CREATE else change["changes"],
+            "desired": digest_of(change["desired"]) if change["desired"] is not None else None,
+        }
         for change in content["changes"]
     )
     return plan_id_of(json_parts(content))
@@ -497,6 +501,13 @@ def _check_consistent(
         raise InvalidInput([Problem(path, None, None, where, f"{key}: a {action} carries {wanted}; make a new plan")])
     if desired is None:
         return
+    if action is Action.CREATE and changes != tuple(diff_customers(None, desired)):
+        # Its changes are not in the plan's id (`plan_id_of`): they must be what it writes.
+        raise InvalidInput([Problem(
+            path, None, None, f"{where}.changes",
+            f"{key}: a create's changes are every field of the customer it writes, and these are not: "
+            "the plan was edited; make a new plan",
+        )])
     written = canonical_fields(desired)
     for change in changes:
         if change.path not in written or written[change.path] != change.after:

@@ -31,7 +31,7 @@ from reconciler.model.types import instant_text
 from reconciler.providers.base import LiveRecord, UnreadableCustomer
 from reconciler.providers.records import unreadable_fingerprint
 
-PLAN_FORMAT = 4
+PLAN_FORMAT = 5
 PLAN_ID_LENGTH = 16
 
 
@@ -208,15 +208,19 @@ class CustomerChange:
         return digest(self._desired) if self._desired is not None else None
 
     def to_json(self, *, identity: bool = False) -> dict[str, Any]:
-        """The change as a plan file holds it; for its IDENTITY, the desired customer given by
-        its digest (what the plan id takes: `plan_id_of`), not its document."""
+        """The change as a plan file holds it; for its IDENTITY (what the plan id takes:
+        `plan_id_of`), the desired customer given by its digest, not its document, and a
+        create's changes by nothing."""
+        changes: list[dict[str, Any]] | None
+        if identity:
+            changes = None if self.action is Action.CREATE else [change.to_json() for change in self._changes]
+            return self._form(changes, self.digest())
         if self._held is not None:  # the changes' form straight from the document, read once
             document = self.document() or {}
-            changes = [FieldChange.json_of(path, None, value) for path, value in created_fields(document)]
-            desired: Any = self._held[1] if identity else document
-        else:
-            changes = [change.to_json() for change in self._changes]
-            desired = self.digest() if identity else self.document()
+            return self._form([FieldChange.json_of(path, None, value) for path, value in created_fields(document)], document)
+        return self._form([change.to_json() for change in self._changes], self.document())
+
+    def _form(self, changes: list[dict[str, Any]] | None, desired: Any) -> dict[str, Any]:
         return {
             "key": self.key,
             "action": self.action.value,
@@ -435,7 +439,11 @@ def plan_id_of(content: Iterable[bytes]) -> str:
     CONTENT (`json_bytes`, in parts: `json_parts`), each change's `desired` given by its
     digest (`model.fields.digest`) rather than its document: a plan of 100,000 creates is
     identified without encoding each document again, and a document edited in a saved plan
-    no longer has the digest its id was made of."""
+    no longer has the digest its id was made of.
+
+    A create's changes are null there: they are every field of the customer it writes (a
+    saved plan's are checked to be: `plan.file`), which its digest identifies already; a
+    plan of 100,000 creates is identified without naming 4 million fields (~4 s)."""
     hasher = hashlib.sha256()
     for part in content:
         hasher.update(part)

@@ -38,12 +38,11 @@ class TextRenderer:
         self.field_width = FIELD_WIDTH
 
     def render(self, plan: Plan, out: TextIO) -> None:
-        # Keys and field names align on the longest in the plan (at least the usual widths).
-        self.key_width = max([KEY_WIDTH, *(len(key) + 2 for key in _keys(plan))])
-        # A create shows no fields: a plan of creates alone needs no width for them (a create
+        # Keys and the field names shown align on the longest in the plan (at least the usual
+        # widths). A create shows no fields, so its take no width (and are not made: a create
         # the plan made makes its changes from its document each time they are asked for).
-        shown = any(change.action is not Action.CREATE for change in plan.changes)
-        paths = (field.path for change in plan.changes for field in change.changes) if shown else iter(())
+        self.key_width = max([KEY_WIDTH, *(len(key) + 2 for key in _keys(plan))])
+        paths = (field.path for change in plan.changes if change.action is not Action.CREATE for field in change.changes)
         self.field_width = max([FIELD_WIDTH, *(len(path) + 2 for path in paths)])
         out.write(header(plan) + "\n")
         for rule in plan.bulk_blocked:

@@ -44,14 +44,53 @@ def _forge(plan_file: Path, document: dict[str, Any]) -> None:
     plan_file.write_text(json.dumps(document))
 
 
-def test_a_plan_id_is_the_hash_of_its_whole_content(live: Path, run: Run, tmp_path: Path) -> None:
+def _creates(live: Path, run: Run, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A saved plan of the examples' creates: its file, its JSON."""
+    plan_file = tmp_path / "creates.json"
+    run(live, "plan", "--at", AT, "--out", str(plan_file)).assert_success()
+    return plan_file, json.loads(plan_file.read_text())
+
+
+@pytest.mark.parametrize("saved", [_saved, _creates])
+def test_a_plan_id_is_the_hash_of_its_whole_content(live: Path, run: Run, tmp_path: Path, saved: Any) -> None:
     """Hashed a change at a time (`json_parts`), the id is still the hash of the plan's JSON
-    whole, each document by its digest: ids do not change with how they are computed."""
-    _, document = _saved(live, run, tmp_path)
+    whole, each document by its digest, a create's changes by null (its document's fields,
+    which the digest identifies): ids do not change with how they are computed."""
+    _, document = saved(live, run, tmp_path)
     content = {name: value for name, value in document.items() if name not in ("plan_id", "counts", "review")}
-    content["changes"] = [{**change, "desired": digest_of(change["desired"])} for change in content["changes"]]
+    content["changes"] = [
+        {**change, "desired": digest_of(change["desired"]), "changes": None if change["action"] == "create" else change["changes"]}
+        for change in content["changes"]
+    ]
     assert document["plan_id"] == hashlib.sha256(json_bytes(content)).hexdigest()[:PLAN_ID_LENGTH]
     assert id_of_saved(document) == document["plan_id"]
+
+
+@pytest.mark.parametrize("edit", ["a field left out", "a field added", "a value changed"])
+def test_a_create_s_changes_edited_are_refused_though_its_id_holds(
+    live: Path, run: Run, tmp_path: Path, spec: Any, edit: str
+) -> None:
+    """A create's changes are not in the plan's id: that they are every field of the customer
+    it writes, and nothing else, is checked on their own, so a reviewer is never shown less
+    than a create writes."""
+    plan_file, document = _creates(live, run, tmp_path)
+    changes = document["changes"][0]["changes"]
+    if edit == "a field left out":
+        del changes[3]
+    elif edit == "a field added":
+        changes.append({"field": "config.notes", "before": None, "after": "x"})
+    else:
+        changes[0]["after"] = "Someone Else"
+    plan_file.write_text(json.dumps(document))
+    assert id_of_saved(document) == document["plan_id"]
+    outcome = run(live, "apply", str(plan_file))
+    assert (outcome.code, outcome.out) == (1, "")
+    assert outcome.err == (
+        f"error: {plan_file}: changes[0].changes: {document['changes'][0]['key']}: a create's changes are every "
+        "field of the customer it writes, and these are not: the plan was edited; make a new plan\n"
+    )
+    with spec.make() as provider:
+        assert provider.read() == {}
 
 
 @settings(max_examples=200, deadline=None)
@@ -244,11 +283,11 @@ def test_a_short_key_is_refused_without_showing_it(
 
 def test_a_plan_saved_by_another_version_says_so(live: Path, run: Run, tmp_path: Path) -> None:
     plan_file, document = _saved(live, run, tmp_path)
-    document["format"] = 3
+    document["format"] = 4  # before a create's changes left the plan's id
     _forge(plan_file, document)
     outcome = run(live, "apply", str(plan_file))
     assert (outcome.code, outcome.out) == (1, "")
     assert outcome.err == (
-        f"error: {plan_file}: format: a plan of format 3, saved by another version of reconciler; this one reads "
-        "format 4: make the plan again with this version\n"
+        f"error: {plan_file}: format: a plan of format 4, saved by another version of reconciler; this one reads "
+        "format 5: make the plan again with this version\n"
     )

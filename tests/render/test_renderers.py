@@ -52,10 +52,7 @@ ACME = CustomerChange(
     }),
     "0123456789abcdef", 4,
 )
-NORTHWIND = CustomerChange(
-    "northwind-voip", Action.CREATE, (FieldChange("currency", None, "USD"),),
-    Customer(currency="USD", channels=50, flow_speed=Decimal(5)), None, None,
-)
+NORTHWIND = CustomerChange.created("northwind-voip", Customer(currency="USD", channels=50, flow_speed=Decimal(5)))
 OLD = CustomerChange("old-reseller-ltd", Action.DEACTIVATE, (), None, "fedcba9876543210", 9, removal=Removal(RemovalCause.FILE_REMOVED, commit=COMMIT))
 GLOBEX = Blocked(
     "globex", "currency", BlockRule.CURRENCY_FIXED,
