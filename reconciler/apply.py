@@ -219,17 +219,21 @@ def _carry_out_in_order(
 
 
 def _plain_write(change: CustomerChange, verdict: Verdict, audit: AuditContext) -> Write | None:
-    """The change as a create or an update of its own key, when that is all it is."""
+    """The change as a create or an update of its own key, when that is all it is. A create
+    the plan holds as a canonical document is written as one: no customer is made for it
+    unless the provider asks (`Write.of_document`)."""
     if verdict.kind != "go":
         return None
-    desired = change.desired  # asked for once: a create the plan made makes it from its document
+    if verdict.record is None:
+        held = change.held()
+        if held is not None:
+            return Write.of_document(change.key, *held, None, _audit_of(change, audit))
+    elif not (change.action.writes_fields and verdict.record.key == change.key):
+        return None
+    desired = change.desired
     if desired is None:
         return None
-    if verdict.record is None:
-        return Write(change.key, desired, None, _audit_of(change, audit))
-    if change.action.writes_fields and verdict.record.key == change.key:
-        return Write(change.key, desired, verdict.record.version, _audit_of(change, audit))
-    return None
+    return Write(change.key, desired, verdict.record.version if verdict.record else None, _audit_of(change, audit))
 
 
 def _written_together(

@@ -236,6 +236,14 @@ def kept_digest(customer: Customer) -> str | None:
     return kept
 
 
+def customer_of(document: dict[str, Any], known: str) -> Customer:
+    """The customer whose canonical document is DOCUMENT and whose digest is KNOWN,
+    validated, holding both (`remember_canonical`), so neither is made again."""
+    customer = Customer.model_validate(document)
+    remember_canonical(customer, document, known)
+    return customer
+
+
 def remember_canonical(customer: Customer, document: dict[str, Any], known: str) -> None:
     """Give CUSTOMER, validated from DOCUMENT (its canonical document, which it then holds
     as it is: nothing else may hold it) and of digest KNOWN, both, so neither is made again."""

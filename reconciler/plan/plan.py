@@ -23,9 +23,9 @@ from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange, created_fields
 from reconciler.model.fields import (
     canonical_document,
+    customer_of,
     digest,
     json_parts,
-    remember_canonical,
 )
 from reconciler.model.types import instant_text
 from reconciler.providers.base import LiveRecord, UnreadableCustomer
@@ -183,9 +183,7 @@ class CustomerChange:
             return self._desired
         document = self.document()
         assert document is not None  # a held create has its document
-        customer = Customer.model_validate(document)
-        remember_canonical(customer, document, self._held[1])
-        return customer
+        return customer_of(document, self._held[1])
 
     @property
     def changes(self) -> tuple[FieldChange, ...]:
@@ -200,6 +198,14 @@ class CustomerChange:
             document: dict[str, Any] = marshal.loads(self._held[0])
             return document
         return canonical_document(self._desired) if self._desired is not None else None
+
+    def held(self) -> tuple[dict[str, Any], str] | None:
+        """A held create's canonical document (made from its bytes: the caller's own) and
+        digest; None for any other change."""
+        if self._held is None:
+            return None
+        document: dict[str, Any] = marshal.loads(self._held[0])
+        return document, self._held[1]
 
     def digest(self) -> str | None:
         """`model.fields.digest` of `desired`, without making the customer of a held create."""

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from reconciler.errors import ProviderError, ProviderUnavailable
 from reconciler.model.customer import Customer
+from reconciler.model.fields import canonical_document, customer_of, digest
 
 # "import": `import` bound a live customer to its new file, writing nothing to it (`Provider.bind`).
 AuditAction = Literal["create", "update", "deactivate", "rename", "delete", "import"]
@@ -157,15 +158,75 @@ class AuditContext:
     note: str | None = None  # an override the operator asked for (--lift-penalty, --repair)
 
 
-@dataclass(frozen=True)
 class Write:
     """One write of a batch (`Provider.write_many`): a create when `expected_version` is
-    None, else an update at the version the plan expects."""
+    None, else an update at the version the plan expects. A value: frozen, and equal to
+    another of the same content.
 
+    The customer to write is given as a `Customer`, or as its canonical document and digest
+    (`of_document`: a create the plan holds so). A store that writes the canonical form
+    takes that as it is (`canonical`); `customer` is made from it only when asked for. The
+    SQL stores write 100,000 creates without making each customer again (~7 s)."""
+
+    __slots__ = ("_customer", "_document", "audit", "expected_version", "key")
     key: str
-    customer: Customer
     expected_version: int | None
     audit: AuditContext
+    _customer: Customer | None
+    _document: tuple[dict[str, Any], str] | None
+
+    def __init__(self, key: str, customer: Customer, expected_version: int | None, audit: AuditContext) -> None:
+        self._set(key, customer, None, expected_version, audit)
+
+    @classmethod
+    def of_document(
+        cls, key: str, document: dict[str, Any], known: str, expected_version: int | None, audit: AuditContext
+    ) -> Write:
+        """The write of the customer whose canonical document is DOCUMENT (which the write
+        then holds as it is: nothing else may change it) and whose digest is KNOWN."""
+        write = cls.__new__(cls)
+        write._set(key, None, (document, known), expected_version, audit)
+        return write
+
+    def _set(
+        self, key: str, customer: Customer | None, document: tuple[dict[str, Any], str] | None,
+        expected_version: int | None, audit: AuditContext,
+    ) -> None:
+        values = {"key": key, "_customer": customer, "_document": document, "expected_version": expected_version, "audit": audit}
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def customer(self) -> Customer:
+        if self._customer is None:
+            assert self._document is not None  # one of the two is given
+            object.__setattr__(self, "_customer", customer_of(*self._document))
+        assert self._customer is not None
+        return self._customer
+
+    def canonical(self) -> tuple[dict[str, Any], str]:
+        """The canonical document of the customer to write (read it, never change it), and
+        its digest."""
+        if self._document is not None:
+            return self._document
+        return canonical_document(self.customer), digest(self.customer)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Write is frozen: {name} cannot be set")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Write:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"Write(key={self.key!r}, expected_version={self.expected_version!r}, audit={self.audit!r})"
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.key, self.customer, self.expected_version, self.audit)
 
 
 @dataclass(frozen=True)

@@ -311,7 +311,7 @@ class ConnexcsProvider(Provider):
         assert live_id is not None  # create_customer refuses an answer without one
         self.state.bind_created(
             key, live_id=live_id, digest=digest(customer), applied=self._applied(key, customer), context=audit,
-            changes=ledger.creation_changes(customer),
+            changes=ledger.creation_changes(canonical_document(customer)),
         )
         return LiveCustomer(key, customer, 1, managed=True, active=True)
 

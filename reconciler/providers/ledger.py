@@ -39,7 +39,7 @@ from sqlalchemy import Column as SqlColumn
 from reconciler.errors import LockHeld
 from reconciler.model.customer import Customer
 from reconciler.model.diff import diff_to_customer
-from reconciler.model.fields import canonical_fields, default_fields
+from reconciler.model.fields import default_fields, flatten
 from reconciler.model.types import instant_text
 from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, Run
 from reconciler.providers.columns import Json, UtcDateTime
@@ -243,15 +243,16 @@ def field_changes(before: Mapping[str, Any] | Customer, after: Customer) -> list
     return [(change.path, change.before, change.after) for change in diff_to_customer(before, after)]
 
 
-def creation_changes(customer: Customer) -> list[Change]:
-    """A create of CUSTOMER as the audit records it: one change of the write as a whole, whose
+def creation_changes(document: Mapping[str, Any]) -> list[Change]:
+    """A create of the customer whose canonical document is DOCUMENT as the audit records
+    it: one change of the write as a whole, whose
     after is the [path, value] of each field it sets away from a new customer's defaults
     (currency always), in the form's order. A list, not a map: PostgreSQL's JSONB keeps no
     map's order. Read back, it is a record a field, as a write of fields is (`_records`):
     100,000 creates write 100,000 audit rows, not 2.5 million (~13 s)."""
     defaults = default_fields()
     return [(None, None, [
-        [path, value] for path, value in canonical_fields(customer).items() if path == "currency" or defaults.get(path) != value
+        [path, value] for path, value in flatten(document).items() if path == "currency" or defaults.get(path) != value
     ])]
 
 

@@ -1,8 +1,10 @@
 """Translation between `Customer` and a row of the SQL store's `customer` table.
 
-Documents here are the Python form of `Customer.model_dump(by_alias=True)`: the shape of
-the canonical document with money kept as `Decimal` for the typed columns; the audit
-records them in the canonical form (`model.fields`).
+A row is written from the customer's canonical document (`model.fields`), its amounts
+made `Decimal` again for their typed columns (`row_from_canonical`): a create the plan
+holds as that document is written without its customer made again. A row is read back as
+the Python form of `Customer.model_dump(by_alias=True)` (`document_from_row`), which the
+model validates.
 """
 
 from __future__ import annotations
@@ -31,8 +33,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType, TypeEngine
 
-from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical, digest, digest_of, is_digest, remember_digest
+from reconciler.model.fields import digest, is_digest, remember_digest
 from reconciler.model.messages import show
 from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord
 from reconciler.providers.columns import Json, UtcDateTime
@@ -84,13 +85,9 @@ _ROUTES = tuple((tuple(path.split(".")), column) for path, column in FIELD_COLUM
 _FIELD_OF_COLUMN = {column: path for path, column in FIELD_COLUMNS}
 
 
-def document_of(customer: Customer) -> dict[str, Any]:
-    return customer.model_dump(by_alias=True)
-
-
-def digest_columns(customer_: Customer, version: int) -> dict[str, Any]:
-    """The digest columns of a row written at VERSION with CUSTOMER_."""
-    return {"digest": digest(customer_), "digest_version": version}
+def digest_columns(known: str, version: int) -> dict[str, Any]:
+    """The digest columns of a row written at VERSION with the customer whose digest is KNOWN."""
+    return {"digest": known, "digest_version": version}
 
 
 _SET_DIGEST = (
@@ -106,25 +103,31 @@ def digest_rows(connection: Connection) -> None:
     for row in connection.execute(RAW_CUSTOMER).mappings():
         record = record_from_row(row, connection.dialect)
         if isinstance(record, LiveCustomer):
-            document = canonical(document_of(record.customer))
-            found.append({"where_key": record.key, "set_digest": digest_of(document), "set_version": record.version})
+            found.append({"where_key": record.key, "set_digest": digest(record.customer), "set_version": record.version})
     if found:
         connection.execute(_SET_DIGEST, found)
 
 
-def row_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The `customer` table's field columns for a document."""
+def row_from_canonical(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The `customer` table's field columns for a customer's canonical document: its values
+    as they are, but each amount a `Decimal` of its exact text (`Money`). The canonical form
+    spells nothing else a column holds otherwise than the model does (tests/providers/
+    test_sqlite.py holds the two equal over generated customers)."""
     row: dict[str, Any] = {}
     for route, column in _ROUTES:
         value: Any = document
         for part in route:
             value = value[part]
-        row[column] = value
+        row[column] = Decimal(value) if column in _MONEY_COLUMNS and value is not None else value
     return row
 
 
+_MONEY_COLUMNS = frozenset(column.name for column in customer.columns if isinstance(column.type, Money))
+
+
 def document_from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
-    """The inverse of `row_from_document`."""
+    """The document of a row's field columns (as `Customer.model_dump` holds it, amounts as
+    `Decimal`), for the model to validate."""
     document: dict[str, Any] = {}
     for route, column in _ROUTES:
         branch = document

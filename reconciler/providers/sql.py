@@ -38,6 +38,7 @@ from reconciler.model.fields import (
     DIGEST_LENGTH,
     Digests,
     canonical,
+    canonical_document,
     digest,
     is_digest,
     kept_digest,
@@ -358,28 +359,29 @@ class SqlProvider(Provider):
 
     def create(self, key: str, customer_: Customer, audit_: AuditContext) -> LiveCustomer:
         now = self._clock()
-        values = rows.row_from_document(rows.document_of(customer_))
+        document = canonical_document(customer_)
+        values = rows.row_from_canonical(document)
         with self._failures(key, _rule_values(values)), self._connection(write=True) as connection:
             found = connection.execute(select(customer.c.version).where(customer.c.key == key)).scalar()
             if found is not None:
                 raise conflicts.exists(key, found)
             try:
-                connection.execute(insert(customer), _new_row(key, customer_, values, now))
+                connection.execute(insert(customer), _new_row(key, digest(customer_), values, now))
             except IntegrityError as exc:
                 if not any(rule in str(exc.orig) for rule in RULES):  # created by someone else meanwhile
                     raise conflicts.exists(key) from exc
                 raise
-            self._record(connection, now, audit_, key, "create", ledger.creation_changes(customer_))
+            self._record(connection, now, audit_, key, "create", ledger.creation_changes(document))
         return LiveCustomer(key, customer_, 1, managed=True, active=True)
 
     def update(self, key: str, customer_: Customer, expected_version: int, audit_: AuditContext) -> LiveCustomer:
         now = self._clock()
-        values = rows.row_from_document(rows.document_of(customer_))
+        values = rows.row_from_canonical(canonical_document(customer_))
         refused = _rule_values(values)
         with self._failures(key, refused), self._connection(write=True) as connection:
             current = self._current(connection, key, expected_version)
             refused["customer_currency_fixed"] = f"{current['currency']} -> {values['currency']}"
-            self._bump(connection, key, expected_version, now, **_overwrite(customer_, values, expected_version))
+            self._bump(connection, key, expected_version, now, **_overwrite(digest(customer_), values, expected_version))
             self._record(connection, now, audit_, key, "update", _update_changes(current, customer_))
         return LiveCustomer(key, customer_, expected_version + 1, managed=True, active=True)
 
@@ -428,13 +430,16 @@ class SqlProvider(Provider):
             audited[-1][1].extend(ledger.audit_rows(write.key, action, changes))
 
         for write in writes:
-            values = rows.row_from_document(rows.document_of(write.customer))
+            # A create the plan holds as its canonical document is written as that: no
+            # customer is made for it (`Write.of_document`).
+            document, known = write.canonical()
+            values = rows.row_from_canonical(document)
             row = found.get(write.key)
             if write.expected_version is None:
                 if row is not None:
                     return False
-                inserted.append(_new_row(write.key, write.customer, values, now))
-                to_audit(write, "create", ledger.creation_changes(write.customer))
+                inserted.append(_new_row(write.key, known, values, now))
+                to_audit(write, "create", ledger.creation_changes(document))
                 continue
             if row is None:
                 return False
@@ -448,7 +453,7 @@ class SqlProvider(Provider):
                     return False
             updated.append({
                 "where_key": write.key, "where_version": write.expected_version, "updated_at": now,
-                **_overwrite(write.customer, values, write.expected_version),
+                **_overwrite(known, values, write.expected_version),
             })
             to_audit(write, "update", _update_changes(before, write.customer))
         execute_many(connection, insert(customer).inline(), inserted)
@@ -631,17 +636,18 @@ class _OneByOne(Exception):
     """A batch of writes has one that would fail: carry them out one by one."""
 
 
-def _new_row(key: str, customer_: Customer, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The row a create inserts: VALUES are CUSTOMER_'s field columns."""
+def _new_row(key: str, known: str, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The row a create inserts: VALUES are the field columns of the customer of digest KNOWN."""
     return {
         "key": key, "version": 1, "managed": True, "active": True, "created_at": now, "updated_at": now,
-        **values, **rows.digest_columns(customer_, 1),
+        **values, **rows.digest_columns(known, 1),
     }
 
 
-def _overwrite(customer_: Customer, values: Mapping[str, Any], expected_version: int) -> dict[str, Any]:
-    """The columns an update sets besides the version and time: VALUES are CUSTOMER_'s field columns."""
-    return {"managed": True, "active": True, **values, **rows.digest_columns(customer_, expected_version + 1)}
+def _overwrite(known: str, values: Mapping[str, Any], expected_version: int) -> dict[str, Any]:
+    """The columns an update sets besides the version and time: VALUES are the field columns
+    of the customer of digest KNOWN."""
+    return {"managed": True, "active": True, **values, **rows.digest_columns(known, expected_version + 1)}
 
 
 def _update_changes(before: Mapping[str, Any] | Customer, customer_: Customer) -> list[ledger.Change]:

@@ -19,9 +19,10 @@ from live_stores import postgres_database, postgres_server
 from sqlalchemy import insert
 
 from reconciler.model.customer import Customer
+from reconciler.model.fields import canonical_document
 from reconciler.providers import create_provider
 from reconciler.providers.base import AuditContext, Provider
-from reconciler.providers.rows import document_of, row_from_document
+from reconciler.providers.rows import row_from_canonical
 from reconciler.providers.schema import customer
 
 __all__ = ["postgres_database", "postgres_server"]
@@ -67,7 +68,7 @@ def seed_store(provider: Provider, engine_url: str) -> None:
         for number in range(CUSTOMERS):
             batch.append({
                 "key": f"customer-{number:06d}", "version": 1, "managed": True, "active": True,
-                "created_at": now, "updated_at": now, **row_from_document(document_of(bench_customer(number))),
+                "created_at": now, "updated_at": now, **row_from_canonical(canonical_document(bench_customer(number))),
             })
             if len(batch) == 5_000:
                 connection.execute(insert(customer), batch)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from reconciler.model.customer import Customer
 from reconciler.model.diff import diff_customers
+from reconciler.model.fields import canonical_document, digest
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import fingerprint
 from reconciler.providers.base import AuditContext, Provider, Write
@@ -73,3 +74,29 @@ def test_an_update_records_the_same_audit_whether_its_row_was_read_before_or_not
 
     assert recorded("read-first") == recorded("not-read")
     assert provider.read(["read-first"])["read-first"].customer == successor
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=customers)
+def test_a_create_written_as_its_canonical_document_is_the_create_of_its_customer(
+    provider: Provider, document: dict[str, Any]
+) -> None:
+    """The apply writes a create the plan holds as its canonical document as that
+    (`Write.of_document`): a store that writes the canonical form makes no customer of it,
+    any other makes one. Either way the store holds and audits what a create of the customer
+    gives."""
+    customer = Customer.model_validate({**document, "name": None})  # named by their keys
+    for key in list(provider.read()):
+        provider.delete(key, provider.read([key])[key].version, AUDIT)
+    provider.create("customer", customer, AUDIT)
+    writes = [Write.of_document(key, canonical_document(customer), digest(customer), None, AUDIT) for key in ("one", "two")]
+    assert provider.write_many(writes) == [None, None]
+    live = provider.read()
+    assert {key: record.customer for key, record in live.items()} == dict.fromkeys(("customer", "one", "two"), customer)
+    assert {fingerprint(record) for record in live.values()} == {fingerprint(live["customer"])}
+
+    def audited(key: str) -> list[tuple[Any, ...]]:
+        return [(record.action, record.field, record.before, record.after) for record in provider.read_audit(key)]
+
+    assert audited("one") == audited("two") == audited("customer")
+

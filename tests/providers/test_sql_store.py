@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from customer_cases import customers
+from hypothesis import given, settings
 from live_stores import ProviderSpec
 from sqlalchemy import Engine, event, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -20,8 +22,8 @@ from store_versions import downgrade, insert_unchecked
 
 from reconciler.errors import ConflictError, ProviderError
 from reconciler.model.customer import Customer
-from reconciler.model.fields import digest
-from reconciler.providers import create_provider
+from reconciler.model.fields import canonical_document, digest, flatten
+from reconciler.providers import create_provider, rows
 from reconciler.providers import sql as sql_module
 from reconciler.providers.base import (
     AuditContext,
@@ -366,6 +368,24 @@ def test_a_batch_of_writes_takes_a_few_statements_whatever_its_size(sql_spec: Pr
         assert {(record.field, record.before, record.after) for record in provider.read_audit() if record.action == "update"} == {
             ("channels", 1, 2)
         }
+
+
+# --- the rows ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=customers)
+def test_a_row_made_from_the_canonical_document_holds_the_model_s_values(document: dict[str, Any]) -> None:
+    """A row is written from a customer's canonical document (a create the plan holds as
+    that needs no customer made): each column holds what the model's own form holds, of
+    the same type (the amounts as `Decimal`, for `Money`)."""
+    customer_ = Customer.model_validate(document)
+    written = rows.document_from_row(rows.row_from_canonical(canonical_document(customer_)))
+    model = customer_.model_dump(by_alias=True)
+    assert written == model
+    assert {path: type(value) for path, value in flatten(written).items()} == {
+        path: type(value) for path, value in flatten(model).items()
+    }
 
 
 # --- the audit's rows -----------------------------------------------------------------------
