@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from reconciler.errors import ConfigError, ProviderError, escaped
+from reconciler.providers.columns import json_text
 
 BUSY_TIMEOUT_MS = 30_000
 DEFAULT_URL_ENV = "RECONCILER_DATABASE_URL"
@@ -37,7 +38,7 @@ def sqlite_engine(path: Path) -> Engine:
             f"sqlite {path}: its folder cannot be made ({exc.strerror or exc}); set the store's path in "
             "reconciler.toml to a file in a folder that can be"
         ) from exc
-    engine = create_engine(URL.create("sqlite", database=str(path)))
+    engine = create_engine(URL.create("sqlite", database=str(path)), json_serializer=json_text)
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine
@@ -117,7 +118,7 @@ def _check_driver(variable: str, driver: str) -> None:
 
 
 def postgresql_engine(url: URL) -> Engine:
-    return create_engine(url, hide_parameters=True)
+    return create_engine(url, hide_parameters=True, json_serializer=json_text)
 
 
 def shown_url(url: URL) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from reconciler.errors import ConfigError, ProviderError
 from reconciler.providers import create_provider
+from reconciler.providers.columns import json_text
 from reconciler.providers.engines import database_error
 from reconciler.providers.state import StateStore
 
@@ -64,3 +65,11 @@ def test_a_drivers_words_are_shown_escaped_and_without_secrets() -> None:
     failure = DBAPIError("SELECT 1", {}, Exception("bad value '\x1b[2Jx' for s3cret\n"))
     error = database_error("sqlite live.db", failure, ["s3cret"], key="acme")
     assert str(error) == "acme: sqlite live.db: bad value '\\x1b[2Jx' for ***"
+
+
+def test_json_values_are_written_by_orjson_and_what_it_refuses_as_before() -> None:
+    """The text of a JSON column: orjson's (compact, UTF-8) where it can write the value;
+    where it cannot (an integer past 64 bits, a lone surrogate), the standard library's."""
+    assert json_text({"lines": ["Straße 1"], "n": 3, "none": None}) == '{"lines":["Straße 1"],"n":3,"none":null}'
+    assert json_text([2**70]) == f"[{2**70}]"
+    assert json_text("\ud800") == '"\\ud800"'
