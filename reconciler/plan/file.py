@@ -358,7 +358,8 @@ def load_plan(path: Path, *, key: bytes | None = None, require_signature: bool =
 
 def id_of_saved(data: Mapping[str, Any]) -> str:
     """The plan id of a saved plan's JSON form (as `Plan.plan_id` makes it): of all but its
-    id, counts, review and signature, each change's document by its digest."""
+    id, counts, review and signature, each change's document by its digest, and a create's
+    changes by null (`_check_consistent` holds them to its document's fields)."""
     content = {name: value for name, value in data.items() if name not in ("plan_id", "signature", "counts", "review")}
     content["changes"] = (
         {

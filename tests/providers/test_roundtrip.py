@@ -99,4 +99,3 @@ def test_a_create_written_as_its_canonical_document_is_the_create_of_its_custome
         return [(record.action, record.field, record.before, record.after) for record in provider.read_audit(key)]
 
     assert audited("one") == audited("two") == audited("customer")
-
