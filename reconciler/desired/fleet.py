@@ -745,7 +745,6 @@ def _summarise(
                 return None
             if content_id(_suffix(name), source) == ids[key]:
                 loaded[key] = result
-                _keep_canonical(cache, ids[key], key, result.customer)
             found[key] = (ids[key], summarise(key, result.customer, data))
     if pool is not None and len(to_parse) >= PARALLEL_FROM and pool.processes > 1:
         # Many chunks: each one back is one MEANWHILE has while the workers parse the others.
