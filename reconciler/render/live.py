@@ -78,10 +78,12 @@ def history_lines(info: ProviderInfo, key: str, writes: Sequence[Sequence[AuditR
         commit = f"commit {first.commit[:7]}" if first.commit else "no commit"
         plan = f" · plan {first.plan_id}" if first.plan_id else ""
         lines.append(f"{instant_text(first.at)}  {first.action:<10} {first.key} · {commit}{plan} · by {first.actor}")
+        # Field names align on the longest of the write (at least 24 wide).
+        width = max([24, *(len(record.field) + 2 for record in records if record.field is not None)])
         for record in records:
             if record.action == "rename":
-                lines.append(f"    key                     {record.before} -> {record.after}")
+                lines.append(f"    {'key':<{width}}{record.before} -> {record.after}")
             elif record.field is not None:
                 before, after = show_value(record.field, record.before, ""), show_value(record.field, record.after, "")
-                lines.append(f"    {record.field:<24}{one_line(before)} -> {one_line(after)}")
+                lines.append(f"    {record.field:<{width}}{one_line(before)} -> {one_line(after)}")
     return lines

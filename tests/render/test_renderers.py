@@ -25,7 +25,9 @@ from reconciler.plan.plan import (
     Removal,
     RemovalCause,
 )
+from reconciler.providers.base import AuditRecord, ProviderInfo
 from reconciler.render import renderer
+from reconciler.render.live import history_lines
 from reconciler.render.markdown import MarkdownRenderer
 
 AT = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
@@ -191,3 +193,19 @@ def test_a_held_penalty_and_an_overlay_removal_say_why() -> None:
     document = json.loads(_render("json", plan))
     jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(document)
     assert plan_from_json(document, Path("plan.json")) == plan
+
+
+def test_live_history_aligns_field_names_on_the_longest_of_a_write() -> None:
+    """A field name longer than the usual column (`config.stir_shaken_attestation`) widens
+    the write's column, and its value never runs into it."""
+    info = ProviderInfo("sqlite", "sqlite live.sqlite", frozenset({"audit"}))
+    at = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
+    records = [
+        AuditRecord(at, "ci", "8d41c0b", None, "acme", "create", path, None, value)
+        for path, value in (("channels", 40), ("config.stir_shaken_attestation", "C"))
+    ]
+    assert history_lines(info, "acme", [records]) == [
+        "2026-11-27T10:00:00Z  create     acme · commit 8d41c0b · by ci",
+        "    channels                        (unset) -> 40",
+        "    config.stir_shaken_attestation  (unset) -> C",
+    ]
