@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from customer_cases import customers
 from hypothesis import HealthCheck, given, settings
 
@@ -99,3 +100,16 @@ def test_a_create_written_as_its_canonical_document_is_the_create_of_its_custome
         return [(record.action, record.field, record.before, record.after) for record in provider.read_audit(key)]
 
     assert audited("one") == audited("two") == audited("customer")
+
+
+def test_a_write_given_as_a_document_is_the_write_of_its_customer_and_frozen() -> None:
+    """`Write.of_document` is a value like any write: equal to the write of the customer its
+    document makes (made only when asked for, holding that document), and frozen."""
+    customer = Customer.model_validate({"currency": "USD", "channels": 3, "name": "Acme"})
+    document = dict(canonical_document(customer))
+    written = Write.of_document("acme", document, digest(customer), None, AUDIT)
+    assert written.canonical() == (document, digest(customer))
+    assert written == Write("acme", customer, None, AUDIT)
+    assert canonical_document(written.customer) is document  # made from it, not encoded again
+    with pytest.raises(AttributeError, match=r"^a Write is frozen: key cannot be set$"):
+        written.key = "globex"
