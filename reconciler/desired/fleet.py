@@ -29,7 +29,6 @@ import concurrent.futures
 import functools
 import hashlib
 import json
-import marshal
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -58,7 +57,15 @@ from reconciler.documents.loader import (
 from reconciler.errors import InvalidInput, Problem
 from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
-from reconciler.model.fields import Digests, canonical_document, digest, digest_of, remember_digest
+from reconciler.model.fields import (
+    Digests,
+    canonical_document,
+    digest,
+    digest_of,
+    packed_document,
+    remember_digest,
+    unpacked_document,
+)
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
@@ -186,7 +193,7 @@ class Fleet(Mapping[str, CustomerFile]):
         return self.digests[key]
 
     def canonical(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
-        """The canonical document (marshal's bytes) and digest of each customer of KEYS whose
+        """The canonical document (packed) and digest of each customer of KEYS whose
         document the cache holds, as the process that validated its file kept it for the
         content the fleet knows (`canonical_name`): a create needs nothing more, and a plan
         of 100,000 creates need not read, validate and encode each customer again after the
@@ -664,14 +671,13 @@ def canonical_name(identity: str, key: str) -> str:
 
 
 def _keep_canonical(cache: DocumentCache, identity: str, key: str, customer: Customer) -> None:
-    cache.put_derived(canonical_name(identity, key), marshal.dumps(canonical_document(customer)))
+    cache.put_derived(canonical_name(identity, key), packed_document(canonical_document(customer)))
 
 
 def _gives(blob: bytes, known: str) -> bool:
-    """Whether BLOB is marshal's bytes of a canonical document whose digest is KNOWN."""
+    """Whether BLOB is a packed canonical document whose digest is KNOWN."""
     try:
-        document = marshal.loads(blob)
-        return isinstance(document, dict) and digest_of(document) == known
+        return digest_of(unpacked_document(blob)) == known
     except (EOFError, ValueError, TypeError, RecursionError):
         return False
 

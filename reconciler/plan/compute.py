@@ -120,7 +120,7 @@ class Documents(Protocol):
     """Desired state that gives customers as their canonical documents too (`desired.state`)."""
 
     def canonical(self, keys: Sequence[str]) -> Mapping[str, tuple[bytes, str]]:
-        """The canonical document (marshal's bytes) and digest of those of KEYS it holds so."""
+        """The canonical document (packed) and digest of those of KEYS it holds so."""
         ...
 
 

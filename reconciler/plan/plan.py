@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import marshal
 from collections.abc import Iterable
 from dataclasses import FrozenInstanceError, dataclass, field
 from functools import cached_property
@@ -26,6 +25,8 @@ from reconciler.model.fields import (
     customer_of,
     digest,
     json_parts,
+    packed_document,
+    unpacked_document,
 )
 from reconciler.model.types import instant_text
 from reconciler.providers.base import LiveRecord, UnreadableCustomer
@@ -124,7 +125,7 @@ class CustomerChange:
     to another of the same content.
 
     A create the plan made (`created`) holds its customer as the canonical document alone,
-    in marshal's bytes (~3 KB): the customer, its canonical forms and its field changes were
+    packed (`model.fields.packed_document`, ~3 KB): the customer, its canonical forms and its field changes were
     ~20 KB, and a plan of 100,000 creates held 2.4 GB. Its `desired` and `changes` are made
     from that document each time they are asked for (the customer validated again, ~0.07
     ms), so what asks for them asks once; `document` and `digest` read it as it is.
@@ -142,7 +143,7 @@ class CustomerChange:
     overrides: tuple[Override, ...]
     _changes: tuple[FieldChange, ...]
     _desired: Customer | None
-    _held: tuple[bytes, str] | None  # a create's canonical document (marshal) and digest
+    _held: tuple[bytes, str] | None  # a create's canonical document (packed) and digest
 
     def __init__(
         self,
@@ -166,12 +167,12 @@ class CustomerChange:
     @classmethod
     def created(cls, key: str, customer: Customer) -> CustomerChange:
         """The create of CUSTOMER under KEY, holding its canonical document alone."""
-        return cls.created_as(key, marshal.dumps(canonical_document(customer)), digest(customer))
+        return cls.created_as(key, packed_document(canonical_document(customer)), digest(customer))
 
     @classmethod
     def created_as(cls, key: str, document: bytes, known: str) -> CustomerChange:
-        """The create under KEY of the customer whose canonical document is DOCUMENT, in
-        marshal's bytes (as `created` makes them, or as the document cache kept them: see
+        """The create under KEY of the customer whose canonical document is DOCUMENT,
+        packed (as `created` packs it, or as the document cache kept it: see
         `desired.fleet.Fleet.canonical`), and whose digest is KNOWN."""
         change = cls(key, Action.CREATE, (), None, None, None)
         object.__setattr__(change, "_held", (document, known))
@@ -195,8 +196,7 @@ class CustomerChange:
         """The canonical document of `desired` (None where there is none), without making the
         customer of a held create. Read it, never change it (it may be the customer's own)."""
         if self._held is not None:
-            document: dict[str, Any] = marshal.loads(self._held[0])
-            return document
+            return unpacked_document(self._held[0])
         return canonical_document(self._desired) if self._desired is not None else None
 
     def held(self) -> tuple[dict[str, Any], str] | None:
@@ -204,8 +204,7 @@ class CustomerChange:
         digest; None for any other change."""
         if self._held is None:
             return None
-        document: dict[str, Any] = marshal.loads(self._held[0])
-        return document, self._held[1]
+        return unpacked_document(self._held[0]), self._held[1]
 
     def digest(self) -> str | None:
         """`model.fields.digest` of `desired`, without making the customer of a held create."""
