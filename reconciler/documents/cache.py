@@ -121,15 +121,12 @@ class DocumentCache:
         if connection is None or not wanted:
             return found
         with suppress(sqlite3.Error), gc_paused():
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for identity, blob in connection.execute(f"SELECT id, data FROM document WHERE id IN ({marks})", chunk):
-                    data = _decode(_unmarshal(blob))
-                    if data is not None:
-                        found[identity] = data
-                        if keep:
-                            self._known[identity] = data
+            for identity, blob in _by_key(connection, "SELECT id, data FROM document WHERE id IN ({})", wanted):
+                data = _decode(_unmarshal(blob))
+                if data is not None:
+                    found[identity] = data
+                    if keep:
+                        self._known[identity] = data
         return found
 
     def holds_documents(self) -> bool:
@@ -182,12 +179,9 @@ class DocumentCache:
         if connection is None or not wanted:
             return found
         with suppress(sqlite3.Error):
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for name, blob in connection.execute(f"SELECT name, data FROM derived WHERE name IN ({marks})", chunk):
-                    if isinstance(blob, bytes):
-                        found[name] = blob
+            for name, blob in _by_key(connection, "SELECT name, data FROM derived WHERE name IN ({})", wanted):
+                if isinstance(blob, bytes):
+                    found[name] = blob
         return found
 
     # --- what else a run keeps ------------------------------------------------------------
@@ -286,6 +280,14 @@ class DocumentCache:
         with suppress(sqlite3.Error, OSError, ValueError):
             return self._open(create=True)
         return None
+
+
+def _by_key(connection: sqlite3.Connection, query: str, keys: list[str]) -> Iterator[tuple[Any, Any]]:
+    """The rows QUERY finds for KEYS, its `IN ({})` filled with a mark for each of `_CHUNK`
+    of them at a time (under SQLite's bound-parameter limit)."""
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        yield from connection.execute(query.format(",".join("?" * len(chunk))), chunk)
 
 
 @contextmanager
