@@ -14,10 +14,11 @@ import datetime as dt
 import enum
 import hashlib
 from collections.abc import Iterable
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from reconciler.frozen import Frozen
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange, created_fields
 from reconciler.model.fields import (
@@ -116,17 +117,17 @@ class Held:
         return {"key": self.key, "field": self.field, "reason": self.reason.value, "live": self.live, "desired": self.desired}
 
 
-class CustomerChange:
+class CustomerChange(Frozen):
     """One customer's planned action.
 
     `desired` is the whole customer to write (None for deactivate and delete): applying a
     saved plan needs nothing but the plan. `fingerprint` and `version` identify the live
     record the change was computed against (None for a create). A value: frozen, and equal
-    to another of the same content.
+    to another of the same content (`Frozen`).
 
     A create the plan made (`created`) holds its customer as the canonical document alone,
-    packed (`model.fields.packed_document`, ~3 KB): the customer, its canonical forms and its field changes were
-    ~20 KB, and a plan of 100,000 creates held 2.4 GB. Its `desired` and `changes` are made
+    packed (`model.fields.packed_document`, ~3 KB): the customer, its canonical forms and
+    its field changes were ~20 KB, and a plan of 100,000 creates held 2.4 GB. Its `desired` and `changes` are made
     from that document each time they are asked for (the customer validated again, ~0.07
     ms), so what asks for them asks once; `document` and `digest` read it as it is.
     """
@@ -157,12 +158,10 @@ class CustomerChange:
         removal: Removal | None = None,
         overrides: tuple[Override, ...] = (),
     ) -> None:
-        values = {
-            "key": key, "action": action, "_changes": changes, "_desired": desired, "fingerprint": fingerprint,
-            "version": version, "renamed_from": renamed_from, "removal": removal, "overrides": overrides, "_held": None,
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
+        self._set(
+            key=key, action=action, _changes=changes, _desired=desired, fingerprint=fingerprint, version=version,
+            renamed_from=renamed_from, removal=removal, overrides=overrides, _held=None,
+        )
 
     @classmethod
     def created(cls, key: str, customer: Customer) -> CustomerChange:
@@ -175,7 +174,7 @@ class CustomerChange:
         packed (as `created` packs it, or as the document cache kept it: see
         `desired.fleet.Fleet.canonical`), and whose digest is KNOWN."""
         change = cls(key, Action.CREATE, (), None, None, None)
-        object.__setattr__(change, "_held", (document, known))
+        change._set(_held=(document, known))
         return change
 
     @property
@@ -244,24 +243,10 @@ class CustomerChange:
             self.renamed_from, self.removal, self.overrides,
         )
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not CustomerChange:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
     def __repr__(self) -> str:
         names = ("key", "action", "changes", "desired", "fingerprint", "version", "renamed_from", "removal", "overrides")
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(names, self._values(), strict=True))
         return f"CustomerChange({shown})"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from reconciler.errors import ProviderError, ProviderUnavailable
+from reconciler.frozen import Frozen
 from reconciler.model.customer import Customer
 from reconciler.model.fields import canonical_document, customer_of, digest
 
@@ -158,10 +159,10 @@ class AuditContext:
     note: str | None = None  # an override the operator asked for (--lift-penalty, --repair)
 
 
-class Write:
+class Write(Frozen):
     """One write of a batch (`Provider.write_many`): a create when `expected_version` is
     None, else an update at the version the plan expects. A value: frozen, and equal to
-    another of the same content.
+    another of the same content (`Frozen`).
 
     The customer to write is given as a `Customer`, or as its canonical document and digest
     (`of_document`: a create the plan holds so). A store that writes the canonical form
@@ -176,7 +177,7 @@ class Write:
     _document: tuple[dict[str, Any], str] | None
 
     def __init__(self, key: str, customer: Customer, expected_version: int | None, audit: AuditContext) -> None:
-        self._set(key, customer, None, expected_version, audit)
+        self._set(key=key, _customer=customer, _document=None, expected_version=expected_version, audit=audit)
 
     @classmethod
     def of_document(
@@ -185,22 +186,14 @@ class Write:
         """The write of the customer whose canonical document is DOCUMENT (which the write
         then holds as it is: nothing else may change it) and whose digest is KNOWN."""
         write = cls.__new__(cls)
-        write._set(key, None, (document, known), expected_version, audit)
+        write._set(key=key, _customer=None, _document=(document, known), expected_version=expected_version, audit=audit)
         return write
-
-    def _set(
-        self, key: str, customer: Customer | None, document: tuple[dict[str, Any], str] | None,
-        expected_version: int | None, audit: AuditContext,
-    ) -> None:
-        values = {"key": key, "_customer": customer, "_document": document, "expected_version": expected_version, "audit": audit}
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
 
     @property
     def customer(self) -> Customer:
         if self._customer is None:
             assert self._document is not None  # one of the two is given
-            object.__setattr__(self, "_customer", customer_of(*self._document))
+            self._set(_customer=customer_of(*self._document))
         assert self._customer is not None
         return self._customer
 
@@ -210,17 +203,6 @@ class Write:
         if self._document is not None:
             return self._document
         return canonical_document(self.customer), digest(self.customer)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"a Write is frozen: {name} cannot be set")
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Write:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
 
     def __repr__(self) -> str:
         return f"Write(key={self.key!r}, expected_version={self.expected_version!r}, audit={self.audit!r})"
