@@ -112,7 +112,7 @@ def row_from_canonical(document: Mapping[str, Any]) -> dict[str, Any]:
     """The `customer` table's field columns for a customer's canonical document: its values
     as they are, but each amount a `Decimal` of its exact text (`Money`). The canonical form
     spells nothing else a column holds otherwise than the model does (tests/providers/
-    test_sqlite.py holds the two equal over generated customers)."""
+    test_sql_store.py holds the two equal over generated customers)."""
     row: dict[str, Any] = {}
     for route, column in _ROUTES:
         value: Any = document
