@@ -9,7 +9,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType, TypeEngine
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -45,6 +48,25 @@ class Json(TypeDecorator[Any]):
 
             return dialect.type_descriptor(JSONB())
         return dialect.type_descriptor(JSON())
+
+
+class JsonText(FunctionElement[Any]):
+    """A JSON column's value as the text the database holds: on PostgreSQL cast to text, for
+    psycopg reads JSONB itself as it fetches, and a value it cannot read (nested deeper than
+    Python recurses) would stop the whole read, not be a matter of its record."""
+
+    type = NullType()
+    inherit_cache = True
+
+
+@compiles(JsonText)
+def _as_held(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(JsonText, "postgresql")
+def _as_text(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
 
 
 def json_text(value: Any) -> str:

@@ -28,15 +28,12 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType, TypeEngine
 
 from reconciler.model.fields import digest, is_digest, remember_digest
 from reconciler.model.messages import show
 from reconciler.providers.base import LiveCustomer, LiveProblem, LiveRecord
-from reconciler.providers.columns import Json, UtcDateTime
+from reconciler.providers.columns import Json, JsonText, UtcDateTime
 from reconciler.providers.records import live_record
 from reconciler.providers.schema import Money, customer
 
@@ -140,30 +137,11 @@ def document_from_row(row: Mapping[Any, Any]) -> dict[str, Any]:
 def raw(*columns: Column[Any]) -> Select[*tuple[Any, ...]]:
     """COLUMNS of the customer table as the database holds them, without SQLAlchemy's type
     processing: a row someone wrote by hand (text in a money column, broken JSON) must not
-    stop a read. A JSON column comes as its text (`_JsonText`), for `decode_row` to read."""
+    stop a read. A JSON column comes as its text (`columns.JsonText`), for `decode_row` to read."""
     return select(*(
-        (_JsonText(column) if isinstance(column.type, Json) else type_coerce(column, NullType())).label(column.name)
+        (JsonText(column) if isinstance(column.type, Json) else type_coerce(column, NullType())).label(column.name)
         for column in columns
     ))
-
-
-class _JsonText(FunctionElement[Any]):
-    """A JSON column's value as the text the database holds: on PostgreSQL cast to text, for
-    psycopg reads JSONB itself as it fetches, and a value it cannot read (nested deeper than
-    Python recurses) would stop the whole read, not be a problem of its record."""
-
-    type = NullType()
-    inherit_cache = True
-
-
-@compiles(_JsonText)
-def _as_held(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(_JsonText, "postgresql")
-def _as_text(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
 
 
 RAW_CUSTOMER = raw(*customer.columns)

@@ -437,6 +437,31 @@ def test_audit_rows_of_a_create_as_an_earlier_release_wrote_them_read_as_they_ar
     assert provider.latest_audit(["acme"], "currency")["acme"].after == "USD"
 
 
+def test_an_audit_value_no_reader_reads_is_that_record_s_text_not_a_failed_read(provider: Provider, sql_spec: Any) -> None:
+    """The audit is the store's text, and anyone with access may write it: a JSON value
+    nested deeper than Python decodes (and on SQLite, text that is not JSON at all) is read
+    as the text it is, for that record alone; the records around it read as ever."""
+    provider.create("acme", small(channels=4), AUDIT)
+    deep = "[" * 3000 + "]" * 3000
+    hand_written = [deep, "not json"] if sql_spec.name == "sqlite" else [deep]
+    engine = sql_spec.engine()
+    shared = {"at": NOW, "actor": "dana", "customer_key": "acme", "action": "update", "field": "status"}
+    try:
+        with engine.begin() as connection:
+            for text_ in hand_written:
+                connection.execute(
+                    insert(audit).values(**shared, before_value=text("'\"active\"'"), after_value=text(f"'{text_}'"))
+                )
+    finally:
+        engine.dispose()
+    records = provider.read_audit("acme")
+    assert [(record.field, record.before, record.after) for record in records] == [
+        *(("status", "active", text_) for text_ in reversed(hand_written)),
+        ("currency", None, "USD"), ("channels", None, 4),
+    ]
+    assert provider.latest_audit(["acme"], "status")["acme"].after == hand_written[-1]
+
+
 def test_a_batch_reads_whole_only_the_rows_not_read_for_the_plan(sql_spec: ProviderSpec) -> None:
     """Under the write lock a batch reads each row's version and digest; a row the plan read
     (and that is still as read) is known from that, any other is read whole, and the audit
