@@ -18,7 +18,7 @@ from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import Load, load_document
 from reconciler.errors import InvalidInput, Problem
 from reconciler.model.customer import Customer
-from reconciler.model.fields import Digests, digest
+from reconciler.model.fields import Digests, Packed, digest
 
 T = TypeVar("T")
 
@@ -199,7 +199,7 @@ class Desired(Mapping[str, Customer]):
         are asked for (`Slices`)."""
         return Slices(self, sorted(key for key in keys if key in self._present))
 
-    def canonical(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
+    def canonical(self, keys: Sequence[str]) -> dict[str, Packed]:
         """`Fleet.canonical` of those of KEYS no overlay in effect touches (their customers
         are their files')."""
         return self.fleet.canonical([key for key in keys if key not in self._touched and key in self.fleet])
@@ -236,7 +236,7 @@ class Slices(Mapping[str, Customer]):
             found = self._slice[key]
         return found
 
-    def canonical(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
+    def canonical(self, keys: Sequence[str]) -> dict[str, Packed]:
         return self._desired.canonical(keys)
 
     def __contains__(self, key: object) -> bool:

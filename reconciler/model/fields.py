@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -251,6 +251,31 @@ def unpacked_document(blob: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValueError("not a packed document")
     return document
+
+
+# What a reviewer sees of a customer at a glance, beside its create in a plan: its currency,
+# channels, calls per second and status.
+Glance = tuple[str, int, int, str]
+
+
+def glance_of(document: Mapping[str, Any]) -> Glance:
+    """The `Glance` of the customer whose canonical document is DOCUMENT."""
+    return (document["currency"], document["channels"], document["flow_speed"], document["status"])
+
+
+class Packed(NamedTuple):
+    """A customer as a plan holds its create: its canonical document (`packed_document`),
+    its digest, and its glance, so that neither showing the create nor writing it makes the
+    customer, and showing it reads no document."""
+
+    document: bytes
+    digest: str
+    glance: Glance
+
+    @classmethod
+    def of(cls, customer: Customer) -> Packed:
+        document = canonical_document(customer)
+        return cls(packed_document(document), digest(customer), glance_of(document))
 
 
 def customer_of(document: dict[str, Any], known: str) -> Customer:

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 from reconciler.config import SafetySection
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange, diff_customers, is_owned
-from reconciler.model.fields import canonical_fields, unflatten
+from reconciler.model.fields import Packed, canonical_fields, unflatten
 from reconciler.plan.plan import (
     Action,
     Blocked,
@@ -79,7 +79,7 @@ def compute_plan(
     for key in keys:
         document = documents.get(key)
         if document is not None:
-            changes.append(CustomerChange.created_as(key, *document))
+            changes.append(CustomerChange.created_as(key, document))
             continue
         old_key = renamed.get(key)
         record = live.get(key) or (live.get(old_key) if old_key else None)
@@ -119,12 +119,12 @@ def compute_plan(
 class Documents(Protocol):
     """Desired state that gives customers as their canonical documents too (`desired.state`)."""
 
-    def canonical(self, keys: Sequence[str]) -> Mapping[str, tuple[bytes, str]]:
-        """The canonical document (packed) and digest of those of KEYS it holds so."""
+    def canonical(self, keys: Sequence[str]) -> Mapping[str, Packed]:
+        """Those of KEYS it holds as their canonical documents, packed (`model.fields.Packed`)."""
         ...
 
 
-def _documents(desired: Mapping[str, Customer], creates: Sequence[str]) -> Mapping[str, tuple[bytes, str]]:
+def _documents(desired: Mapping[str, Customer], creates: Sequence[str]) -> Mapping[str, Packed]:
     """The canonical document and digest of each of CREATES that DESIRED can give without
     making its customer (a create needs no more); the others are made as customers."""
     return desired.canonical(creates) if creates and isinstance(desired, Documents) else {}

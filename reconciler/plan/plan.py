@@ -22,11 +22,13 @@ from reconciler.frozen import Frozen
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange, created_fields
 from reconciler.model.fields import (
+    Glance,
+    Packed,
     canonical_document,
     customer_of,
     digest,
+    glance_of,
     json_parts,
-    packed_document,
     unpacked_document,
 )
 from reconciler.model.types import instant_text
@@ -126,10 +128,11 @@ class CustomerChange(Frozen):
     to another of the same content (`Frozen`).
 
     A create the plan made (`created`) holds its customer as the canonical document alone,
-    packed (`model.fields.packed_document`, ~3 KB): the customer, its canonical forms and
-    its field changes were ~20 KB, and a plan of 100,000 creates held 2.4 GB. Its `desired` and `changes` are made
-    from that document each time they are asked for (the customer validated again, ~0.07
-    ms), so what asks for them asks once; `document` and `digest` read it as it is.
+    packed (`model.fields.Packed`, ~3 KB): the customer, its canonical forms and its field
+    changes were ~20 KB, and a plan of 100,000 creates held 2.4 GB. Its `desired` and
+    `changes` are made from that document each time they are asked for (the customer
+    validated again, ~0.07 ms), so what asks for them asks once; `document` reads it, and
+    `digest` and `glance` need not.
     """
 
     __slots__ = (
@@ -144,7 +147,7 @@ class CustomerChange(Frozen):
     overrides: tuple[Override, ...]
     _changes: tuple[FieldChange, ...]
     _desired: Customer | None
-    _held: tuple[bytes, str] | None  # a create's canonical document (packed) and digest
+    _held: Packed | None  # a create's customer, held as its canonical document
 
     def __init__(
         self,
@@ -166,15 +169,14 @@ class CustomerChange(Frozen):
     @classmethod
     def created(cls, key: str, customer: Customer) -> CustomerChange:
         """The create of CUSTOMER under KEY, holding its canonical document alone."""
-        return cls.created_as(key, packed_document(canonical_document(customer)), digest(customer))
+        return cls.created_as(key, Packed.of(customer))
 
     @classmethod
-    def created_as(cls, key: str, document: bytes, known: str) -> CustomerChange:
-        """The create under KEY of the customer whose canonical document is DOCUMENT,
-        packed (as `created` packs it, or as the document cache kept it: see
-        `desired.fleet.Fleet.canonical`), and whose digest is KNOWN."""
+    def created_as(cls, key: str, packed: Packed) -> CustomerChange:
+        """The create under KEY of the customer PACKED holds (as `created` packs it, or as
+        the worker that validated its file kept it: see `desired.fleet.Fleet.canonical`)."""
         change = cls(key, Action.CREATE, (), None, None, None)
-        change._set(_held=(document, known))
+        change._set(_held=packed)
         return change
 
     @property
@@ -183,7 +185,7 @@ class CustomerChange(Frozen):
             return self._desired
         document = self.document()
         assert document is not None  # a held create has its document
-        return customer_of(document, self._held[1])
+        return customer_of(document, self._held.digest)
 
     @property
     def changes(self) -> tuple[FieldChange, ...]:
@@ -195,20 +197,27 @@ class CustomerChange(Frozen):
         """The canonical document of `desired` (None where there is none), without making the
         customer of a held create. Read it, never change it (it may be the customer's own)."""
         if self._held is not None:
-            return unpacked_document(self._held[0])
+            return unpacked_document(self._held.document)
         return canonical_document(self._desired) if self._desired is not None else None
+
+    def glance(self) -> Glance | None:
+        """What a reviewer sees of `desired` at a glance (`model.fields.Glance`): a held
+        create's without reading its document; None where there is no `desired`."""
+        if self._held is not None:
+            return self._held.glance
+        return glance_of(canonical_document(self._desired)) if self._desired is not None else None
 
     def held(self) -> tuple[dict[str, Any], str] | None:
         """A held create's canonical document (made from its bytes: the caller's own) and
         digest; None for any other change."""
         if self._held is None:
             return None
-        return unpacked_document(self._held[0]), self._held[1]
+        return unpacked_document(self._held.document), self._held.digest
 
     def digest(self) -> str | None:
         """`model.fields.digest` of `desired`, without making the customer of a held create."""
         if self._held is not None:
-            return self._held[1]
+            return self._held.digest
         return digest(self._desired) if self._desired is not None else None
 
     def to_json(self, *, identity: bool = False) -> dict[str, Any]:

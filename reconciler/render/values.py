@@ -57,17 +57,18 @@ def show_value(path: str, value: Any, currency: str) -> str:
 
 def currency_of(change: CustomerChange) -> str:
     if change.action is Action.CREATE:  # a create the plan made holds its customer as its document
-        document = change.document()
-        return str(document["currency"]) if document is not None else ""
+        glance = change.glance()
+        return glance[0] if glance is not None else ""
     desired = change.desired
     return desired.currency if desired is not None else ""
 
 
 def change_note(change: CustomerChange) -> str:
     """What a reviewer needs to see of a create or a removal at a glance, beside its action."""
-    document = change.document() if change.action is Action.CREATE else None
-    if document is not None:
-        return f"{document['currency']}, {document['channels']} channels, {document['flow_speed']} cps, {document['status']}"
+    glance = change.glance() if change.action is Action.CREATE else None
+    if glance is not None:
+        currency, channels, flow_speed, status = glance
+        return f"{currency}, {channels} channels, {flow_speed} cps, {status}"
     removal = change.removal
     if removal is not None and removal.cause is RemovalCause.OVERLAY_ENDED:
         until = instant_text(removal.until) if removal.until is not None else "its end"

@@ -26,7 +26,7 @@ from reconciler.desired.state import Slices, desired_at
 from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
-from reconciler.model.fields import canonical_document, digest
+from reconciler.model.fields import canonical_document, digest, glance_of, unpacked_document
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.providers.base import ProviderInfo
 
@@ -534,16 +534,17 @@ def test_a_slice_of_many_customers_knows_their_digests(tmp_path: Path, monkeypat
 def test_each_customer_s_canonical_document_is_kept_where_its_file_was_parsed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    """A file parsed (in a worker process, or here) leaves the canonical document of its
-    customer in the cache, by its content and key, for a plan of creates to take as it is:
-    in that run and the next, no file is read again, no customer made again."""
+    """A file parsed (in a worker process, or here) leaves its customer in the cache as a
+    plan of its create holds it (canonical document, digest, glance), by its content and
+    key, for a plan of creates to take as it is: in that run and the next, no file is read
+    again, no customer made again."""
     root = tmp_path / "repo"
     _repo(root)
     monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
     monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
     file = tmp_path / "cache/documents.sqlite"
     expected = {
-        key: (canonical_document(found.customer), digest(found.customer))
+        key: (canonical_document(found.customer), digest(found.customer), glance_of(canonical_document(found.customer)))
         for key, found in load_customers(sorted((root / "customers.d").glob("*.*"))).items()
     }
     cache = DocumentCache(file)
@@ -552,21 +553,64 @@ def test_each_customer_s_canonical_document_is_kept_where_its_file_was_parsed(
     reads = _reads(monkeypatch)
     for run in (fleet, load_fleet(root, Settings(), root / "customers.d", DocumentCache(file), workers=workers)):
         given = run.canonical(list(run))
-        assert {key: (marshal.loads(blob), known) for key, (blob, known) in given.items()} == expected
+        assert {key: (unpacked_document(packed.document), packed.digest, packed.glance) for key, packed in given.items()} == expected
     assert reads == []
+
+
+def _digests_taken(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The documents whose digest the fleet takes from here on."""
+    taken: list[dict[str, Any]] = []
+    original = fleet_module.digest_of
+
+    def counting(document: dict[str, Any]) -> str:
+        taken.append(document)
+        return original(document)
+
+    monkeypatch.setattr(fleet_module, "digest_of", counting)
+    return taken
+
+
+def test_a_document_this_process_kept_is_taken_by_its_seal_and_one_kept_before_by_its_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry sealed with this process's key (its own, or its workers') is taken as it
+    is; one kept by a process before (another key) is taken once its document gives the
+    fleet's digest: the same customers either way."""
+    _, _, fleet = _kept(tmp_path)
+    monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
+    keys = list(fleet)
+    taken = _digests_taken(monkeypatch)
+    sealed = fleet.canonical(keys)
+    assert set(sealed) == set(keys)
+    assert taken == []
+    monkeypatch.setattr(fleet_module, "_SEAL_KEY", b"another process's key".ljust(32, b"."))
+    checked = fleet.canonical(keys)
+    assert len(taken) == len(keys)
+    assert {key: (unpacked_document(packed.document), packed.digest, packed.glance) for key, packed in checked.items()} == {
+        key: (unpacked_document(packed.document), packed.digest, packed.glance) for key, packed in sealed.items()
+    }
 
 
 def test_a_kept_canonical_document_that_does_not_give_the_fleet_s_digest_is_not_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An entry that is not a canonical document of the digest the fleet holds for that
-    customer (another customer's, not marshal's bytes, not a map) is as none: that customer
-    is made from its file, and the plan is the one the files make."""
+    """An entry that is not the customer of the digest the fleet holds for that key
+    (another customer's entry, another's document under this one's seal, not marshal's
+    bytes, not a pair) is as none: that customer is made from its file, and the plan is the
+    one the files make."""
     root, file, fleet = _kept(tmp_path)
     monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
     keys = list(fleet)
-    other = fleet.canonical(keys)[keys[0]][0]
-    planted = {keys[1]: other, keys[2]: b"\x00not marshal", keys[3]: marshal.dumps(["a", "list"])}
+    names = [canonical_name(fleet.ids[key], key) for key in keys]
+    with sqlite3.connect(file) as connection:
+        entries = dict(connection.execute(f"SELECT name, data FROM derived WHERE name IN ({','.join('?' * len(names))})", names))
+    first, second = entries[names[0]], entries[names[1]]
+    planted = {
+        keys[1]: first,
+        keys[2]: second[:16] + first[16:],
+        keys[3]: b"\x00not marshal",
+        keys[4]: second[:16] + marshal.dumps(["a", "list"]),
+    }
     with sqlite3.connect(file) as connection:
         connection.executemany(
             "UPDATE derived SET data = ? WHERE name = ?",

@@ -4,14 +4,13 @@ which action each customer gets, the field changes, what is blocked, and the saf
 from __future__ import annotations
 
 import datetime as dt
-import marshal
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
 from reconciler.config import SafetySection
 from reconciler.model.customer import Customer
 from reconciler.model.diff import FieldChange
-from reconciler.model.fields import canonical_document, digest
+from reconciler.model.fields import Packed
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import (
     Action,
@@ -86,12 +85,9 @@ class _Documents(_Asked):
         self.gives = gives
         self.documents_asked: list[str] = []
 
-    def canonical(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
+    def canonical(self, keys: Sequence[str]) -> dict[str, Packed]:
         self.documents_asked += keys
-        return {
-            key: (marshal.dumps(canonical_document(self.customers[key])), digest(self.customers[key]))
-            for key in keys if key in self.gives
-        }
+        return {key: Packed.of(self.customers[key]) for key in keys if key in self.gives}
 
 
 def test_a_create_whose_document_desired_state_gives_is_planned_without_its_customer() -> None:
