@@ -17,9 +17,9 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from reconciler.errors import LockHeld, ProviderError, ProviderUnavailable, StalePlan, UnsafePlan
 from reconciler.gc_pause import gc_paused
@@ -178,44 +178,124 @@ def apply_plan(
             if progress is not None:
                 progress(len(finished), total, result)
 
+        batches = [checked[start:start + batch_size] for start in range(0, total, batch_size)]
+        applying = _Applying(provider, audit, report, stopping, keep_alive)
         at_once = "concurrent_writes" in provider.describe().capabilities and provider.write_concurrency > 1
-        unavailable = threading.Event()
-        for start in range(0, total, batch_size):
-            batch = checked[start:start + batch_size]
-            if stopping():
-                results.extend(
-                    CustomerResult(change.key, change.action, "not_attempted", STOPPED) for change, _ in checked[start:]
-                )
-                break
-            if at_once:
-                results.extend(_carry_out_at_once(batch, provider, audit, unavailable, report))
-            else:
-                # One transaction per batch: a crash loses at most the batch in flight, which
-                # the next run redoes; the lease is renewed between batches, outside them.
-                with provider.transaction():
-                    for result in _carry_out_in_order(batch, provider, audit, unavailable):
-                        results.append(result)
-                        report(result)
-            keep_alive()
+        results.extend(applying.at_once(batches) if at_once else applying.in_transactions(batches))
     return ApplyReport(plan.plan_id, tuple(results))
 
 
-def _carry_out_in_order(
-    batch: Sequence[tuple[CustomerChange, Verdict]], provider: Provider, audit: AuditContext, unavailable: threading.Event
-) -> list[CustomerResult]:
-    """The batch's writes in plan order; each run of creates and updates goes to the provider
-    together (`Provider.write_many`: a SQL store writes it in a few statements)."""
-    results: list[CustomerResult] = []
-    run: list[tuple[CustomerChange, Write]] = []
-    for change, verdict in batch:
-        write = _plain_write(change, verdict, audit)
-        if write is not None:
-            run.append((change, write))
-            continue
-        results += _written_together(run, provider, unavailable)
-        run = []
-        results.append(_carry_out(change, verdict, provider, audit, unavailable))
-    return results + _written_together(run, provider, unavailable)
+Batch = Sequence[tuple[CustomerChange, "Verdict"]]
+
+
+class _Applying:
+    """The batches of one apply, carried out in plan order. Once `stopping()` says so, the
+    batch in flight finishes and no other starts; the lease is renewed between batches
+    (`keep_alive`), outside them."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        audit: AuditContext,
+        report: Callable[[CustomerResult], None],
+        stopping: Callable[[], bool],
+        keep_alive: Callable[[], None],
+    ) -> None:
+        self.provider, self.audit, self.report = provider, audit, report
+        self.stopping, self.keep_alive = stopping, keep_alive
+        # Once a write finds the platform unavailable, the writes not yet started are not attempted.
+        self.unavailable = threading.Event()
+
+    def at_once(self, batches: Sequence[Batch]) -> list[CustomerResult]:
+        """Each batch's writes from the provider's threads (`_carry_out_at_once`)."""
+        results: list[CustomerResult] = []
+        for index, batch in enumerate(batches):
+            if self.stopping():
+                return results + _stopped(batches[index:])
+            results += _carry_out_at_once(batch, self.provider, self.audit, self.unavailable, self.report)
+            self.keep_alive()
+        return results
+
+    def in_transactions(self, batches: Sequence[Batch]) -> list[CustomerResult]:
+        """Each batch in one transaction: a crash loses at most the batch in flight, which the
+        next run redoes. A batch's writes are made (`Provider.prepare_writes`) while the batch
+        before commits, on a thread of its own: a commit is the store's work alone (its driver
+        lets go of the interpreter), 1.6-4 s of 100,000 creates' apply. A batch's results are
+        reported once it has committed."""
+        results: list[CustomerResult] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-commit") as committer:
+            committing: Future[None] | None = None
+            written: list[CustomerResult] = []  # the results of the batch committing
+
+            def committed() -> None:
+                nonlocal committing
+                if committing is not None:
+                    committing.result()  # the commit's failure is raised here
+                    committing = None
+                    for result in written:
+                        results.append(result)
+                        self.report(result)
+                    self.keep_alive()
+
+            for index, batch in enumerate(batches):
+                if self.stopping():
+                    committed()
+                    return results + _stopped(batches[index:])
+                steps = self._steps(batch)
+                committed()
+                transaction = ExitStack()
+                transaction.enter_context(self.provider.transaction())
+                try:
+                    written = self._carried_out(steps)
+                except BaseException as exc:
+                    transaction.__exit__(type(exc), exc, exc.__traceback__)
+                    raise
+                committing = committer.submit(transaction.close)
+            committed()
+        return results
+
+    def _steps(self, batch: Batch) -> list[_Written | tuple[CustomerChange, Verdict]]:
+        """The batch's changes in order, each run of creates and updates made into writes that
+        go to the provider together (`Provider.write_many`: a SQL store writes them in a few
+        statements), with what the provider makes of them before their transaction."""
+        steps: list[_Written | tuple[CustomerChange, Verdict]] = []
+        run: list[tuple[CustomerChange, Write]] = []
+        for change, verdict in batch:
+            write = _plain_write(change, verdict, self.audit)
+            if write is not None:
+                run.append((change, write))
+                continue
+            if run:
+                steps.append(self._written(run))
+                run = []
+            steps.append((change, verdict))
+        if run:
+            steps.append(self._written(run))
+        return steps
+
+    def _written(self, run: list[tuple[CustomerChange, Write]]) -> _Written:
+        return _Written(run, self.provider.prepare_writes([write for _, write in run]))
+
+    def _carried_out(self, steps: list[_Written | tuple[CustomerChange, Verdict]]) -> list[CustomerResult]:
+        results: list[CustomerResult] = []
+        for step in steps:
+            if isinstance(step, _Written):
+                results += _written_together(step, self.provider, self.unavailable)
+            else:
+                results.append(_carry_out(*step, self.provider, self.audit, self.unavailable))
+        return results
+
+
+class _Written(NamedTuple):
+    """A run of creates and updates that go to the provider together, and what it made of
+    them before their transaction (`Provider.prepare_writes`)."""
+
+    writes: list[tuple[CustomerChange, Write]]
+    prepared: object
+
+
+def _stopped(batches: Sequence[Batch]) -> list[CustomerResult]:
+    return [CustomerResult(change.key, change.action, "not_attempted", STOPPED) for batch in batches for change, _ in batch]
 
 
 def _plain_write(change: CustomerChange, verdict: Verdict, audit: AuditContext) -> Write | None:
@@ -236,14 +316,11 @@ def _plain_write(change: CustomerChange, verdict: Verdict, audit: AuditContext) 
     return Write(change.key, desired, verdict.record.version if verdict.record else None, _audit_of(change, audit))
 
 
-def _written_together(
-    run: Sequence[tuple[CustomerChange, Write]], provider: Provider, unavailable: threading.Event
-) -> list[CustomerResult]:
-    if not run:
-        return []
+def _written_together(written: _Written, provider: Provider, unavailable: threading.Event) -> list[CustomerResult]:
+    run = written.writes
     if unavailable.is_set():
         return [CustomerResult(change.key, change.action, "not_attempted", NOT_ATTEMPTED) for change, _ in run]
-    outcomes = provider.write_many([write for _, write in run])
+    outcomes = provider.write_many([write for _, write in run], written.prepared)
     results = []
     for (change, _), failure in zip(run, outcomes, strict=False):  # outcomes may end early
         if failure is None:

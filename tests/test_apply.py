@@ -4,8 +4,11 @@ being read again, and one that moved is read and judged as a saved plan's would 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,13 @@ from sqlalchemy import create_engine, text
 
 from reconciler.apply import LockPolicy, apply_plan
 from reconciler.config import SafetySection
-from reconciler.errors import StalePlan
+from reconciler.errors import ProviderError, StalePlan
 from reconciler.model.customer import Customer
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
 from reconciler.providers import create_provider
-from reconciler.providers.base import AuditContext, Provider
+from reconciler.providers.base import AuditContext, Provider, Write
+from reconciler.providers.sqlite import SqliteProvider
 
 AT = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 LOCK = LockPolicy("test", dt.timedelta(minutes=5), dt.timedelta(0), lambda: dt.datetime.now(dt.UTC), time.sleep)
@@ -124,3 +128,64 @@ def test_a_create_the_plan_made_is_written_from_its_document_without_its_custome
         assert report.counts()["applied"] == 3
         assert made_again == []
         assert {key: record.customer for key, record in made.read().items()} == desired
+
+
+class _Committing(SqliteProvider):
+    """The SQLite store, noting when a batch's writes are prepared and committed; its
+    commit of the first batch waits (up to 10 s) for the second's writes to be prepared,
+    and its commit of the batch FAIL_AT raises, as a disk that is full would."""
+
+    def __init__(self, path: Path, *, fail_at: int = 0) -> None:
+        super().__init__(path)
+        self.events: list[str] = []
+        self.fail_at = fail_at
+        self.second_prepared = threading.Event()
+
+    def prepare_writes(self, writes: Sequence[Write]) -> object:
+        self.events.append(f"prepared {writes[0].key}")
+        if len(self.events) > 1:
+            self.second_prepared.set()
+        return super().prepare_writes(writes)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with super().transaction():
+            yield
+            commit = sum(event.startswith("committed") for event in self.events) + 1
+            if commit == 1:
+                self.second_prepared.wait(10)
+            if commit == self.fail_at:
+                raise ProviderError("sqlite live.sqlite: database or disk is full")
+            self.events.append(f"committed {commit}")
+
+
+def _creates(store: _Committing) -> tuple[Plan, list[str]]:
+    keys = [f"c{number}" for number in range(6)]
+    return _plan(store, {key: usd(channels=1) for key in keys}), keys
+
+
+def test_a_batch_s_writes_are_made_while_the_batch_before_commits(tmp_path: Path) -> None:
+    """The commit of a batch is the store's work alone: the next batch's writes are made
+    meanwhile, and each batch's results are reported once it has committed."""
+    store = _Committing(tmp_path / "live.sqlite")
+    plan, keys = _creates(store)
+    reported: list[tuple[str, list[str]]] = []
+    report = apply_plan(
+        plan, store, AUDIT, LOCK, batch_size=2, saved=False,
+        progress=lambda done, total, result: reported.append((result.key, list(store.events))),
+    )
+    assert report.counts()["applied"] == 6
+    assert store.events[:3] == ["prepared c0", "prepared c2", "committed 1"]
+    assert reported[:2] == [("c0", store.events[:3]), ("c1", store.events[:3])]
+    assert set(store.read()) == set(keys)
+
+
+def test_a_batch_whose_commit_fails_is_not_reported_and_none_after_it_is_written(tmp_path: Path) -> None:
+    store = _Committing(tmp_path / "live.sqlite", fail_at=2)
+    plan, _ = _creates(store)
+    reported: list[str] = []
+    with pytest.raises(ProviderError, match="database or disk is full"):
+        apply_plan(plan, store, AUDIT, LOCK, batch_size=2, saved=False, progress=lambda done, total, result: reported.append(result.key))
+    assert reported == ["c0", "c1"]
+    assert set(store.read()) == {"c0", "c1"}
+    assert {record.key for record in store.read_audit()} == {"c0", "c1"}

@@ -46,8 +46,8 @@ def after_write(method):
     return write
 
 def after_writes(method):  # a batch written together (write_many): killed once it is written
-    def write_together(self, connection, writes):
-        written = method(self, connection, writes)
+    def write_together(self, connection, writes, *prepared):
+        written = method(self, connection, writes, *prepared)
         if written:
             bump(len(writes))
         return written

@@ -414,13 +414,20 @@ class Provider(ABC):
         the status its file says) and repairs an unreadable one.
         """
 
-    def write_many(self, writes: Sequence[Write]) -> list[ProviderError | None]:
+    def prepare_writes(self, writes: Sequence[Write]) -> object:
+        """What `write_many` can make of WRITES before its transaction, and without the
+        platform, for it to take (`prepared`): the apply makes a batch's while the store
+        commits the batch before. None (the default): nothing."""
+        return None
+
+    def write_many(self, writes: Sequence[Write], prepared: object = None) -> list[ProviderError | None]:
         """Carry out WRITES (creates and updates of distinct keys), each as `create` or `update`
         would: what became of each, in order (None: written). Each succeeds or fails on its
         own, with the error it would raise alone, and its audit records as it would have.
         Once one finds the platform unavailable (`ProviderUnavailable`) the rest are not
         attempted, and the list ends with that one. By default, one by one; a provider that
-        can do better (one statement for the batch) overrides it."""
+        can do better (one statement for the batch) overrides it. PREPARED: what
+        `prepare_writes` made of WRITES."""
         outcomes: list[ProviderError | None] = []
         for write in writes:
             try:

@@ -14,9 +14,19 @@ import importlib.util
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import URL, Connection, Engine, Insert, Update, create_engine, event, make_url
+from sqlalchemy import (
+    URL,
+    Connection,
+    Dialect,
+    Engine,
+    Insert,
+    Update,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -146,6 +156,13 @@ def database_error(target: str, exc: SQLAlchemyError, secrets: Sequence[str], ke
     return ProviderError(f"{where}{target}: {escaped(hidden(reason.strip(), secrets))}")
 
 
+class Many(NamedTuple):
+    """A statement and the parameters of each of its rows, as the driver takes them (`many`)."""
+
+    sql: str
+    parameters: list[Any]
+
+
 def execute_many(
     connection: Connection,
     statement: Insert | Update,
@@ -154,7 +171,23 @@ def execute_many(
 ) -> int:
     """STATEMENT once for each of ROWS (all with the same keys), each with the values of
     SHARED too, in one executemany of the DB-API cursor; the number of rows the database
-    says it changed.
+    says it changed."""
+    return run_many(connection, many(connection.dialect, statement, rows, shared))
+
+
+def run_many(connection: Connection, made: Many) -> int:
+    """The statement MADE holds, once for each of its rows' parameters; the number of rows
+    the database says it changed."""
+    if not made.parameters:
+        return 0
+    return connection.exec_driver_sql(made.sql, made.parameters).rowcount
+
+
+def many(
+    dialect: Dialect, statement: Insert | Update, rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
+) -> Many:
+    """`execute_many`'s statement and parameters, made for DIALECT without a connection (a
+    batch's, while the store commits the one before: `Provider.prepare_writes`).
 
     What SQLAlchemy's own executemany does, without its bookkeeping for each row: each value
     goes through the bind processor its type gives (the same function SQLAlchemy would call),
@@ -162,9 +195,8 @@ def execute_many(
     of creates SQLAlchemy's way cost more than the database's writes.
     """
     if not rows:
-        return 0
+        return Many("", [])
     shared = shared or {}
-    dialect = connection.dialect
     first = rows[0]
     compiled = statement.compile(dialect=dialect, column_keys=[*shared, *first])
     fixed = compiled.construct_params({**shared, **first})  # and the statement's own values (`version + 1`)
@@ -182,7 +214,7 @@ def execute_many(
         values.append(column if processor is None else _processed(column, processor))
     cells = list(zip(*values, strict=True)) if values else [()] * len(rows)  # a row's values, in order
     parameters: list[Any] = cells if compiled.positional else [dict(zip(names, row, strict=True)) for row in cells]
-    return connection.exec_driver_sql(compiled.string, parameters).rowcount
+    return Many(compiled.string, parameters)
 
 
 def _processed(column: list[Any], processor: Callable[[Any], Any]) -> list[Any]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -63,7 +63,7 @@ from reconciler.providers.base import (
     begun,
     finish_begun,
 )
-from reconciler.providers.engines import database_error, execute_many
+from reconciler.providers.engines import Many, database_error, execute_many, many, run_many
 from reconciler.providers.schema import RULES, STORE, audit, customer, lease, runs
 
 Clock = Callable[[], datetime]
@@ -385,32 +385,63 @@ class SqlProvider(Provider):
             self._record(connection, now, audit_, key, "update", _update_changes(current, customer_))
         return LiveCustomer(key, customer_, expected_version + 1, managed=True, active=True)
 
-    def write_many(self, writes: Sequence[Write]) -> list[ProviderError | None]:
+    def prepare_writes(self, writes: Sequence[Write]) -> _Creates | None:
+        """The statements of WRITES when each is a create (a bulk apply's batches), made
+        before their transaction: the apply makes a batch's while the store commits the one
+        before. None for any other: an update's audit is of the row it finds under its lock."""
+        if len(writes) < 2 or any(write.expected_version is not None for write in writes):
+            return None
+        self.open()
+        assert self._engine is not None
+        now = self._clock()
+        inserted: list[dict[str, Any]] = []
+        audited: _Audited = []
+        for write in writes:
+            row, changes = _creation(write, now)
+            inserted.append(row)
+            _audit_into(audited, write, "create", changes)
+        dialect = self._engine.dialect
+        return _Creates(
+            many(dialect, insert(customer).inline(), inserted),
+            [many(dialect, insert(audit).inline(), records, ledger.audit_context(now, context)) for context, records in audited],
+        )
+
+    def write_many(self, writes: Sequence[Write], prepared: object = None) -> list[ProviderError | None]:
         """The batch in three statements (a read of its rows under a write lock, the inserts
         and updates, the audit rows), in a savepoint of its own; when any one write would
         fail (its key taken or moved on, a rule of the store refusing it), the savepoint is
-        rolled back and each write is carried out alone, to fail alone with its own message."""
+        rolled back and each write is carried out alone, to fail alone with its own message.
+        PREPARED: what `prepare_writes` made of WRITES (made here when not given)."""
+        if prepared is None:
+            prepared = self.prepare_writes(writes)
         if len(writes) > 1:
             try:
                 with self._failures(None), self._connection(write=True) as connection:
-                    if not self._write_together(connection, writes):
+                    if not self._write_together(connection, writes, prepared):
                         raise _OneByOne
                 return [None] * len(writes)
             except (_OneByOne, ProviderError):
                 pass  # rolled back: nothing of the batch was written
         return super().write_many(writes)
 
-    def _write_together(self, connection: Connection, writes: Sequence[Write]) -> bool:
+    def _write_together(self, connection: Connection, writes: Sequence[Write], prepared: object) -> bool:
         """Write every one of WRITES; False when one would fail on a key or a version (found
         before anything is written; the caller rolls back what a store that ignored the row
         locks let through), and a refusal by a rule of the store raises."""
-        now = self._clock()
         # Under the write lock, each row's version and digest: enough to know a row as the one
         # read for the plan (`_as_read`). Any other is read whole, to record what it held.
         found: dict[str, Any] = {}  # key -> its raw row: those columns, or all of them
         for chunk in _chunks([write.key for write in writes], _KEYS_PER_QUERY):
             locked = connection.execute(_SUMMARIES.with_for_update(), {"keys": list(chunk)})
             found.update((str(raw["key"]), raw) for raw in locked.mappings())
+        if isinstance(prepared, _Creates):
+            if found:
+                return False  # a key taken since the plan
+            run_many(connection, prepared.inserted)
+            for made in prepared.audited:
+                run_many(connection, made)
+            return True
+        now = self._clock()
         read = {
             write.key: self._as_read(write.key, found[write.key], write.expected_version)
             for write in writes if write.expected_version is not None and write.key in found
@@ -421,25 +452,15 @@ class SqlProvider(Provider):
             found.update((str(raw["key"]), raw) for raw in connection.execute(whole).mappings())
         inserted: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
-        # The audit rows of each run of writes with the same context, in the writes' order.
-        audited: list[tuple[AuditContext, list[dict[str, Any]]]] = []
-
-        def to_audit(write: Write, action: AuditAction, changes: Sequence[ledger.Change]) -> None:
-            if not audited or audited[-1][0] != write.audit:
-                audited.append((write.audit, []))
-            audited[-1][1].extend(ledger.audit_rows(write.key, action, changes))
-
+        audited: _Audited = []
         for write in writes:
-            # A create the plan holds as its canonical document is written as that: no
-            # customer is made for it (`Write.of_document`).
-            document, known = write.canonical()
-            values = rows.row_from_canonical(document)
             row = found.get(write.key)
             if write.expected_version is None:
                 if row is not None:
                     return False
-                inserted.append(_new_row(write.key, known, values, now))
-                to_audit(write, "create", ledger.creation_changes(document))
+                new_row, changes = _creation(write, now)
+                inserted.append(new_row)
+                _audit_into(audited, write, "create", changes)
                 continue
             if row is None:
                 return False
@@ -451,11 +472,12 @@ class SqlProvider(Provider):
                 before = rows.decode_row(row, connection.dialect)[0]
                 if before["version"] != write.expected_version:
                     return False
+            document, known = write.canonical()
             updated.append({
                 "where_key": write.key, "where_version": write.expected_version, "updated_at": now,
-                **_overwrite(known, values, write.expected_version),
+                **_overwrite(known, rows.row_from_canonical(document), write.expected_version),
             })
-            to_audit(write, "update", _update_changes(before, write.customer))
+            _audit_into(audited, write, "update", _update_changes(before, write.customer))
         execute_many(connection, insert(customer).inline(), inserted)
         if execute_many(connection, _BUMP, updated) != len(updated) and connection.dialect.supports_sane_multi_rowcount:
             return False  # only if a store ignored the row locks
@@ -634,6 +656,30 @@ def _chunks(keys: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 class _OneByOne(Exception):
     """A batch of writes has one that would fail: carry them out one by one."""
+
+
+class _Creates(NamedTuple):
+    """A batch of creates' statements, made before their transaction (`prepare_writes`)."""
+
+    inserted: Many
+    audited: list[Many]
+
+
+# The audit rows of each run of writes with the same context, in the writes' order.
+_Audited = list[tuple[AuditContext, list[dict[str, Any]]]]
+
+
+def _audit_into(audited: _Audited, write: Write, action: AuditAction, changes: Sequence[ledger.Change]) -> None:
+    if not audited or audited[-1][0] != write.audit:
+        audited.append((write.audit, []))
+    audited[-1][1].extend(ledger.audit_rows(write.key, action, changes))
+
+
+def _creation(write: Write, now: datetime) -> tuple[dict[str, Any], list[ledger.Change]]:
+    """The row a create inserts, and what the audit records of it. A create the plan holds
+    as its canonical document is written as that: no customer is made (`Write.of_document`)."""
+    document, known = write.canonical()
+    return _new_row(write.key, known, rows.row_from_canonical(document), now), ledger.creation_changes(document)
 
 
 def _new_row(key: str, known: str, values: Mapping[str, Any], now: datetime) -> dict[str, Any]:

@@ -442,6 +442,25 @@ def test_a_batch_of_writes_is_written_as_each_would_be_alone(provider: Provider)
     assert notes == {("acme", None), ("initech", None), ("globex", "penalty lifted by --lift-penalty")}
 
 
+def test_a_batch_of_creates_made_before_its_transaction_whose_key_was_taken_since_writes_the_others(
+    provider: Provider,
+) -> None:
+    """A batch of creates alone (a bulk apply's: what the provider makes of it is made
+    before its transaction, `prepare_writes`), one of whose keys was created since: that
+    one fails alone, the others are written."""
+    writes = [Write(key, small(channels=2), None, AUDIT) for key in ("acme", "globex", "initech")]
+    prepared = provider.prepare_writes(writes)
+    provider.create("globex", small(channels=1), AUDIT)
+    outcomes = provider.write_many(writes, prepared)
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], ConflictError) and str(outcomes[1]).startswith("globex: ")
+    live = provider.read()
+    assert {key: (record.version, record.customer.channels) for key, record in live.items()} == {
+        "acme": (1, 2), "globex": (1, 1), "initech": (1, 2),
+    }
+    assert sorted(record.key for record in provider.read_audit() if record.field == "channels") == ["acme", "globex", "initech"]
+
+
 def test_a_write_of_a_batch_that_fails_fails_alone_with_its_own_message(provider: Provider) -> None:
     for key in ("acme", "globex", "initech"):
         provider.create(key, small(channels=1), AUDIT)
