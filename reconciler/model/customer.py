@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
-    EmailStr,
     Field,
     StrictBool,
     StrictInt,
@@ -32,6 +31,7 @@ from reconciler.model.types import (
     ClockTime,
     Country,
     Currency,
+    Email,
     Frozen,
     Hostname,
     Money,
@@ -91,7 +91,7 @@ class Flags(Frozen):
 class Config(Frozen):
     """The form's Config block."""
 
-    paypal_email: EmailStr | None = Field(default=None, description="PayPal account the customer pays from.")
+    paypal_email: Email | None = Field(default=None, description="PayPal account the customer pays from.")
     website: Annotated[str, AfterValidator(check_website), Field(json_schema_extra={"pattern": WEBSITE_PATTERN})] | None = Field(
         default=None, description="The customer's website (http or https URL)."
     )

@@ -21,11 +21,14 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    EmailStr,
     Field,
     HttpUrl,
     TypeAdapter,
     ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -154,6 +157,27 @@ def check_website(url: str) -> str:
             "website", "'{url}' is not an http(s) URL: {reason}", {"url": url, "reason": exc.errors()[0]["msg"]}
         ) from None
     return url
+
+
+# An address of the plainest kind (letters, digits and . _ + - before the @; a lower-case
+# host name of at least two labels after it, none an IDNA label or of a special-use name):
+# one that email-validator accepts and gives back as it is. Each such address is that
+# address, without its ~20-40 µs (a fleet of 100,000 spent ~1.7 s of CPU on it); any other
+# goes to email-validator through pydantic's `EmailStr`, for its verdict and its message.
+# tests/model/test_types.py holds the two in agreement over generated addresses.
+_PLAIN_EMAIL = re.compile(
+    r"(?=.{6,254}$)(?=[^@]{1,64}@)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
+    r"@(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?!(?:arpa|invalid|local|localhost|onion|test)$)[a-z]{2,63}"
+)
+
+
+def _plain_email(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if type(value) is str and _PLAIN_EMAIL.fullmatch(value):
+        return value
+    return handler(value)
+
+
+Email = Annotated[EmailStr, WrapValidator(_plain_email)]
 
 
 HOSTNAME_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
