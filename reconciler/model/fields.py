@@ -57,15 +57,29 @@ def field_path(path: Sequence[str | int] | None) -> str:
 
 
 _LEAVES = frozenset({str, int, bool, type(None), list, Decimal})
+# Each path `flatten` made, by the path of its branch and the key in it, interned: every
+# customer has the same few dozen paths, and a plan of 100,000 creates holds each
+# customer's (a copy of each path costs ~60 bytes, millions of times); looked up, a path is
+# not made again (a third of `flatten`'s time). So many branches and keys in each at most:
+# a document's own keys (a file's typo, a hostile one) are not kept past them.
+_PATHS: dict[str, dict[Any, str]] = {}
+_PATHS_KEPT = 256
 
 
 def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten a nested document into {dotted path: leaf value}."""
     flat: dict[str, Any] = {}
+    paths = _PATHS.get(prefix)
+    if paths is None:
+        paths = {}
+        if len(_PATHS) < _PATHS_KEPT:
+            _PATHS[prefix] = paths
     for key, value in document.items():
-        # Interned: every customer has the same few dozen paths, and a plan of 100,000
-        # creates holds each customer's (a copy of each path costs ~60 bytes, millions times).
-        path = sys.intern(f"{prefix}{key}")
+        path = paths.get(key)
+        if path is None:
+            path = sys.intern(f"{prefix}{key}")
+            if type(key) is str and len(paths) < _PATHS_KEPT:  # not 1 for True: they hash alike
+                paths[key] = path
         kind = type(value)  # a dict by identity, the rest of the values without asking the Mapping ABC
         if (kind is dict or (kind not in _LEAVES and isinstance(value, Mapping))) and path not in LEAF_MAPS:
             flat.update(flatten(value, f"{path}."))

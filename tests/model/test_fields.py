@@ -136,6 +136,17 @@ def test_flatten_and_unflatten() -> None:
     assert next(iter(again)) is next(iter(flat))
 
 
+def test_flatten_names_each_key_as_its_own_document_spells_it() -> None:
+    """Paths are remembered by branch and key (`fields._PATHS`): a key that hashes like
+    another (1, True, 1.0) is not given the other's path, and keys past what is remembered
+    are named all the same."""
+    assert list(flatten({"a": {1: "x"}})) == ["a.1"]
+    assert list(flatten({"a": {True: "x", 2.0: "y"}})) == ["a.True", "a.2.0"]
+    many = {f"key{number}": number for number in range(600)}
+    assert flatten({"wide": many}) == {f"wide.key{number}": number for number in range(600)}
+    assert flatten({"wide": many}) == {f"wide.key{number}": number for number in range(600)}
+
+
 def test_default_fields_hold_every_leaf_in_the_forms_order() -> None:
     fields = default_fields()
     assert len(fields) == 42
