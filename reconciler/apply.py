@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
@@ -31,6 +32,7 @@ from reconciler.providers.base import (
     LiveCustomer,
     LiveRecord,
     LiveSummary,
+    Prepared,
     Provider,
     Run,
     Write,
@@ -218,11 +220,20 @@ class _Applying:
 
     def in_transactions(self, batches: Sequence[Batch]) -> list[CustomerResult]:
         """Each batch in one transaction: a crash loses at most the batch in flight, which the
-        next run redoes. A batch's writes are made (`Provider.prepare_writes`) while the batch
-        before commits, on a thread of its own: a commit is the store's work alone (its driver
-        lets go of the interpreter), 1.6-4 s of 100,000 creates' apply. A batch's results are
-        reported once it has committed."""
+        next run redoes. The writes of the next two batches are begun
+        (`Provider.prepare_writes`: a SQL store makes a bulk apply's in a worker process,
+        `Provider.preparing`) while one is written, and made while it commits, on a thread
+        of its own: a commit is the store's work alone (its driver lets go of the
+        interpreter), 1.6-4 s of 100,000 creates' apply. A batch's results are reported
+        once it has committed."""
+        with self.provider.preparing(sum(map(len, batches))):
+            return self._in_transactions(batches)
+
+    def _in_transactions(self, batches: Sequence[Batch]) -> list[CustomerResult]:
         results: list[CustomerResult] = []
+        ahead: deque[list[_Written | tuple[CustomerChange, Verdict]]] = deque(
+            self._steps(batch) for batch in batches[:_AHEAD]
+        )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-commit") as committer:
             committing: Future[None] | None = None
             written: list[CustomerResult] = []  # the results of the batch committing
@@ -237,11 +248,13 @@ class _Applying:
                         self.report(result)
                     self.keep_alive()
 
-            for index, batch in enumerate(batches):
+            for index in range(len(batches)):
                 if self.stopping():
                     committed()
                     return results + _stopped(batches[index:])
-                steps = self._steps(batch)
+                steps = ahead.popleft()
+                if index + _AHEAD < len(batches):
+                    ahead.append(self._steps(batches[index + _AHEAD]))
                 committed()
                 transaction = ExitStack()
                 transaction.enter_context(self.provider.transaction())
@@ -286,12 +299,16 @@ class _Applying:
         return results
 
 
+# Batches whose writes are begun before the one being written is (`_Applying.in_transactions`).
+_AHEAD = 2
+
+
 class _Written(NamedTuple):
-    """A run of creates and updates that go to the provider together, and what it made of
+    """A run of creates and updates that go to the provider together, and what it makes of
     them before their transaction (`Provider.prepare_writes`)."""
 
     writes: list[tuple[CustomerChange, Write]]
-    prepared: object
+    prepared: Prepared
 
 
 def _stopped(batches: Sequence[Batch]) -> list[CustomerResult]:
@@ -301,13 +318,13 @@ def _stopped(batches: Sequence[Batch]) -> list[CustomerResult]:
 def _plain_write(change: CustomerChange, verdict: Verdict, audit: AuditContext) -> Write | None:
     """The change as a create or an update of its own key, when that is all it is. A create
     the plan holds as a canonical document is written as one: no customer is made for it
-    unless the provider asks (`Write.of_document`)."""
+    unless the provider asks (`Write.of_packed`)."""
     if verdict.kind != "go":
         return None
     if verdict.record is None:
-        held = change.held()
-        if held is not None:
-            return Write.of_document(change.key, *held, None, _audit_of(change, audit))
+        packed = change.packed()
+        if packed is not None:
+            return Write.of_packed(change.key, packed.document, packed.digest, None, _audit_of(change, audit))
     elif not (change.action.writes_fields and verdict.record.key == change.key):
         return None
     desired = change.desired
@@ -320,7 +337,7 @@ def _written_together(written: _Written, provider: Provider, unavailable: thread
     run = written.writes
     if unavailable.is_set():
         return [CustomerResult(change.key, change.action, "not_attempted", NOT_ATTEMPTED) for change, _ in run]
-    outcomes = provider.write_many([write for _, write in run], written.prepared)
+    outcomes = provider.write_many([write for _, write in run], written.prepared())
     results = []
     for (change, _), failure in zip(run, outcomes, strict=False):  # outcomes may end early
         if failure is None:

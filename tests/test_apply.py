@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from reconciler.model.customer import Customer
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.plan.plan import Plan
 from reconciler.providers import create_provider
-from reconciler.providers.base import AuditContext, Provider, Write
+from reconciler.providers.base import AuditContext, Prepared, Provider, Write
 from reconciler.providers.sqlite import SqliteProvider
 
 AT = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -131,20 +130,16 @@ def test_a_create_the_plan_made_is_written_from_its_document_without_its_custome
 
 
 class _Committing(SqliteProvider):
-    """The SQLite store, noting when a batch's writes are prepared and committed; its
-    commit of the first batch waits (up to 10 s) for the second's writes to be prepared,
-    and its commit of the batch FAIL_AT raises, as a disk that is full would."""
+    """The SQLite store, noting when a batch's writes are begun and committed; its commit of
+    the batch FAIL_AT raises, as a disk that is full would."""
 
     def __init__(self, path: Path, *, fail_at: int = 0) -> None:
         super().__init__(path)
         self.events: list[str] = []
         self.fail_at = fail_at
-        self.second_prepared = threading.Event()
 
-    def prepare_writes(self, writes: Sequence[Write]) -> object:
-        self.events.append(f"prepared {writes[0].key}")
-        if len(self.events) > 1:
-            self.second_prepared.set()
+    def prepare_writes(self, writes: Sequence[Write]) -> Prepared:
+        self.events.append(f"begun {writes[0].key}")
         return super().prepare_writes(writes)
 
     @contextlib.contextmanager
@@ -152,8 +147,6 @@ class _Committing(SqliteProvider):
         with super().transaction():
             yield
             commit = sum(event.startswith("committed") for event in self.events) + 1
-            if commit == 1:
-                self.second_prepared.wait(10)
             if commit == self.fail_at:
                 raise ProviderError("sqlite live.sqlite: database or disk is full")
             self.events.append(f"committed {commit}")
@@ -164,9 +157,10 @@ def _creates(store: _Committing) -> tuple[Plan, list[str]]:
     return _plan(store, {key: usd(channels=1) for key in keys}), keys
 
 
-def test_a_batch_s_writes_are_made_while_the_batch_before_commits(tmp_path: Path) -> None:
-    """The commit of a batch is the store's work alone: the next batch's writes are made
-    meanwhile, and each batch's results are reported once it has committed."""
+def test_a_batch_s_writes_are_begun_two_batches_ahead_and_its_results_reported_once_committed(tmp_path: Path) -> None:
+    """The writes of the next two batches are begun while one is written (a SQL store makes
+    a bulk apply's apart), and made while it commits: the commit is the store's work alone.
+    Each batch's results are reported once it has committed."""
     store = _Committing(tmp_path / "live.sqlite")
     plan, keys = _creates(store)
     reported: list[tuple[str, list[str]]] = []
@@ -175,8 +169,8 @@ def test_a_batch_s_writes_are_made_while_the_batch_before_commits(tmp_path: Path
         progress=lambda done, total, result: reported.append((result.key, list(store.events))),
     )
     assert report.counts()["applied"] == 6
-    assert store.events[:3] == ["prepared c0", "prepared c2", "committed 1"]
-    assert reported[:2] == [("c0", store.events[:3]), ("c1", store.events[:3])]
+    assert store.events == ["begun c0", "begun c2", "begun c4", "committed 1", "committed 2", "committed 3"]
+    assert reported[:2] == [("c0", store.events[:4]), ("c1", store.events[:4])]
     assert set(store.read()) == set(keys)
 
 

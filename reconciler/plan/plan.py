@@ -207,12 +207,9 @@ class CustomerChange(Frozen):
             return self._held.glance
         return glance_of(canonical_document(self._desired)) if self._desired is not None else None
 
-    def held(self) -> tuple[dict[str, Any], str] | None:
-        """A held create's canonical document (made from its bytes: the caller's own) and
-        digest; None for any other change."""
-        if self._held is None:
-            return None
-        return unpacked_document(self._held.document), self._held.digest
+    def packed(self) -> Packed | None:
+        """A held create's customer as the plan holds it; None for any other change."""
+        return self._held
 
     def digest(self) -> str | None:
         """`model.fields.digest` of `desired`, without making the customer of a held create."""

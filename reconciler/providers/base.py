@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 from reconciler.errors import ProviderError, ProviderUnavailable
 from reconciler.frozen import Frozen
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical_document, customer_of, digest
+from reconciler.model.fields import canonical_document, customer_of, digest, unpacked_document
 
 # "import": `import` bound a live customer to its new file, writing nothing to it (`Provider.bind`).
 AuditAction = Literal["create", "update", "deactivate", "rename", "delete", "import"]
@@ -165,19 +165,22 @@ class Write(Frozen):
     another of the same content (`Frozen`).
 
     The customer to write is given as a `Customer`, or as its canonical document and digest
-    (`of_document`: a create the plan holds so). A store that writes the canonical form
-    takes that as it is (`canonical`); `customer` is made from it only when asked for. The
-    SQL stores write 100,000 creates without making each customer again (~7 s)."""
+    (`of_document`), or as that document packed (`of_packed`: a create the plan holds so). A
+    store that writes the canonical form takes that as it is (`canonical`); `customer` is
+    made from it only when asked for. The SQL stores write 100,000 creates without making
+    each customer again (~7 s). A write pickles as it was given (a SQL store makes a bulk
+    apply's rows in a process apart: `sql.SqlProvider.preparing`)."""
 
-    __slots__ = ("_customer", "_document", "audit", "expected_version", "key")
+    __slots__ = ("_customer", "_document", "_packed", "audit", "expected_version", "key")
     key: str
     expected_version: int | None
     audit: AuditContext
     _customer: Customer | None
     _document: tuple[dict[str, Any], str] | None
+    _packed: tuple[bytes, str] | None
 
     def __init__(self, key: str, customer: Customer, expected_version: int | None, audit: AuditContext) -> None:
-        self._set(key=key, _customer=customer, _document=None, expected_version=expected_version, audit=audit)
+        self._set(key=key, _customer=customer, _document=None, _packed=None, expected_version=expected_version, audit=audit)
 
     @classmethod
     def of_document(
@@ -186,29 +189,57 @@ class Write(Frozen):
         """The write of the customer whose canonical document is DOCUMENT (which the write
         then holds as it is: nothing else may change it) and whose digest is KNOWN."""
         write = cls.__new__(cls)
-        write._set(key=key, _customer=None, _document=(document, known), expected_version=expected_version, audit=audit)
+        write._set(key=key, _customer=None, _document=(document, known), _packed=None, expected_version=expected_version, audit=audit)
+        return write
+
+    @classmethod
+    def of_packed(cls, key: str, packed: bytes, known: str, expected_version: int | None, audit: AuditContext) -> Write:
+        """The write of the customer whose canonical document PACKED holds
+        (`model.fields.packed_document`), unpacked when first asked for, and whose digest
+        is KNOWN."""
+        write = cls.__new__(cls)
+        write._set(key=key, _customer=None, _document=None, _packed=(packed, known), expected_version=expected_version, audit=audit)
         return write
 
     @property
     def customer(self) -> Customer:
         if self._customer is None:
-            assert self._document is not None  # one of the two is given
-            self._set(_customer=customer_of(*self._document))
+            self._set(_customer=customer_of(*self.canonical()))
         assert self._customer is not None
         return self._customer
 
     def canonical(self) -> tuple[dict[str, Any], str]:
         """The canonical document of the customer to write (read it, never change it), and
         its digest."""
+        if self._document is None and self._packed is not None:
+            packed, known = self._packed
+            self._set(_document=(unpacked_document(packed), known))
         if self._document is not None:
             return self._document
-        return canonical_document(self.customer), digest(self.customer)
+        assert self._customer is not None  # one of the three is given
+        return canonical_document(self._customer), digest(self._customer)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._packed is not None:
+            return (Write.of_packed, (self.key, *self._packed, self.expected_version, self.audit))
+        if self._document is not None:
+            return (Write.of_document, (self.key, *self._document, self.expected_version, self.audit))
+        return (Write, (self.key, self._customer, self.expected_version, self.audit))
 
     def __repr__(self) -> str:
         return f"Write(key={self.key!r}, expected_version={self.expected_version!r}, audit={self.audit!r})"
 
     def _values(self) -> tuple[Any, ...]:
         return (self.key, self.customer, self.expected_version, self.audit)
+
+
+# What a provider made of a batch of writes before their transaction, given when asked
+# (`Provider.prepare_writes`): it may be made meanwhile, in a process apart.
+Prepared = Callable[[], object]
+
+
+def _nothing_prepared() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -414,11 +445,19 @@ class Provider(ABC):
         the status its file says) and repairs an unreadable one.
         """
 
-    def prepare_writes(self, writes: Sequence[Write]) -> object:
-        """What `write_many` can make of WRITES before its transaction, and without the
-        platform, for it to take (`prepared`): the apply makes a batch's while the store
-        commits the batch before. None (the default): nothing."""
-        return None
+    def prepare_writes(self, writes: Sequence[Write]) -> Prepared:
+        """Begin making what `write_many` can make of WRITES before their transaction, and
+        without the platform: what is returned gives it (waiting for it, where it is made
+        apart), for `write_many` to take as `prepared`. The apply begins a batch's while
+        the batches before it are written. By default nothing is made."""
+        return _nothing_prepared
+
+    @contextlib.contextmanager
+    def preparing(self, writes: int) -> Iterator[None]:
+        """An apply of WRITES creates and updates is under way: a provider may start what
+        makes its batches' writes apart meanwhile (`prepare_writes`; the SQL stores: a
+        process), and stops it after. Nothing by default."""
+        yield
 
     def write_many(self, writes: Sequence[Write], prepared: object = None) -> list[ProviderError | None]:
         """Carry out WRITES (creates and updates of distinct keys), each as `create` or `update`

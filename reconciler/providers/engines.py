@@ -78,6 +78,14 @@ def _on_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
+@functools.cache
+def dialect_of(drivername: str) -> Dialect:
+    """The dialect of the driver DRIVERNAME ("sqlite", "postgresql+psycopg") as the store's
+    engines configure it, without a connection or a credential: what makes a store's
+    statements in a worker process (`sql.SqlProvider.preparing`)."""
+    return create_engine(URL.create(drivername), json_serializer=json_text).dialect
+
+
 def postgresql_url(option: str, variable: str, environ: Mapping[str, str]) -> URL:
     """The URL in the environment variable VARIABLE (named by the setting OPTION, for the
     message); ConfigError, never showing the value, when it is missing or no PostgreSQL URL."""

@@ -6,6 +6,7 @@ and may reach behind the provider with plain SQL (`sql_spec.engine()`)."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,7 +23,7 @@ from store_versions import downgrade, insert_unchecked
 
 from reconciler.errors import ConflictError, ProviderError
 from reconciler.model.customer import Customer
-from reconciler.model.fields import canonical_document, digest, flatten
+from reconciler.model.fields import canonical_document, digest, flatten, packed_document
 from reconciler.providers import create_provider, rows
 from reconciler.providers import sql as sql_module
 from reconciler.providers.base import (
@@ -710,3 +711,91 @@ def test_an_update_of_a_row_as_read_takes_its_before_values_from_what_was_read(
         decoded.clear()  # what was read is forgotten once written: read again, or decoded
         assert provider.write_many([Write("a", small(channels=4), 2, AUDIT), Write("b", small(channels=4), 2, AUDIT)]) == [None, None]
         assert decoded == ["a", "b"]
+
+
+# --- a bulk apply's creates made in a worker process --------------------------------------------
+
+
+def _packed_creates(count: int, start: int = 0) -> list[Write]:
+    writes = []
+    for number in range(start, start + count):
+        made = small(channels=number, notes=f"customer {number}", debit_limit=Decimal(f"{number}.50"))
+        writes.append(Write.of_packed(f"n{number:03d}", packed_document(canonical_document(made)), digest(made), None, AUDIT))
+    return writes
+
+
+def test_a_write_pickles_as_it_was_given() -> None:
+    """A write goes to the worker process as it is: as a customer, a document or packed."""
+    made = small(channels=3, config={"paypal_email": "ap@acme.example"})
+    document = canonical_document(made)
+    writes = [
+        Write("a", made, 2, AUDIT),
+        Write.of_document("b", document, digest(made), None, AUDIT),
+        Write.of_packed("c", packed_document(document), digest(made), None, AUDIT),
+    ]
+    for write in writes:
+        again = pickle.loads(pickle.dumps(write))
+        assert (again.key, again.expected_version, again.audit, again.canonical()) == (
+            write.key, write.expected_version, write.audit, (document, digest(made)),
+        )
+        assert again == write
+
+
+def test_a_bulk_apply_s_creates_are_made_in_a_worker_process_as_they_are_made_here(
+    sql_spec: ProviderSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `PREPARE_APART_FROM` writes, a batch of creates' statements are made in a worker
+    process, for the store's dialect named by its driver alone: the statements this process
+    would make, value for value; and they write what the writes say."""
+    monkeypatch.setattr(sql_module, "PREPARE_APART_FROM", 10)
+    writes = _packed_creates(30)
+    batches = [writes[start:start + 10] for start in range(0, 30, 10)]
+    with sql_spec.make() as provider:
+        assert isinstance(provider, sql_module.SqlProvider)
+        monkeypatch.setattr(provider, "_clock", lambda: NOW)
+        here = [provider.prepare_writes(batch)() for batch in batches]
+
+        def not_here(*args: object) -> None:
+            raise AssertionError("made in this process")
+
+        monkeypatch.setattr(sql_module, "_statements", not_here)
+        with provider.preparing(len(writes)):
+            begun = [provider.prepare_writes(batch) for batch in batches]
+            apart = [prepared() for prepared in begun]
+        assert provider._apart is None
+        assert _plain(apart) == _plain(here)
+        for batch, prepared in zip(batches, apart, strict=True):
+            assert provider.write_many(batch, prepared) == [None] * 10
+        live = provider.read()
+        assert {key: record.customer for key, record in live.items()} == {write.key: write.customer for write in writes}
+        assert sorted({record.key for record in provider.read_audit()}) == [write.key for write in writes]
+
+
+def _plain(made: list[Any]) -> list[Any]:
+    """Statements as comparable values: a value the driver wraps (psycopg's `Jsonb`, equal
+    only to itself) as its type, what it holds and how it is written."""
+
+    def value(cell: Any) -> Any:
+        return (type(cell).__name__, cell.obj, cell.dumps) if hasattr(cell, "obj") else cell
+
+    def values(row: Any) -> Any:
+        return {name: value(cell) for name, cell in row.items()} if isinstance(row, dict) else tuple(map(value, row))
+
+    return [[(each.sql, [values(row) for row in each.parameters]) for each in (one.inserted, *one.audited)] for one in made]
+
+
+def test_a_batch_whose_worker_process_died_is_made_here(provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process that dies (killed, out of memory) costs its batches nothing but
+    time: they are made here, and written."""
+    monkeypatch.setattr(sql_module, "PREPARE_APART_FROM", 10)
+    assert isinstance(provider, sql_module.SqlProvider)
+    writes = _packed_creates(20)
+    with provider.preparing(len(writes)):
+        assert provider._apart is not None
+        for process in provider._apart._processes.values():  # type: ignore[union-attr]
+            process.kill()
+            process.join()
+        prepared = provider.prepare_writes(writes)
+        assert provider.write_many(writes, prepared()) == [None] * 20
+    assert set(provider.read()) == {write.key for write in writes}
+
