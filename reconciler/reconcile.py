@@ -82,9 +82,12 @@ def make_plan(
         overlays = load_plans(root, settings, load=load)
         # While worker processes parse files, this one reads the live rows that differ from
         # what each chunk of theirs holds, as it comes back (`PendingRead.read_ahead`).
+        # The workers hand back each customer they parse as a plan of its create holds it:
+        # those of keys the store lacks are kept (`Fleet.canonical`).
         fleet = load_fleet(
             root, settings, customers_dir(root, settings), cache, index=index,
             meanwhile=read_differing.read_ahead if read_differing is not None else None,
+            documents=(lambda key: not read_differing.holds(key)) if read_differing is not None else _anything,
         )
         desired = desired_at(fleet, overlays, at, cache)
         if changed_since is not None:
@@ -118,6 +121,7 @@ def make_plan(
             repair=frozenset(repair),
         )
         plan = compute_plan(desired.subset(_planned(desired, live, in_sync, only)), live, context, only=only, in_sync=in_sync)
+        fleet.made.clear()  # what the plan did not take
         if judge_schedule:
             schedule = settings.schedule
             since = at - dt.timedelta(days=schedule.lookback_days)
@@ -151,6 +155,10 @@ def _planned(
             if key not in live and key not in planned and desired.may_claim(key, claimable, names)
         )
     return planned
+
+
+def _anything(key: str) -> bool:
+    return True
 
 
 def _check_known(

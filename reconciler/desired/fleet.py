@@ -28,12 +28,10 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import hashlib
-import hmac
 import json
 import marshal
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeGuard
@@ -62,6 +60,7 @@ from reconciler.gc_pause import gc_paused
 from reconciler.model.customer import Customer
 from reconciler.model.fields import (
     Digests,
+    Glance,
     Packed,
     canonical_document,
     digest,
@@ -74,7 +73,7 @@ from reconciler.model.fields import (
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
-FLEET_REVISION = 6
+FLEET_REVISION = 7
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_FROM = 2000
 # Up to this many files edited since git's index, a kept fleet is patched with them on every
@@ -136,6 +135,9 @@ class Fleet(Mapping[str, CustomerFile]):
         self._ids = ids  # key -> content id, or how to know them
         self._cache = cache
         self._loaded: dict[str, CustomerFile] = dict(loaded or {})
+        # Each customer this run parsed, as a plan of its create holds it (`load_fleet`'s
+        # DOCUMENTS), until `canonical` gives it.
+        self.made: dict[str, Packed] = {}
         if callable(summaries):  # as kept: read when first needed
             assert digests is not None
             self._load_summaries: Callable[[], Mapping[str, Summary] | None] | None = summaries
@@ -198,23 +200,24 @@ class Fleet(Mapping[str, CustomerFile]):
         return self.digests[key]
 
     def canonical(self, keys: Sequence[str]) -> dict[str, Packed]:
-        """Each customer of KEYS whose canonical document the cache holds, packed as the
-        process that validated its file kept it for the content the fleet knows
-        (`canonical_name`): a create needs nothing more, and a plan of 100,000 creates need
-        not read, validate and encode each customer again after the workers did (~12 s).
-        Each is the customer of the fleet's digest, or as none (`_opened`). The others of
-        KEYS are not given."""
+        """Each customer of KEYS as a plan of its create holds it: as this run parsed it
+        (`made`, given up to the caller), or as the cache holds it for the content the fleet
+        knows (`canonical_name`, kept by a run before), checked against the fleet's digest
+        (`_opened`). A create needs nothing more: a plan of 100,000 creates need not read,
+        validate and encode each customer again after the workers did (~12 s). The others
+        of KEYS are not given."""
+        found = {key: self.made.pop(key) for key in keys if key in self.made}
+        keys = [key for key in keys if key not in found]
         ids = self._known_ids(len(keys))
-        if self._cache is None or ids is None:
-            return {}
+        if not keys or self._cache is None or ids is None:
+            return found
         names = {canonical_name(ids[key], key): key for key in keys if key in ids}
-        found: dict[str, Packed] = {}
         entries = self._cache.derived(names)
         with gc_paused():
             while entries:  # each entry let go once opened: never 100,000 held twice (~300 MB)
                 name, entry = entries.popitem()
                 key = names[name]
-                packed = _opened(entry, name, self.digests[key])
+                packed = _opened(entry, self.digests[key])
                 if packed is not None:
                     found[key] = packed
         return found
@@ -277,15 +280,21 @@ def load_fleet(
     workers: int | None = None,
     index: Index | None = None,
     meanwhile: Callable[[Mapping[str, str]], None] | None = None,
+    *,
+    documents: Callable[[str], bool] | None = None,
 ) -> Fleet:
     """The customer files of DIRECTORY (an existing folder inside ROOT), valid and checked
     together; InvalidInput as `load_customers` raises it when they are not. INDEX: git's
     listing of the folder, when the caller started it (`fleet_index`). MEANWHILE is called
     with the digests of each chunk of files worker processes parse, by key, as the chunk
     comes back while they parse the next: this process has time then. WORKERS: how many
-    worker processes (default: one a core, at most 4)."""
-    with _Workers(workers if workers is not None else min(os.cpu_count() or 1, 4)) as pool:
-        return _load_fleet(root, settings, directory, cache, pool, index, meanwhile)
+    worker processes (default: one a core, at most 4). DOCUMENTS: the fleet keeps each
+    customer parsed of a key it says yes to as a plan of its create holds it, for
+    `canonical` (a plan's of the keys the live store lacks: ~3 KB a customer)."""
+    with _Workers(workers if workers is not None else min(os.cpu_count() or 1, 4), documents=documents) as pool:
+        fleet = _load_fleet(root, settings, directory, cache, pool, index, meanwhile)
+        fleet.made = pool.made
+        return fleet
 
 
 def _load_fleet(
@@ -678,41 +687,21 @@ def canonical_name(identity: str, key: str) -> str:
     return f"canonical:{FLEET_REVISION}:{identity}:{key}"
 
 
-# The key this process seals the canonical documents it keeps with, and gives the worker
-# processes it starts; in memory only, never written. An entry that opens with it was made
-# by this run, for the content and digest it is kept under, and is taken as it is; any
-# other (a run's before, or anyone's who can write the cache) only once its document gives
-# the fleet's digest. A seal is checked in ~3 µs, a digest in ~14 µs: 100,000 creates ~1.1 s.
-_SEAL_KEY = secrets.token_bytes(32)
-_SEAL_LENGTH = 16
-
-
-def _keep_canonical(
-    cache: DocumentCache, identity: str, key: str, customer: Customer, seal_key: bytes = _SEAL_KEY
-) -> None:
-    """Keep in CACHE the customer of the file of KEY with content IDENTITY as a plan of its
-    create holds it (`Packed`: its document, and its glance), sealed with SEAL_KEY."""
-    name = canonical_name(identity, key)
+def _keep_canonical(cache: DocumentCache, identity: str, key: str, customer: Customer) -> Packed:
+    """Keep in CACHE, for a later run, the customer of the file of KEY with content IDENTITY
+    as a plan of its create holds it (`Packed`: its document and its glance); that."""
     document = canonical_document(customer)
-    body = marshal.dumps((packed_document(document), glance_of(document)))
-    cache.put_derived(name, _seal(seal_key, name, digest(customer), body) + body)
+    packed = Packed(packed_document(document), digest(customer), glance_of(document))
+    cache.put_derived(canonical_name(identity, key), marshal.dumps((packed.document, packed.glance)))
+    return packed
 
 
-def _seal(seal_key: bytes, name: str, known: str, body: bytes) -> bytes:
-    sealed = hashlib.blake2b(key=seal_key, digest_size=_SEAL_LENGTH)
-    sealed.update(f"{name}\0{known}\0".encode())
-    sealed.update(body)
-    return sealed.digest()
-
-
-def _opened(entry: bytes, name: str, known: str) -> Packed | None:
-    """The customer of digest KNOWN as the cache's ENTRY under NAME holds it
-    (`_keep_canonical`); None when it holds another, or anything else."""
-    body = entry[_SEAL_LENGTH:]
+def _opened(entry: bytes, known: str) -> Packed | None:
+    """The customer of digest KNOWN as the cache's ENTRY holds it (`_keep_canonical`): kept
+    by a run before, or by anyone who can write the cache, so taken once its document gives
+    KNOWN; None when it holds another, or anything else."""
     try:
-        document, glance = marshal.loads(body)
-        if hmac.compare_digest(entry[:_SEAL_LENGTH], _seal(_SEAL_KEY, name, known, body)):
-            return Packed(document, known, glance)
+        document, _ = marshal.loads(entry)
         unpacked = unpacked_document(document)
         if digest_of(unpacked) == known:
             return Packed(document, known, glance_of(unpacked))
@@ -801,14 +790,16 @@ def _summarise(
         # when next asked.
         cache.close()
         shared = str(cache.file) if cache.usable else None
-        work = [(str(directory), chunk, shared, WRITE_EVERY, _SEAL_KEY) for chunk in chunks]
+        work = [(str(directory), chunk, shared, WRITE_EVERY, pool.documents is not None) for chunk in chunks]
         for results in pool.start().map(_parse_chunk, work):
             if results is None:
                 return None
-            for key, identity, plain in results:
-                found[key] = (identity, Summary._make(plain))
+            for key, identity, plain, kept in results:
+                summary = found[key] = (identity, Summary._make(plain))
+                if kept is not None:
+                    pool.keep(key, Packed(kept[0], summary[1].digest, kept[1]))
             if meanwhile is not None:
-                meanwhile({key: found[key][1].digest for key, _, _ in results})
+                meanwhile({key: found[key][1].digest for key, _, _, _ in results})
         return found
     for key, name in to_parse:
         path = directory / name
@@ -822,7 +813,9 @@ def _summarise(
         loaded[key] = result
         identity = content_id(path.suffix, document.source)
         found[key] = (identity, summarise(key, result.customer, document.data))
-        _keep_canonical(cache, identity, key, result.customer)
+        packed = _keep_canonical(cache, identity, key, result.customer)
+        if pool is not None:
+            pool.keep(key, packed)
     return found
 
 
@@ -838,9 +831,16 @@ class _Workers:
     processes of an apply of 10,000 updates of 100,000), and would be made while other
     threads of this one work (the store's scan, git's status)."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, documents: Callable[[str], bool] | None = None) -> None:
         self.processes = processes
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        # Each customer parsed of a key DOCUMENTS says yes to, as a plan of its create holds it.
+        self.documents = documents
+        self.made: dict[str, Packed] = {}
+
+    def keep(self, key: str, packed: Packed) -> None:
+        if self.documents is not None and self.documents(key):
+            self.made[key] = packed
 
     def start(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:
@@ -874,20 +874,20 @@ WRITE_EVERY = 500
 
 
 def _parse_chunk(
-    work: tuple[str, list[tuple[str, str]], str | None, int, bytes],
-) -> list[tuple[str, str, tuple[Any, ...]]] | None:
-    """In a worker process: (key, content id, summary) of each file of the chunk, its
-    document written to the cache at the path given (if any) as it goes, so many at a time
-    (`WRITE_EVERY`, as the process that made the work says: a worker is a new interpreter)
-    and sealed with its key (`_SEAL_KEY`); None when one is not a valid customer."""
-    folder, chunk, cache_file, write_every, seal_key = work
+    work: tuple[str, list[tuple[str, str]], str | None, int, bool],
+) -> list[_Parsed] | None:
+    """In a worker process: `_parse_one` of each file of the chunk, its document written to
+    the cache at the path given (if any) as it goes, so many at a time (`WRITE_EVERY`, as
+    the process that made the work says: a worker is a new interpreter); None when one is
+    not a valid customer."""
+    folder, chunk, cache_file, write_every, documents = work
     directory = Path(folder)
     cache = DocumentCache(Path(cache_file)) if cache_file is not None else None
     results = []
     try:
         with gc_paused():
             for index, (key, name) in enumerate(chunk, 1):
-                result = _parse_one(directory, key, name, cache, seal_key)
+                result = _parse_one(directory, key, name, cache, documents=documents)
                 if result is None:
                     return None
                 results.append(result)
@@ -901,11 +901,16 @@ def _parse_chunk(
     return results
 
 
-def _parse_one(
-    directory: Path, key: str, name: str, cache: DocumentCache | None, seal_key: bytes
-) -> tuple[str, str, tuple[Any, ...]] | None:
-    """`_parse_chunk` of one file: its key, content id and summary, its document kept in
-    CACHE to write (its customer's sealed with SEAL_KEY); None when it is not a valid customer."""
+# What a worker hands back of a file (`_parse_one`).
+_Parsed = tuple[str, str, tuple[Any, ...], tuple[bytes, Glance] | None]
+
+
+def _parse_one(directory: Path, key: str, name: str, cache: DocumentCache | None, *, documents: bool) -> _Parsed | None:
+    """`_parse_chunk` of one file: its key, content id and summary, and when DOCUMENTS its
+    customer's canonical document packed and its glance (what a plan of its create holds:
+    the process that asked has it without reading it back from the cache and checking it,
+    ~1.3 s of 100,000 creates); its document kept in CACHE to write, and its customer's
+    for a later run. None when it is not a valid customer."""
     path = directory / name
     try:
         content = read_source(path)
@@ -917,10 +922,12 @@ def _parse_one(
         return None
     identity = content_id(path.suffix, content)
     summary = summarise(key, result.customer, document.data)
+    kept = None
     if cache is not None:
         cache.remember_encoded(identity, encoded(document.data))
-        _keep_canonical(cache, identity, key, result.customer, seal_key)
-    return key, identity, summary.plain()
+        packed = _keep_canonical(cache, identity, key, result.customer)
+        kept = (packed.document, packed.glance) if documents else None
+    return key, identity, summary.plain(), kept
 
 
 def _agree(summaries: Mapping[str, Summary], catalogs: Catalogs) -> bool:

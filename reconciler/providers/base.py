@@ -97,20 +97,29 @@ class PendingRead:
     digests, the records that call will read for them (those not known to hold them), while
     the caller waits on something else (worker processes parsing the files); those records
     are then the answer for their keys, as if read at the end. A provider that cannot tell
-    reads nothing ahead."""
+    reads nothing ahead. `holds` says which keys the store holds a record of, where its
+    first step tells (a plan keeps only the parsed customers it may create)."""
 
     def __init__(
         self,
         finish: Callable[[Mapping[str, str], Mapping[str, LiveRecord]], LiveRead],
         read: Callable[[Mapping[str, str]], dict[str, LiveRecord]] | None = None,
+        holds: Callable[[], Callable[[str], bool] | None] | None = None,
     ) -> None:
         self._finish = finish  # (digests, the records read ahead) -> the answer
         self._read = read  # (some of the digests) -> the records read for them
+        self._holds = holds  # () -> whether the store holds a record of a key, when it can tell
         self._ahead: dict[str, LiveRecord] = {}
 
     def read_ahead(self, digests: Mapping[str, str]) -> None:
         if self._read is not None and digests:
             self._ahead.update(self._read(digests))
+
+    def holds(self, key: str) -> bool:
+        """Whether the store holds a record of KEY, as its first step found; True where it
+        cannot tell."""
+        found = self._holds() if self._holds is not None else None
+        return found is None or found(key)
 
     def __call__(self, digests: Mapping[str, str]) -> LiveRead:
         ahead, self._ahead = self._ahead, {}

@@ -295,7 +295,17 @@ class SqlProvider(Provider):
             except ReconcilerError:
                 return {}  # the same failure comes again when the plan asks, after the fleet's own problems
 
-        return PendingRead(lambda digests, ahead: self._differing(scanned(), digests, ahead), read_ahead)
+        def holds() -> Callable[[str], bool] | None:
+            try:
+                found = held()
+            except ReconcilerError:
+                return None
+            if found is None:
+                return None
+            described, others = found
+            return lambda key: key in others or key in described
+
+        return PendingRead(lambda digests, ahead: self._differing(scanned(), digests, ahead), read_ahead, holds)
 
     def _scan(self) -> _Scan:
         """What `read_differing` reads before it needs the digests: `IN_STEP`'s one row (None

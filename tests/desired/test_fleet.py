@@ -26,7 +26,7 @@ from reconciler.desired.state import Slices, desired_at
 from reconciler.documents.cache import DocumentCache, content_id
 from reconciler.documents.loader import load_document
 from reconciler.errors import InvalidInput
-from reconciler.model.fields import canonical_document, digest, glance_of, unpacked_document
+from reconciler.model.fields import Packed, canonical_document, digest, glance_of, unpacked_document
 from reconciler.plan.compute import PlanContext, compute_plan
 from reconciler.providers.base import ProviderInfo
 
@@ -570,47 +570,56 @@ def _digests_taken(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return taken
 
 
-def test_a_document_this_process_kept_is_taken_by_its_seal_and_one_kept_before_by_its_digest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _held(given: dict[str, Packed]) -> dict[str, tuple[Any, str, Any]]:
+    return {key: (unpacked_document(packed.document), packed.digest, packed.glance) for key, packed in given.items()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_customer_this_run_parsed_is_given_as_parsed_and_one_kept_before_once_it_gives_the_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    """An entry sealed with this process's key (its own, or its workers') is taken as it
-    is; one kept by a process before (another key) is taken once its document gives the
-    fleet's digest: the same customers either way."""
-    _, _, fleet = _kept(tmp_path)
+    """A plan's fleet keeps each customer its run parsed (in a worker process, or here), of
+    the keys it is asked to (those the live store lacks), as a plan of its create holds
+    it, and gives it as it is, once; one kept in the cache by a run before is given once
+    its document gives the fleet's digest: the same customers either way. A validation's
+    fleet keeps none."""
+    root = tmp_path / "repo"
+    _repo(root)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
     monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
+    file = tmp_path / "cache/documents.sqlite"
+    assert load_fleet(root, Settings(), root / "customers.d", DocumentCache(tmp_path / "other.sqlite"), workers=workers).made == {}
+    cache = DocumentCache(file)
+    fleet = load_fleet(root, Settings(), root / "customers.d", cache, workers=workers, documents=lambda key: key != "acme-telecom")
+    cache.save()
     keys = list(fleet)
+    assert set(fleet.made) == set(keys) - {"acme-telecom"}  # of the keys it was asked to keep
     taken = _digests_taken(monkeypatch)
-    sealed = fleet.canonical(keys)
-    assert set(sealed) == set(keys)
-    assert taken == []
-    monkeypatch.setattr(fleet_module, "_SEAL_KEY", b"another process's key".ljust(32, b"."))
-    checked = fleet.canonical(keys)
+    made = fleet.canonical([key for key in keys if key != "acme-telecom"])
+    assert (set(made), taken, fleet.made) == (set(keys) - {"acme-telecom"}, [], {})
+    made.update(fleet.canonical(["acme-telecom"]))  # from the cache, checked
+    assert len(taken) == 1
+    taken.clear()
+    again = load_fleet(root, Settings(), root / "customers.d", DocumentCache(file), workers=workers, documents=lambda key: True)
+    assert again.made == {}  # known by the kept fleet: nothing parsed
+    kept = again.canonical(keys)
     assert len(taken) == len(keys)
-    assert {key: (unpacked_document(packed.document), packed.digest, packed.glance) for key, packed in checked.items()} == {
-        key: (unpacked_document(packed.document), packed.digest, packed.glance) for key, packed in sealed.items()
-    }
+    assert _held(kept) == _held(made)
 
 
 def test_a_kept_canonical_document_that_does_not_give_the_fleet_s_digest_is_not_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An entry that is not the customer of the digest the fleet holds for that key
-    (another customer's entry, another's document under this one's seal, not marshal's
-    bytes, not a pair) is as none: that customer is made from its file, and the plan is the
-    one the files make."""
+    (another customer's entry, not marshal's bytes, not a pair) is as none: that customer is
+    made from its file, and the plan is the one the files make."""
     root, file, fleet = _kept(tmp_path)
     monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
     keys = list(fleet)
     names = [canonical_name(fleet.ids[key], key) for key in keys]
     with sqlite3.connect(file) as connection:
         entries = dict(connection.execute(f"SELECT name, data FROM derived WHERE name IN ({','.join('?' * len(names))})", names))
-    first, second = entries[names[0]], entries[names[1]]
-    planted = {
-        keys[1]: first,
-        keys[2]: second[:16] + first[16:],
-        keys[3]: b"\x00not marshal",
-        keys[4]: second[:16] + marshal.dumps(["a", "list"]),
-    }
+    planted = {keys[1]: entries[names[0]], keys[2]: b"\x00not marshal", keys[3]: marshal.dumps(["a", "list"])}
     with sqlite3.connect(file) as connection:
         connection.executemany(
             "UPDATE derived SET data = ? WHERE name = ?",

@@ -799,3 +799,16 @@ def test_a_batch_whose_worker_process_died_is_made_here(provider: Provider, monk
         assert provider.write_many(writes, prepared()) == [None] * 20
     assert set(provider.read()) == {write.key for write in writes}
 
+
+
+def test_a_pending_read_says_which_keys_the_store_holds(provider: Provider, sql_spec: ProviderSpec) -> None:
+    """From its first step (the scan): a plan keeps only the parsed customers it may create.
+    A row the scan cannot describe (written outside) is held all the same."""
+    provider.write_many([Write(key, small(channels=1), None, AUDIT) for key in ("a", "b")])
+    engine = sql_spec.engine()
+    with engine.begin() as connection:
+        connection.execute(update(customer).where(customer.c.key == "b").values(channels=7))
+    engine.dispose()
+    pending = provider.start_read_differing()
+    assert [pending.holds(key) for key in ("a", "b", "c")] == [True, True, False]
+    assert set(pending({"a": "x", "c": "y"}).records) == {"a", "b"}
