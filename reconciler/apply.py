@@ -187,7 +187,7 @@ def apply_plan(
     return ApplyReport(plan.plan_id, tuple(results))
 
 
-Batch = Sequence[tuple[CustomerChange, "Verdict"]]
+_Batch = Sequence[tuple[CustomerChange, "Verdict"]]
 
 
 class _Applying:
@@ -208,7 +208,7 @@ class _Applying:
         # Once a write finds the platform unavailable, the writes not yet started are not attempted.
         self.unavailable = threading.Event()
 
-    def at_once(self, batches: Sequence[Batch]) -> list[CustomerResult]:
+    def at_once(self, batches: Sequence[_Batch]) -> list[CustomerResult]:
         """Each batch's writes from the provider's threads (`_carry_out_at_once`)."""
         results: list[CustomerResult] = []
         for index, batch in enumerate(batches):
@@ -218,10 +218,10 @@ class _Applying:
             self.keep_alive()
         return results
 
-    def in_transactions(self, batches: Sequence[Batch]) -> list[CustomerResult]:
+    def in_transactions(self, batches: Sequence[_Batch]) -> list[CustomerResult]:
         """Each batch in one transaction: a crash loses at most the batch in flight, which the
         next run redoes. The writes of the next two batches are begun
-        (`Provider.prepare_writes`: a SQL store makes a bulk apply's in a worker process,
+        (`Provider.prepare_writes`: a SQL store makes a bulk apply's in worker processes,
         `Provider.preparing`) while one is written, and made while it commits, on a thread
         of its own: a commit is the store's work alone (its driver lets go of the
         interpreter), 1.6-4 s of 100,000 creates' apply. A batch's results are reported
@@ -229,7 +229,7 @@ class _Applying:
         with self.provider.preparing(sum(map(len, batches))):
             return self._in_transactions(batches)
 
-    def _in_transactions(self, batches: Sequence[Batch]) -> list[CustomerResult]:
+    def _in_transactions(self, batches: Sequence[_Batch]) -> list[CustomerResult]:
         results: list[CustomerResult] = []
         ahead: deque[list[_Written | tuple[CustomerChange, Verdict]]] = deque(
             self._steps(batch) for batch in batches[:_AHEAD]
@@ -267,7 +267,7 @@ class _Applying:
             committed()
         return results
 
-    def _steps(self, batch: Batch) -> list[_Written | tuple[CustomerChange, Verdict]]:
+    def _steps(self, batch: _Batch) -> list[_Written | tuple[CustomerChange, Verdict]]:
         """The batch's changes in order, each run of creates and updates made into writes that
         go to the provider together (`Provider.write_many`: a SQL store writes them in a few
         statements), with what the provider makes of them before their transaction."""
@@ -311,7 +311,7 @@ class _Written(NamedTuple):
     prepared: Prepared
 
 
-def _stopped(batches: Sequence[Batch]) -> list[CustomerResult]:
+def _stopped(batches: Sequence[_Batch]) -> list[CustomerResult]:
     return [CustomerResult(change.key, change.action, "not_attempted", STOPPED) for batch in batches for change, _ in batch]
 
 

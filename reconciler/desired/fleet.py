@@ -62,11 +62,9 @@ from reconciler.model.fields import (
     Digests,
     Glance,
     Packed,
-    canonical_document,
     digest,
     digest_of,
     glance_of,
-    packed_document,
     remember_digest,
     unpacked_document,
 )
@@ -690,8 +688,7 @@ def canonical_name(identity: str, key: str) -> str:
 def _keep_canonical(cache: DocumentCache, identity: str, key: str, customer: Customer) -> Packed:
     """Keep in CACHE, for a later run, the customer of the file of KEY with content IDENTITY
     as a plan of its create holds it (`Packed`: its document and its glance); that."""
-    document = canonical_document(customer)
-    packed = Packed(packed_document(document), digest(customer), glance_of(document))
+    packed = Packed.of(customer)
     cache.put_derived(canonical_name(identity, key), marshal.dumps((packed.document, packed.glance)))
     return packed
 
@@ -922,12 +919,14 @@ def _parse_one(directory: Path, key: str, name: str, cache: DocumentCache | None
         return None
     identity = content_id(path.suffix, content)
     summary = summarise(key, result.customer, document.data)
-    kept = None
+    packed = None
     if cache is not None:
         cache.remember_encoded(identity, encoded(document.data))
         packed = _keep_canonical(cache, identity, key, result.customer)
-        kept = (packed.document, packed.glance) if documents else None
-    return key, identity, summary.plain(), kept
+    if documents:
+        packed = packed or Packed.of(result.customer)
+        return key, identity, summary.plain(), (packed.document, packed.glance)
+    return key, identity, summary.plain(), None
 
 
 def _agree(summaries: Mapping[str, Summary], catalogs: Catalogs) -> bool:

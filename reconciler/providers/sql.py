@@ -82,10 +82,10 @@ Clock = Callable[[], datetime]
 # keys of the rows not described.
 _Scan = tuple[Sequence[Any] | None, list[str]]
 _KEYS_PER_QUERY = 500  # under every engine's bound-parameter limit
-# Writes in one apply from which a batch's creates are made in a worker process (`preparing`):
-# under it, starting one (~0.4 s of a core) costs more than it saves (~55 µs a create).
+# Writes in one apply from which a batch's creates are made in worker processes (`preparing`):
+# under it, starting them (~0.4 s of a core each) costs more than they save (~50 µs a create).
 PREPARE_APART_FROM = 5_000
-_AHEAD_APART = 2
+_AHEAD_APART = 2  # worker processes: as many as the batches the apply begins ahead
 
 # Built once: the columns to set come with the parameters, so SQLAlchemy compiles it once
 # per set of columns instead of building a cache key over every value of every write.
@@ -151,7 +151,7 @@ class SqlProvider(Provider):
         # The live customers read from rows their digest describes, by key, until written
         # (`_as_read`): an update of one takes the audit's before values from it.
         self._read: dict[str, LiveCustomer] = {}
-        self._apart: ProcessPoolExecutor | None = None  # the worker process of `preparing`
+        self._apart: ProcessPoolExecutor | None = None  # the worker processes of `preparing`
 
     @abstractmethod
     def _create_engine(self) -> Engine:
@@ -414,10 +414,11 @@ class SqlProvider(Provider):
     @contextlib.contextmanager
     def preparing(self, writes: int) -> Iterator[None]:
         """For an apply of many writes (`PREPARE_APART_FROM`) on a machine of more than one
-        core, a worker process that makes the rows and audit records of each batch of
-        creates (`_creations`) while this one writes the batches before: that is over half
-        of the work of a create here, and the store's own is the rest (100,000 creates:
-        ~11 s -> ~6 s). New interpreters, not forks, as the parse's (`desired.fleet._Workers`)."""
+        core, worker processes that make each batch of creates' statements (`_statements`:
+        their rows, audit rows and driver parameters) while this one writes the batches
+        before: over half of a create's work here; the store's own is the rest (100,000
+        creates: 10.3-10.8 s -> 8.1-8.5 s). New interpreters, not forks, as the parse's
+        (`desired.fleet._Workers`)."""
         if writes < PREPARE_APART_FROM or (os.cpu_count() or 1) < 2 or self._apart is not None:
             yield
             return
@@ -434,7 +435,7 @@ class SqlProvider(Provider):
 
     def prepare_writes(self, writes: Sequence[Write]) -> Prepared:
         """The statements of WRITES when each is a create (a bulk apply's batches), begun
-        before their transaction: in the worker process while an apply has one
+        before their transaction: in a worker process while an apply has them
         (`preparing`), else here. Nothing for any other: an update's audit is of the row it
         finds under its lock."""
         if len(writes) < 2 or any(write.expected_version is not None for write in writes):
@@ -721,8 +722,8 @@ def _audit_into(audited: _Audited, write: Write, action: AuditAction, changes: S
 
 
 def _statements(dialect: Dialect, writes: Sequence[Write], now: datetime) -> _Creates:
-    """The statements that write WRITES, each a create, at NOW, for DIALECT: in the worker
-    process while an apply has one (`SqlProvider.preparing`), else here."""
+    """The statements that write WRITES, each a create, at NOW, for DIALECT: in a worker
+    process while an apply has them (`SqlProvider.preparing`), else here."""
     inserted: list[dict[str, Any]] = []
     audited: _Audited = []
     for write in writes:
@@ -736,7 +737,7 @@ def _statements(dialect: Dialect, writes: Sequence[Write], now: datetime) -> _Cr
 
 
 def _statements_apart(drivername: str, writes: Sequence[Write], now: datetime) -> _Creates:
-    """`_statements`, in the worker process, for the dialect of the driver DRIVERNAME as
+    """`_statements`, in a worker process, for the dialect of the driver DRIVERNAME as
     the store's engine configures it (`engines.dialect_of`), without connecting. Its
     objects go when the batch goes (no cycle among them): a collection would free nothing
     (a batch's with the collector on took twice the time)."""
@@ -745,7 +746,7 @@ def _statements_apart(drivername: str, writes: Sequence[Write], now: datetime) -
 
 
 def _made_apart(made: Future[_Creates], dialect: Dialect, writes: Sequence[Write], now: datetime) -> _Creates:
-    """What the worker process made; made here when it could not (it died, or was stopped)."""
+    """What a worker process made; made here when it could not (it died, or was stopped)."""
     try:
         return made.result()
     except (BrokenProcessPool, CancelledError):
@@ -753,12 +754,12 @@ def _made_apart(made: Future[_Creates], dialect: Dialect, writes: Sequence[Write
 
 
 def _ready() -> None:
-    """In the worker process, before its first batch: what it runs, imported."""
+    """In a worker process, before its first batch: what it runs, imported."""
 
 
 def _creation(write: Write, now: datetime) -> tuple[dict[str, Any], list[ledger.Change]]:
     """The row a create inserts, and what the audit records of it. A create the plan holds
-    as its canonical document is written as that: no customer is made (`Write.of_document`)."""
+    as its canonical document is written as that: no customer is made (`Write.of_packed`)."""
     document, known = write.canonical()
     return _new_row(write.key, known, rows.row_from_canonical(document), now), ledger.creation_changes(document)
 

@@ -697,3 +697,21 @@ def test_a_fleet_kept_while_a_file_was_edited_is_known_from_the_index_and_that_f
     }
     # Committed, every file is one the index names, its summary kept by its id: none is read.
     assert reads == ([] if then == "committed" else ["kiwi-link.toml"])
+
+
+def test_a_plan_s_workers_hand_back_their_customers_without_a_cache_to_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache that cannot be used (its folder writable by others) keeps nothing, and the
+    workers hand back each customer a plan may create all the same."""
+    root = tmp_path / "repo"
+    _repo(root)
+    monkeypatch.setattr(fleet_module, "PARALLEL_FROM", 1)
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    cache = DocumentCache(folder / "documents.sqlite")
+    assert not cache.usable
+    fleet = load_fleet(root, Settings(), root / "customers.d", cache, workers=2, documents=lambda key: True)
+    expected = {key: Packed.of(found.customer) for key, found in load_customers(sorted((root / "customers.d").glob("*.*"))).items()}
+    assert _held(fleet.canonical(list(fleet))) == _held(expected)
