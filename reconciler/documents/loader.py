@@ -210,23 +210,40 @@ def read_source(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of PATH, a regular file, refusing one over LIMIT bytes before reading it whole."""
     try:
         # Non-blocking, and a regular file only: a FIFO or device named *.yaml must not hang us.
+        # Read through the descriptor itself: a file object for each is half the time of a
+        # read (~3.5 µs of ~7.5; ~0.35 s of CPU over a cold 100,000).
         handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(handle, "rb") as stream:
-            status = os.fstat(stream.fileno())
+        try:
+            status = os.fstat(handle)
             if not stat.S_ISREG(status.st_mode):
                 raise _invalid(path, "not a regular file (a folder, FIFO or device); it is not read")
             if status.st_size > limit:
                 raise _oversize(path, status.st_size, limit)
             # As many bytes as the file has, and one more to see it grew since: a read of
             # the limit itself allocates a megabyte for each file (three times the read's time).
-            content = stream.read(status.st_size + 1)
+            content = _read_up_to(handle, status.st_size + 1)
             if len(content) > status.st_size:  # it grew, or says it has none (/proc): read on, up to the limit
-                content += stream.read(limit + 1 - len(content))
+                content += _read_up_to(handle, limit + 1 - len(content))
+        finally:
+            os.close(handle)
     except OSError as exc:
         raise _invalid(path, f"cannot read the file: {exc.strerror or exc}") from None
     if len(content) > limit:
         raise _oversize(path, len(content), limit)
     return content
+
+
+def _read_up_to(handle: int, size: int) -> bytes:
+    """SIZE bytes of the file open as HANDLE, or as many as it has left (a read may give
+    fewer than asked without being at the end)."""
+    parts = []
+    while size > 0:
+        part = os.read(handle, size)
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _oversize(path: Path, size: int, limit: int = MAX_FILE_BYTES) -> InvalidInput:

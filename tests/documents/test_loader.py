@@ -5,6 +5,7 @@ an error. What YAML and TOML read is in test_yaml12.py and test_toml.py."""
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,21 @@ def test_no_yaml_or_toml_input_crashes(text: str) -> None:
     for name in ("fuzz.yaml", "fuzz.toml"):
         with contextlib.suppress(InvalidInput):
             load_document(Path(name), text.encode("utf-8"))
+
+
+def test_a_read_that_gives_fewer_bytes_than_asked_reads_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read of the descriptor may give fewer bytes than asked short of the end: the file is
+    read on until it has given them all, and each descriptor is closed, read or refused."""
+    from reconciler.documents import loader
+
+    path = tmp_path / "acme.yaml"
+    path.write_bytes(b"name: Acme\nchannels: 30\n" * 40)
+    read = os.read
+    monkeypatch.setattr(loader.os, "read", lambda handle, size: read(handle, min(size, 7)))
+    opened = len(os.listdir("/proc/self/fd"))
+    assert read_source(path) == path.read_bytes()
+    with pytest.raises(InvalidInput, match="more than the 100 allowed"):
+        read_source(path, limit=100)
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        read_source(tmp_path)
+    assert len(os.listdir("/proc/self/fd")) == opened
