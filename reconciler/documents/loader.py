@@ -12,6 +12,7 @@ Whatever the input, the loader returns a `LoadedDocument` or raises `InvalidInpu
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
@@ -215,6 +216,8 @@ def read_source(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         try:
             status = os.fstat(handle)
+            if stat.S_ISDIR(status.st_mode):  # what a file object would have said of it
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
             if not stat.S_ISREG(status.st_mode):
                 raise _invalid(path, "not a regular file (a folder, FIFO or device); it is not read")
             if status.st_size > limit:

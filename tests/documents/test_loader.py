@@ -120,6 +120,10 @@ def test_a_read_that_gives_fewer_bytes_than_asked_reads_on(tmp_path: Path, monke
     assert read_source(path) == path.read_bytes()
     with pytest.raises(InvalidInput, match="more than the 100 allowed"):
         read_source(path, limit=100)
-    with pytest.raises(InvalidInput, match="not a regular file"):
+    with pytest.raises(InvalidInput, match="cannot read the file: Is a directory"):
         read_source(tmp_path)
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        read_source(fifo)
     assert len(os.listdir("/proc/self/fd")) == opened
