@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Select, Table, TypeDecorator, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -67,6 +67,24 @@ def _as_held(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(JsonText, "postgresql")
 def _as_text(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+
+
+def readable(table: Table) -> Select[Any]:
+    """TABLE's columns, its JSON ones as the text the database holds (`JsonText`), for
+    `json_value` to read: a value someone wrote by hand that Python cannot read (nested
+    deeper than it recurses, or not JSON) is that row's matter, and does not stop the read."""
+    return select(*(JsonText(column).label(column.name) if isinstance(column.type, Json) else column for column in table.columns))
+
+
+def json_value(held: Any) -> Any:
+    """A JSON column's value from the text the database holds; the text itself where it
+    holds no value Python reads (not JSON, or nested too deeply)."""
+    if not isinstance(held, str):
+        return held
+    try:
+        return json.loads(held)
+    except (ValueError, RecursionError):
+        return held
 
 
 def json_text(value: Any) -> str:

@@ -11,7 +11,6 @@ turns database failures into `ProviderError`s.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,6 @@ from sqlalchemy import (
     Connection,
     Integer,
     MetaData,
-    Select,
     String,
     Table,
     and_,
@@ -44,7 +42,7 @@ from reconciler.model.diff import diff_to_customer
 from reconciler.model.fields import default_fields, flatten
 from reconciler.model.types import instant_text
 from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, Run
-from reconciler.providers.columns import Json, JsonText, UtcDateTime
+from reconciler.providers.columns import Json, UtcDateTime, json_value, readable
 
 LOCK_NAME = "apply"
 
@@ -266,7 +264,7 @@ def latest_audit(connection: Connection, table: Table, keys: Sequence[str], fiel
         .where(table.c.customer_key.in_(keys), _of_field(table, field))
         .group_by(table.c.customer_key)
     )
-    rows = connection.execute(_readable(table).where(table.c.id.in_(newest))).mappings().all()
+    rows = connection.execute(readable(table).where(table.c.id.in_(newest))).mappings().all()
     found = {record.key: record for record in _records(rows, field)}
     for row in rows:
         if row["customer_key"] not in found:
@@ -286,7 +284,7 @@ def read_audit(
     """Audit records newest first: all, or one customer key's, or of one field, of the rows
     WHERE allows. Of one field, a create's row may hold no record of it: the rows are read
     as they come until LIMIT records are found."""
-    query = _readable(table).where(*where).order_by(table.c.id.desc())
+    query = readable(table).where(*where).order_by(table.c.id.desc())
     if key is not None:
         query = query.where(table.c.customer_key == key)
     if field is not None:
@@ -294,24 +292,6 @@ def read_audit(
     elif limit is not None:
         query = query.limit(limit)  # every row is a record at least
     return list(islice(_records(connection.execute(query).mappings(), field), limit))
-
-
-def _readable(table: Table) -> Select[Any]:
-    """The audit TABLE's columns, its JSON ones as the text the database holds (`JsonText`),
-    read by `_value`: a value someone wrote by hand that Python cannot read (nested deeper
-    than it recurses) is that record's, and does not stop the read."""
-    return select(*(JsonText(column).label(column.name) if isinstance(column.type, Json) else column for column in table.columns))
-
-
-def _value(held: Any) -> Any:
-    """A JSON column's value from the text the database holds; the text itself where it
-    holds no value Python reads (not JSON, or nested too deeply)."""
-    if not isinstance(held, str):
-        return held
-    try:
-        return json.loads(held)
-    except (ValueError, RecursionError):
-        return held
 
 
 def _of_field(table: Table, field: str) -> ColumnElement[bool]:
@@ -327,7 +307,7 @@ def _records(found: Iterable[Mapping[Any, Any]], field: str | None = None) -> It
             "at": row["at"], "actor": row["actor"], "commit": row["git_commit"], "plan_id": row["plan_id"],
             "key": row["customer_key"], "action": row["action"], "note": row["note"],
         }
-        after = _value(row["after_value"])
+        after = json_value(row["after_value"])
         fields = _created_fields(row, after)
         if fields is not None:
             yield from (
@@ -335,7 +315,7 @@ def _records(found: Iterable[Mapping[Any, Any]], field: str | None = None) -> It
                 for path, value in reversed(fields) if field is None or path == field
             )
         elif field is None or row["field"] == field:
-            yield AuditRecord(**context, field=row["field"], before=_value(row["before_value"]), after=after)
+            yield AuditRecord(**context, field=row["field"], before=json_value(row["before_value"]), after=after)
 
 
 def _created_fields(row: Mapping[Any, Any], after: Any) -> list[tuple[str, Any]] | None:

@@ -53,7 +53,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from reconciler.errors import ConfigError
 from reconciler.providers import conflicts, ledger, migrations
 from reconciler.providers.base import AuditAction, AuditContext, AuditRecord, Lease, Run, StoreState
-from reconciler.providers.columns import Json, UtcDateTime
+from reconciler.providers.columns import Json, UtcDateTime, json_value, readable
 from reconciler.providers.engines import (
     DEFAULT_URL_ENV,
     database_error,
@@ -219,7 +219,7 @@ class StateStore:
 
     def bindings(self, keys: Collection[str] | None = None) -> dict[str, Binding]:
         """Every binding, or those of KEYS."""
-        query = select(binding)
+        query = readable(binding)  # a form last applied by hand that Python cannot read is as none (`_binding`)
         if keys is not None:
             query = query.where(binding.c.key.in_(sorted(keys)))
         with self._begin(write=False) as connection:
@@ -450,8 +450,11 @@ class StateStore:
 
 
 def _binding(row: Mapping[Any, Any]) -> Binding:
+    """The binding of ROW; a form last applied that is no document (written by hand: not
+    JSON, nested deeper than Python reads, not a map) as none applied."""
+    applied = json_value(row["last_applied"])
     return Binding(
         key=row["key"], live_id=row["live_id"], version=row["version"], digest=row["digest"],
-        deactivated=bool(row["deactivated"]), last_applied=row["last_applied"], default_name=row["default_name"],
-        pending=row["pending"],
+        deactivated=bool(row["deactivated"]), last_applied=applied if isinstance(applied, dict) else None,
+        default_name=row["default_name"], pending=row["pending"],
     )

@@ -1005,3 +1005,26 @@ def test_a_listing_with_an_id_that_is_no_id_is_refused_in_one_line(
         "'-' and '_')"
     )
     assert [request.method for request in cx.requests if request.method != "GET"] == []
+
+
+@pytest.mark.parametrize(
+    "held",
+    ['[' * 100_000 + ']' * 100_000, "not json {", '["a", "list"]', '"text"'],
+    ids=["nested past Python's limit", "not JSON", "a list", "a string"],
+)
+def test_a_form_last_applied_that_is_not_a_document_is_as_none(
+    provider: ConnexcsProvider, cx: ConnexcsStandIn, tmp_path: Path, held: str
+) -> None:
+    """The state store is input too: a form last applied that someone wrote by hand, and
+    that is no document (nested deeper than Python reads, not JSON, not a map), is as if
+    none had been applied; the customer is read, and the next write sets it again."""
+    provider.create("acme", usd(channels=7, renamed_from=["acme-old"]), AUDIT)
+    engine = create_engine(f"sqlite:///{tmp_path / '.reconciler/state.sqlite'}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE state_binding SET last_applied = :held"), {"held": held})
+    engine.dispose()
+    assert provider.state.binding("acme").last_applied is None  # type: ignore[union-attr]
+    live = provider.read()["acme"]
+    assert live.customer == usd(channels=7)  # the earlier keys are the reconciler's alone: unknown now
+    provider.update("acme", usd(channels=7, renamed_from=["acme-old"]), live.version, AUDIT)
+    assert provider.read()["acme"].customer == usd(channels=7, renamed_from=["acme-old"])
