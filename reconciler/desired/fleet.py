@@ -29,7 +29,6 @@ import concurrent.futures
 import functools
 import hashlib
 import json
-import marshal
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -71,7 +70,7 @@ from reconciler.model.fields import (
 from reconciler.model.types import KEY_PATTERN
 
 # Bump when what a summary holds, or what makes a file valid, changes meaning.
-FLEET_REVISION = 7
+FLEET_REVISION = 8
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_FROM = 2000
 # Up to this many files edited since git's index, a kept fleet is patched with them on every
@@ -686,10 +685,10 @@ def canonical_name(identity: str, key: str) -> str:
 
 
 def _keep_canonical(cache: DocumentCache, identity: str, key: str, customer: Customer) -> Packed:
-    """Keep in CACHE, for a later run, the customer of the file of KEY with content IDENTITY
-    as a plan of its create holds it (`Packed`: its document and its glance); that."""
+    """Keep in CACHE, for a later run, the canonical document (packed) of the customer of the
+    file of KEY with content IDENTITY; the customer as a plan of its create holds it."""
     packed = Packed.of(customer)
-    cache.put_derived(canonical_name(identity, key), marshal.dumps((packed.document, packed.glance)))
+    cache.put_derived(canonical_name(identity, key), packed.document)
     return packed
 
 
@@ -698,10 +697,9 @@ def _opened(entry: bytes, known: str) -> Packed | None:
     by a run before, or by anyone who can write the cache, so taken once its document gives
     KNOWN; None when it holds another, or anything else."""
     try:
-        document, _ = marshal.loads(entry)
-        unpacked = unpacked_document(document)
-        if digest_of(unpacked) == known:
-            return Packed(document, known, glance_of(unpacked))
+        document = unpacked_document(entry)
+        if digest_of(document) == known:
+            return Packed(entry, known, glance_of(document))
     except (EOFError, ValueError, TypeError, KeyError, RecursionError):
         pass
     return None

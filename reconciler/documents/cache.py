@@ -34,11 +34,11 @@ import marshal
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler import __version__
 from reconciler.documents.loader import Load, LoadedDocument, load_document, read_source
@@ -48,6 +48,7 @@ from reconciler.gc_pause import gc_paused
 LOADER_REVISION = f"{__version__}/4"
 
 Warn = Callable[[str], None]
+T = TypeVar("T")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS document (id TEXT PRIMARY KEY, data BLOB NOT NULL)",
@@ -110,13 +111,7 @@ class DocumentCache:
     def stored(self, identities: Iterable[str], *, keep: bool = True) -> dict[str, Any]:
         """The data of each document of IDENTITIES the cache holds; kept for the rest of the
         run, unless not KEEP (a caller that asks for each once)."""
-        found: dict[str, Any] = {}
-        wanted = []
-        for identity in identities:
-            if identity in self._known:
-                found[identity] = self._known[identity]
-            else:
-                wanted.append(identity)
+        found, wanted = _apart(identities, self._known)
         connection = self._open()
         if connection is None or not wanted:
             return found
@@ -168,13 +163,7 @@ class DocumentCache:
     def derived(self, names: Iterable[str]) -> dict[str, bytes]:
         """What the cache holds under each of NAMES (`put_derived`), as it was kept: marshal's
         bytes, which the caller reads and checks."""
-        found: dict[str, bytes] = {}
-        wanted = []
-        for name in names:
-            if name in self._new_derived:  # kept this run, not yet written
-                found[name] = self._new_derived[name]
-            else:
-                wanted.append(name)
+        found, wanted = _apart(names, self._new_derived)  # kept this run, not yet written
         connection = self._open()
         if connection is None or not wanted:
             return found
@@ -280,6 +269,18 @@ class DocumentCache:
         with suppress(sqlite3.Error, OSError, ValueError):
             return self._open(create=True)
         return None
+
+
+def _apart(keys: Iterable[str], held: Mapping[str, T]) -> tuple[dict[str, T], list[str]]:
+    """Those of KEYS HELD in memory, by key, and the others, to read from the database."""
+    found: dict[str, T] = {}
+    wanted = []
+    for key in keys:
+        if key in held:
+            found[key] = held[key]
+        else:
+            wanted.append(key)
+    return found, wanted
 
 
 def _by_key(connection: sqlite3.Connection, query: str, keys: list[str]) -> Iterator[tuple[Any, Any]]:

@@ -164,7 +164,7 @@ def check_website(url: str) -> str:
 # one that email-validator accepts and gives back as it is. Each such address is that
 # address, without its ~20-40 µs (a fleet of 100,000 spent ~1.7 s of CPU on it); any other
 # goes to email-validator through pydantic's `EmailStr`, for its verdict and its message.
-# tests/model/test_types.py holds the two in agreement over generated addresses.
+# tests/model/test_customer.py holds the two in agreement over generated addresses.
 _PLAIN_EMAIL = re.compile(
     r"(?=.{6,254}$)(?=[^@]{1,64}@)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
     r"@(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?!(?:arpa|invalid|local|localhost|onion|test)$)[a-z]{2,63}"

@@ -125,8 +125,8 @@ class Documents(Protocol):
 
 
 def _documents(desired: Mapping[str, Customer], creates: Sequence[str]) -> Mapping[str, Packed]:
-    """The canonical document and digest of each of CREATES that DESIRED can give without
-    making its customer (a create needs no more); the others are made as customers."""
+    """Each of CREATES that DESIRED can give packed (`model.fields.Packed`), without making
+    its customer (a create needs no more); the others are made as customers."""
     return desired.canonical(creates) if creates and isinstance(desired, Documents) else {}
 
 

@@ -611,7 +611,7 @@ def test_a_kept_canonical_document_that_does_not_give_the_fleet_s_digest_is_not_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An entry that is not the customer of the digest the fleet holds for that key
-    (another customer's entry, not marshal's bytes, not a pair) is as none: that customer is
+    (another customer's entry, not marshal's bytes, not a map) is as none: that customer is
     made from its file, and the plan is the one the files make."""
     root, file, fleet = _kept(tmp_path)
     monkeypatch.setattr(fleet_module, "REMEMBER_FROM", 1)
